@@ -1,0 +1,1 @@
+//! FASTA/FASTQ reading (placeholder).

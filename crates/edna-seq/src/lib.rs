@@ -1,0 +1,3 @@
+//! DNA sequences for edna-search.
+
+pub mod fastx;

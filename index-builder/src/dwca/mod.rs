@@ -1,0 +1,1 @@
+//! Darwin Core Archive readers.

@@ -1,0 +1,1 @@
+//! Reference library readers.
