@@ -1,0 +1,164 @@
+//! The JSON metadata section: build parameters, libraries, datasets, markers, counts.
+//! Small and human-readable on purpose; parsed once at open.
+
+use serde::{Deserialize, Serialize};
+
+/// Parameters that change what the seeds mean; a reader must use the same ones.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SeedParams {
+    /// k-mer length.
+    pub k: u32,
+    /// Minimizer window (in k-mers).
+    pub w: u32,
+    /// Seed of the k-mer order hash.
+    pub hash_seed: u32,
+    /// Number of top k-mer bits used for the bucket table.
+    pub bucket_bits: u32,
+}
+
+/// A reference library in the index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct LibraryInfo {
+    /// Short name.
+    pub name: String,
+    /// Marker (target gene).
+    pub marker: String,
+    /// Version when known.
+    pub version: Option<String>,
+    /// Title when known.
+    pub title: Option<String>,
+    /// Licence when known.
+    pub licence: Option<String>,
+    /// Records read.
+    pub records: u64,
+    /// Distinct normalised sequences of this library.
+    pub sequences: u64,
+    /// Input files.
+    pub files: Vec<String>,
+}
+
+/// A dataset in the index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct DatasetInfo {
+    /// Stable key.
+    pub key: String,
+    /// Title.
+    pub title: String,
+    /// Licence when known.
+    pub licence: Option<String>,
+    /// Where it was read from.
+    pub path: String,
+    /// Occurrences indexed.
+    pub occurrences: u64,
+    /// DNA rows indexed.
+    pub dna_rows: u64,
+}
+
+/// Counts of rejected or odd input, by file and reason.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct InputIssue {
+    /// File.
+    pub file: String,
+    /// Reason code.
+    pub reason: String,
+    /// How many times.
+    pub count: u64,
+    /// First place it happened (`file:line`) and message.
+    pub first: String,
+}
+
+/// Everything small about an index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IndexMeta {
+    /// Format version of the file.
+    pub format_version: u32,
+    /// edna-search version that built it.
+    pub builder_version: String,
+    /// Seed parameters.
+    pub seeds: SeedParams,
+    /// Reference libraries (index = `RefEntry::library`).
+    pub libraries: Vec<LibraryInfo>,
+    /// Datasets (index = `OccEntry::dataset`).
+    pub datasets: Vec<DatasetInfo>,
+    /// Marker names (index = `OccDna::marker`).
+    pub markers: Vec<String>,
+    /// Distinct normalised sequences.
+    pub sequences: u64,
+    /// Reference records.
+    pub reference_sequences: u64,
+    /// Occurrences.
+    pub occurrences: u64,
+    /// DNA rows of occurrences.
+    pub dna_rows: u64,
+    /// Taxa.
+    pub taxa: u64,
+    /// Bases read from all inputs (every record and row counted).
+    pub input_bases: u64,
+    /// Bases of the distinct sequences.
+    pub distinct_bases: u64,
+    /// Rejected or odd input.
+    pub issues: Vec<InputIssue>,
+}
+
+/// Canonical marker name for a published `target_gene` or a library marker, so that `12S rRNA (SSU
+/// mitochondria)`, `12s` and `SSU_rRNA_12S_mitochondrial` all file under `12S`. Unknown values are
+/// returned trimmed as they are.
+pub fn canonical_marker(raw: &str) -> String {
+    let squashed: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let has = |s: &str| squashed.contains(s);
+    let canon = if has("its1") {
+        "ITS1"
+    } else if has("its2") {
+        "ITS2"
+    } else if has("its") {
+        "ITS"
+    } else if has("coi") || has("co1") || has("cox1") {
+        "COI"
+    } else if has("12s") {
+        "12S"
+    } else if has("16s") {
+        "16S"
+    } else if has("18s") {
+        "18S"
+    } else if has("23s") {
+        "23S"
+    } else if has("28s") {
+        "28S"
+    } else if has("5s") {
+        "5S"
+    } else if has("rbcl") {
+        "rbcL"
+    } else if has("cytb") {
+        "cytb"
+    } else if has("matk") {
+        "matK"
+    } else {
+        return raw.trim().to_string();
+    };
+    canon.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_marker;
+    #[test]
+    fn markers() {
+        for (raw, want) in [
+            ("12S rRNA (SSU mitochondria)", "12S"),
+            ("SSU_rRNA_18S_eukaryotic", "18S"),
+            ("COI-5P", "COI"),
+            ("co1", "COI"),
+            ("ITS2", "ITS2"),
+            ("its", "ITS"),
+            ("16S", "16S"),
+            ("bac5s", "5S"),
+            ("weird", "weird"),
+        ] {
+            assert_eq!(canonical_marker(raw), want, "{raw}");
+        }
+    }
+}

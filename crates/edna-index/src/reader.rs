@@ -1,0 +1,679 @@
+//! Reading an index through a memory map.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use bytemuck::Pod;
+use memmap2::Mmap;
+use roaring::RoaringBitmap;
+
+use crate::error::IndexError;
+use crate::format::{
+    Header, SectionEntry, SectionKind, ENDIAN_MARK, FORMAT_VERSION, HEADER_LEN, MAGIC,
+    OLDEST_SUPPORTED_VERSION, SECTION_ALIGN, SECTION_ENTRY_LEN,
+};
+use crate::meta::IndexMeta;
+use crate::schema::*;
+
+/// A mapped index file whose header and section table have been checked.
+pub struct IndexFile {
+    map: Mmap,
+    path: PathBuf,
+    header: Header,
+    sections: HashMap<u32, SectionEntry>,
+}
+
+impl IndexFile {
+    /// Maps `path` and checks magic, byte order, version, table checksum and section bounds: O(1) in the
+    /// size of the file.
+    pub fn open(path: &Path) -> Result<Self, IndexError> {
+        let file = File::open(path).map_err(|e| IndexError::io(path, e))?;
+        let len = file.metadata().map_err(|e| IndexError::io(path, e))?.len();
+        if len < HEADER_LEN as u64 {
+            if len >= 8 {
+                // Still tell a foreign file from a truncated one.
+                let mut magic = [0u8; 8];
+                use std::io::Read;
+                let mut f = &file;
+                if f.read_exact(&mut magic).is_ok() && magic != MAGIC {
+                    return Err(IndexError::BadMagic {
+                        path: path.to_path_buf(),
+                    });
+                }
+            }
+            return Err(IndexError::corrupt(
+                path,
+                format!("file is {len} bytes, shorter than the {HEADER_LEN}-byte header"),
+            ));
+        }
+        // SAFETY: the index file is never modified in place: writers create a new file and rename it over the
+        // old one, so the mapped bytes stay valid for the lifetime of the map. Every read through the map is
+        // bounds-checked against the validated section table below.
+        #[allow(unsafe_code)]
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| IndexError::io(path, e))?;
+        let header: Header = bytemuck::pod_read_unaligned(&map[..HEADER_LEN]);
+        if header.magic != MAGIC {
+            return Err(IndexError::BadMagic {
+                path: path.to_path_buf(),
+            });
+        }
+        if header.endian != ENDIAN_MARK {
+            return Err(IndexError::BadEndian {
+                path: path.to_path_buf(),
+                found: header.endian,
+            });
+        }
+        if !(OLDEST_SUPPORTED_VERSION..=FORMAT_VERSION).contains(&header.version) {
+            return Err(IndexError::Version {
+                path: path.to_path_buf(),
+                found: header.version,
+                oldest: OLDEST_SUPPORTED_VERSION,
+                newest: FORMAT_VERSION,
+            });
+        }
+        if header.file_len != len {
+            return Err(IndexError::corrupt(
+                path,
+                format!("header says {} bytes, file has {len}", header.file_len),
+            ));
+        }
+        let n = header.n_sections as usize;
+        if n > SectionKind::ALL.len() {
+            return Err(IndexError::corrupt(
+                path,
+                format!(
+                    "{n} sections listed, at most {} exist",
+                    SectionKind::ALL.len()
+                ),
+            ));
+        }
+        let table_end = HEADER_LEN + n * SECTION_ENTRY_LEN;
+        if table_end as u64 > len {
+            return Err(IndexError::corrupt(
+                path,
+                "section table extends past the end of the file",
+            ));
+        }
+        let entries: Vec<SectionEntry> = map[HEADER_LEN..table_end]
+            .chunks_exact(SECTION_ENTRY_LEN)
+            .map(bytemuck::pod_read_unaligned)
+            .collect();
+        if crate::writer::table_checksum(&header, &entries) != header.table_checksum {
+            return Err(IndexError::corrupt(
+                path,
+                "header or section table checksum mismatch",
+            ));
+        }
+        let mut sections = HashMap::new();
+        let mut spans: Vec<(u64, u64)> = Vec::new();
+        for e in &entries {
+            let kind = SectionKind::from_u32(e.kind).ok_or_else(|| {
+                IndexError::corrupt(path, format!("unknown section kind {}", e.kind))
+            })?;
+            let end = e.offset.checked_add(e.len).filter(|&end| end <= len);
+            let Some(end) = end else {
+                return Err(IndexError::corrupt(
+                    path,
+                    format!("section {} lies outside the file", kind.name()),
+                ));
+            };
+            if e.offset % SECTION_ALIGN != 0 || e.offset < table_end as u64 {
+                return Err(IndexError::corrupt(
+                    path,
+                    format!("section {} is misplaced", kind.name()),
+                ));
+            }
+            if e.elem_size == 0 || e.len % e.elem_size as u64 != 0 {
+                return Err(IndexError::corrupt(
+                    path,
+                    format!("section {} has a partial element", kind.name()),
+                ));
+            }
+            if sections.insert(e.kind, *e).is_some() {
+                return Err(IndexError::corrupt(
+                    path,
+                    format!("section {} appears twice", kind.name()),
+                ));
+            }
+            spans.push((e.offset, end));
+        }
+        spans.sort_unstable();
+        if spans.windows(2).any(|w| w[0].1 > w[1].0) {
+            return Err(IndexError::corrupt(path, "sections overlap"));
+        }
+        Ok(IndexFile {
+            map,
+            path: path.to_path_buf(),
+            header,
+            sections,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Total size in bytes.
+    pub fn len(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// True for an empty file (never, once opened).
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Section table entry of a kind.
+    pub fn entry(&self, kind: SectionKind) -> Option<&SectionEntry> {
+        self.sections.get(&(kind as u32))
+    }
+
+    fn range(&self, kind: SectionKind) -> Result<Range<usize>, IndexError> {
+        let e = self.entry(kind).ok_or(IndexError::MissingSection {
+            path: self.path.clone(),
+            section: kind.name(),
+        })?;
+        Ok(e.offset as usize..(e.offset + e.len) as usize)
+    }
+
+    /// Raw bytes of a section.
+    pub fn bytes(&self, kind: SectionKind) -> Result<&[u8], IndexError> {
+        Ok(&self.map[self.range(kind)?])
+    }
+
+    /// A section as a slice of `T`, checking element size and alignment.
+    pub fn typed<T: Pod>(&self, kind: SectionKind) -> Result<&[T], IndexError> {
+        let e = self.entry(kind).ok_or(IndexError::MissingSection {
+            path: self.path.clone(),
+            section: kind.name(),
+        })?;
+        if e.elem_size as usize != std::mem::size_of::<T>() {
+            return Err(IndexError::corrupt(
+                &self.path,
+                format!("section {} has element size {}", kind.name(), e.elem_size),
+            ));
+        }
+        bytemuck::try_cast_slice(self.bytes(kind)?).map_err(|err| {
+            IndexError::corrupt(&self.path, format!("section {}: {err}", kind.name()))
+        })
+    }
+
+    /// Recomputes every section checksum.
+    pub fn verify_checksums(&self) -> Result<(), IndexError> {
+        for kind in SectionKind::ALL {
+            if let Some(e) = self.entry(*kind) {
+                let bytes = &self.map[e.offset as usize..(e.offset + e.len) as usize];
+                if xxhash_rust::xxh3::xxh3_64(bytes) != e.checksum {
+                    return Err(IndexError::Checksum {
+                        path: self.path.clone(),
+                        section: kind.name(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An open index: typed, bounds-checked accessors over the mapped sections.
+///
+/// Accessors never panic on a corrupted file: out-of-range values read as empty; `verify` reports them.
+pub struct Index {
+    file: IndexFile,
+    meta: IndexMeta,
+    // Byte ranges of the sections by kind value, resolved once so hot accessors skip the table.
+    ranges: Vec<Range<usize>>,
+}
+
+impl Index {
+    /// Opens `dir/index.edna` (or a file path directly).
+    pub fn open(path: &Path) -> Result<Self, IndexError> {
+        let file_path = if path.is_dir() {
+            path.join(crate::INDEX_FILE_NAME)
+        } else {
+            path.to_path_buf()
+        };
+        let file = IndexFile::open(&file_path)?;
+        let meta_bytes = file.bytes(SectionKind::Meta)?;
+        let meta: IndexMeta = serde_json::from_slice(meta_bytes).map_err(|e| IndexError::Meta {
+            path: file_path.clone(),
+            detail: e.to_string(),
+        })?;
+        let mut ranges = vec![0..0; 64];
+        for kind in SectionKind::ALL {
+            if let (Ok(r), Some(slot)) = (file.range(*kind), ranges.get_mut(*kind as usize)) {
+                *slot = r;
+            }
+        }
+        let index = Index { file, meta, ranges };
+        index.check_shapes()?;
+        Ok(index)
+    }
+
+    /// Raw bytes of a section (empty when absent).
+    #[inline]
+    pub(crate) fn b(&self, kind: SectionKind) -> &[u8] {
+        let r = self.ranges.get(kind as usize).cloned().unwrap_or(0..0);
+        self.file.map.get(r).unwrap_or(&[])
+    }
+
+    /// A section as `&[T]` (empty when absent or malformed; shapes are checked at open).
+    #[inline]
+    pub(crate) fn s<T: Pod>(&self, kind: SectionKind) -> &[T] {
+        bytemuck::try_cast_slice(self.b(kind)).unwrap_or(&[])
+    }
+
+    // O(1) checks that every section exists with the element type and count the others imply.
+    fn check_shapes(&self) -> Result<(), IndexError> {
+        let f = &self.file;
+        let path = f.path();
+        for kind in SectionKind::ALL {
+            if f.entry(*kind).is_none() {
+                return Err(IndexError::MissingSection {
+                    path: path.to_path_buf(),
+                    section: kind.name(),
+                });
+            }
+        }
+        let n = f.typed::<[u8; 16]>(SectionKind::SeqMd5)?.len();
+        let expect = |kind: SectionKind, got: usize, want: usize| -> Result<(), IndexError> {
+            if got != want {
+                return Err(IndexError::corrupt(
+                    path,
+                    format!(
+                        "section {} has {got} elements, expected {want}",
+                        kind.name()
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        expect(
+            SectionKind::SeqEntries,
+            f.typed::<SeqEntry>(SectionKind::SeqEntries)?.len(),
+            n + 1,
+        )?;
+        expect(
+            SectionKind::SeqRefOffsets,
+            f.typed::<u32>(SectionKind::SeqRefOffsets)?.len(),
+            n + 1,
+        )?;
+        expect(
+            SectionKind::SeqOccOffsets,
+            f.typed::<u32>(SectionKind::SeqOccOffsets)?.len(),
+            n + 1,
+        )?;
+        let n_taxa = f.typed::<TaxonEntry>(SectionKind::Taxa)?.len();
+        expect(
+            SectionKind::TaxaByName,
+            f.typed::<u32>(SectionKind::TaxaByName)?.len(),
+            n_taxa,
+        )?;
+        expect(
+            SectionKind::TaxonBitmapOffsets,
+            f.typed::<u64>(SectionKind::TaxonBitmapOffsets)?.len(),
+            n_taxa + 1,
+        )?;
+        expect(
+            SectionKind::DatasetBitmapOffsets,
+            f.typed::<u64>(SectionKind::DatasetBitmapOffsets)?.len(),
+            self.meta.datasets.len() + 1,
+        )?;
+        expect(
+            SectionKind::MarkerBitmapOffsets,
+            f.typed::<u64>(SectionKind::MarkerBitmapOffsets)?.len(),
+            self.meta.markers.len() + 1,
+        )?;
+        let n_occ = f.typed::<OccEntry>(SectionKind::Occurrences)?.len();
+        if n_occ == 0 {
+            return Err(IndexError::corrupt(
+                path,
+                "occurrence section lacks its sentinel",
+            ));
+        }
+        let n_keys = f.typed::<u32>(SectionKind::KmerKeys)?.len();
+        expect(
+            SectionKind::KmerOffsets,
+            f.typed::<u32>(SectionKind::KmerOffsets)?.len(),
+            n_keys + 1,
+        )?;
+        expect(
+            SectionKind::KmerBuckets,
+            f.typed::<u32>(SectionKind::KmerBuckets)?.len(),
+            (1usize << self.meta.seeds.bucket_bits.min(30)) + 1,
+        )?;
+        for kind in [
+            SectionKind::SeqExceptions,
+            SectionKind::LegacyIds,
+            SectionKind::Refs,
+            SectionKind::OccDna,
+        ] {
+            // element-size checks
+            match kind {
+                SectionKind::SeqExceptions => drop(f.typed::<Exception>(kind)?),
+                SectionKind::LegacyIds => drop(f.typed::<LegacyEntry>(kind)?),
+                SectionKind::Refs => drop(f.typed::<RefEntry>(kind)?),
+                _ => drop(f.typed::<OccDna>(kind)?),
+            }
+        }
+        for kind in [
+            SectionKind::SeqRefIds,
+            SectionKind::SeqOccIds,
+            SectionKind::KmerPostings,
+        ] {
+            f.typed::<u32>(kind)?;
+        }
+        if self.meta.seeds.k == 0
+            || self.meta.seeds.k > 16
+            || self.meta.seeds.bucket_bits > 2 * self.meta.seeds.k
+        {
+            return Err(IndexError::corrupt(path, "seed parameters out of range"));
+        }
+        Ok(())
+    }
+
+    /// The underlying file.
+    pub fn file(&self) -> &IndexFile {
+        &self.file
+    }
+
+    /// Metadata (libraries, datasets, markers, counts, parameters).
+    pub fn meta(&self) -> &IndexMeta {
+        &self.meta
+    }
+
+    /// A string from the heap ("" when out of range or not UTF-8).
+    pub fn str(&self, s: StrRef) -> &str {
+        let heap = self.b(SectionKind::Strings);
+        let start = s.offset as usize;
+        heap.get(start..start.saturating_add(s.len as usize))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("")
+    }
+
+    /// Number of distinct sequences.
+    pub fn n_seqs(&self) -> u32 {
+        self.s::<[u8; 16]>(SectionKind::SeqMd5).len() as u32
+    }
+
+    /// Length of a sequence (0 when out of range).
+    pub fn seq_len(&self, id: u32) -> u32 {
+        self.s::<SeqEntry>(SectionKind::SeqEntries)
+            .get(id as usize)
+            .map_or(0, |e| e.len)
+    }
+
+    /// Unpacks sequence `id` into `out` (cleared; left empty when out of range).
+    pub fn seq_into(&self, id: u32, out: &mut Vec<u8>) {
+        out.clear();
+        let (Some(e), Some(next)) = (
+            self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize),
+            self.s::<SeqEntry>(SectionKind::SeqEntries)
+                .get(id as usize + 1),
+        ) else {
+            return;
+        };
+        let start = e.packed_offset as usize;
+        let Some(packed) = self
+            .b(SectionKind::SeqPacked)
+            .get(start..start.saturating_add(e.len.div_ceil(4) as usize))
+        else {
+            return;
+        };
+        let exc = self
+            .s::<Exception>(SectionKind::SeqExceptions)
+            .get(e.exc_start as usize..next.exc_start as usize)
+            .unwrap_or(&[]);
+        edna_seq_unpack(packed, e.len as usize, exc, out);
+    }
+
+    /// Sequence `id` as a new vector.
+    pub fn seq(&self, id: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.seq_into(id, &mut v);
+        v
+    }
+
+    /// nucleotideSequenceID digest of a sequence.
+    pub fn seq_md5(&self, id: u32) -> [u8; 16] {
+        self.s::<[u8; 16]>(SectionKind::SeqMd5)
+            .get(id as usize)
+            .copied()
+            .unwrap_or([0; 16])
+    }
+
+    /// Sequence id with this nucleotideSequenceID digest.
+    pub fn find_md5(&self, md5: &[u8; 16]) -> Option<u32> {
+        self.s::<[u8; 16]>(SectionKind::SeqMd5)
+            .binary_search(md5)
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    /// Sequence ids reached by a legacy dnaSequenceID digest.
+    pub fn find_legacy(&self, md5: &[u8; 16]) -> Vec<u32> {
+        let legacy = self.s::<LegacyEntry>(SectionKind::LegacyIds);
+        let start = legacy.partition_point(|e| e.md5 < *md5);
+        legacy[start..]
+            .iter()
+            .take_while(|e| e.md5 == *md5)
+            .map(|e| e.seq)
+            .collect()
+    }
+
+    /// Reference records carrying sequence `id`.
+    pub fn seq_refs(&self, id: u32) -> &[u32] {
+        csr(
+            self.s::<u32>(SectionKind::SeqRefOffsets),
+            self.s::<u32>(SectionKind::SeqRefIds),
+            id,
+        )
+    }
+
+    /// Occurrences carrying sequence `id`.
+    pub fn seq_occs(&self, id: u32) -> &[u32] {
+        csr(
+            self.s::<u32>(SectionKind::SeqOccOffsets),
+            self.s::<u32>(SectionKind::SeqOccIds),
+            id,
+        )
+    }
+
+    /// Number of reference records.
+    pub fn n_refs(&self) -> u32 {
+        self.s::<RefEntry>(SectionKind::Refs).len() as u32
+    }
+
+    /// A reference record.
+    pub fn reference(&self, id: u32) -> Option<&RefEntry> {
+        self.v_refs().get(id as usize)
+    }
+
+    fn v_refs(&self) -> &[RefEntry] {
+        self.file.typed(SectionKind::Refs).unwrap_or(&[])
+    }
+
+    /// Number of taxa.
+    pub fn n_taxa(&self) -> u32 {
+        self.s::<TaxonEntry>(SectionKind::Taxa).len() as u32
+    }
+
+    /// A taxon.
+    pub fn taxon(&self, id: u32) -> Option<&TaxonEntry> {
+        self.file
+            .typed::<TaxonEntry>(SectionKind::Taxa)
+            .unwrap_or(&[])
+            .get(id as usize)
+    }
+
+    /// Taxon ids from the root down to `id` (empty for NONE/out of range; cycles cut).
+    pub fn lineage(&self, id: u32) -> Vec<u32> {
+        let taxa = self.s::<TaxonEntry>(SectionKind::Taxa);
+        let mut out = Vec::new();
+        let mut cur = id;
+        while let Some(t) = taxa.get(cur as usize) {
+            out.push(cur);
+            // Parents precede children, so a well-formed chain strictly decreases; anything else is cut.
+            if t.parent == NONE || t.parent >= cur || out.len() > 64 {
+                break;
+            }
+            cur = t.parent;
+        }
+        out.reverse();
+        out
+    }
+
+    /// Taxa whose name equals `name` (ASCII case-insensitive).
+    pub fn find_taxa_by_name(&self, name: &str) -> Vec<u32> {
+        let key = name.to_ascii_lowercase();
+        let name_of = |id: u32| {
+            self.s::<TaxonEntry>(SectionKind::Taxa)
+                .get(id as usize)
+                .map(|t| self.str(t.name).to_ascii_lowercase())
+                .unwrap_or_default()
+        };
+        let start = self
+            .s::<u32>(SectionKind::TaxaByName)
+            .partition_point(|&id| name_of(id) < key);
+        self.s::<u32>(SectionKind::TaxaByName)[start..]
+            .iter()
+            .copied()
+            .take_while(|&id| name_of(id) == key)
+            .collect()
+    }
+
+    /// Number of occurrences.
+    pub fn n_occurrences(&self) -> u32 {
+        (self
+            .s::<OccEntry>(SectionKind::Occurrences)
+            .len()
+            .saturating_sub(1)) as u32
+    }
+
+    /// An occurrence.
+    pub fn occurrence(&self, id: u32) -> Option<&OccEntry> {
+        if id >= self.n_occurrences() {
+            return None;
+        }
+        self.file
+            .typed::<OccEntry>(SectionKind::Occurrences)
+            .unwrap_or(&[])
+            .get(id as usize)
+    }
+
+    /// DNA rows of an occurrence.
+    pub fn occurrence_dna(&self, id: u32) -> &[OccDna] {
+        let (Some(e), Some(next)) = (
+            self.s::<OccEntry>(SectionKind::Occurrences)
+                .get(id as usize),
+            self.s::<OccEntry>(SectionKind::Occurrences)
+                .get(id as usize + 1),
+        ) else {
+            return &[];
+        };
+        self.file
+            .typed::<OccDna>(SectionKind::OccDna)
+            .unwrap_or(&[])
+            .get(e.dna_start as usize..next.dna_start as usize)
+            .unwrap_or(&[])
+    }
+
+    /// Sequence ids whose minimizers include `kmer`.
+    pub fn postings(&self, kmer: u32) -> &[u32] {
+        let shift = 2 * self.meta.seeds.k - self.meta.seeds.bucket_bits;
+        let b = (kmer >> shift) as usize;
+        let (Some(&lo), Some(&hi)) = (
+            self.s::<u32>(SectionKind::KmerBuckets).get(b),
+            self.s::<u32>(SectionKind::KmerBuckets).get(b + 1),
+        ) else {
+            return &[];
+        };
+        let Some(keys) = self
+            .s::<u32>(SectionKind::KmerKeys)
+            .get(lo as usize..hi as usize)
+        else {
+            return &[];
+        };
+        match keys.binary_search(&kmer) {
+            Ok(i) => csr(
+                self.s::<u32>(SectionKind::KmerOffsets),
+                self.s::<u32>(SectionKind::KmerPostings),
+                lo + i as u32,
+            ),
+            Err(_) => &[],
+        }
+    }
+
+    /// Occurrences whose published lineage includes taxon `id`.
+    pub fn taxon_bitmap(&self, id: u32) -> RoaringBitmap {
+        blob_bitmap(
+            self.s::<u64>(SectionKind::TaxonBitmapOffsets),
+            self.b(SectionKind::TaxonBitmapData),
+            id,
+        )
+    }
+
+    /// Occurrences of dataset `id`.
+    pub fn dataset_bitmap(&self, id: u32) -> RoaringBitmap {
+        blob_bitmap(
+            self.s::<u64>(SectionKind::DatasetBitmapOffsets),
+            self.b(SectionKind::DatasetBitmapData),
+            id,
+        )
+    }
+
+    /// Occurrences with a DNA row of marker `id`.
+    pub fn marker_bitmap(&self, id: u32) -> RoaringBitmap {
+        blob_bitmap(
+            self.s::<u64>(SectionKind::MarkerBitmapOffsets),
+            self.b(SectionKind::MarkerBitmapData),
+            id,
+        )
+    }
+
+    /// Full integrity check: every checksum and cross-reference. Linear in the file size.
+    pub fn verify(&self) -> Result<(), IndexError> {
+        self.file.verify_checksums()?;
+        crate::verify::cross_references(self)
+    }
+}
+
+fn csr<'a>(offsets: &[u32], ids: &'a [u32], i: u32) -> &'a [u32] {
+    match (offsets.get(i as usize), offsets.get(i as usize + 1)) {
+        (Some(&a), Some(&b)) => ids.get(a as usize..b as usize).unwrap_or(&[]),
+        _ => &[],
+    }
+}
+
+fn blob_bitmap(offsets: &[u64], data: &[u8], i: u32) -> RoaringBitmap {
+    let (Some(&a), Some(&b)) = (offsets.get(i as usize), offsets.get(i as usize + 1)) else {
+        return RoaringBitmap::new();
+    };
+    data.get(a as usize..b as usize)
+        .filter(|s| !s.is_empty())
+        .and_then(|s| RoaringBitmap::deserialize_from(s).ok())
+        .unwrap_or_default()
+}
+
+// Unpacking lives here (not in edna-seq) so the format crate has no dependency on sequence logic.
+fn edna_seq_unpack(packed: &[u8], len: usize, exc: &[Exception], out: &mut Vec<u8>) {
+    const BASES: [u8; 4] = *b"ACGT";
+    out.reserve(len);
+    for i in 0..len {
+        let byte = packed.get(i / 4).copied().unwrap_or(0);
+        out.push(BASES[((byte >> (2 * (i % 4))) & 3) as usize]);
+    }
+    for e in exc {
+        if let Some(slot) = out.get_mut(e.pos as usize) {
+            *slot = e.symbol;
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Cross-reference checks behind `Index::verify`: every id points inside its table, every offset table is
+//! monotone and ends where its data ends, sorted sections are sorted, strings are UTF-8.
+
+use crate::error::IndexError;
+use crate::format::SectionKind as K;
+use crate::reader::Index;
+use crate::schema::*;
+
+fn fail(index: &Index, detail: String) -> IndexError {
+    IndexError::Corrupt {
+        path: index.file().path().to_path_buf(),
+        detail,
+    }
+}
+
+fn check_offsets<T: Copy + Into<u64>>(
+    index: &Index,
+    name: &str,
+    offsets: &[T],
+    data_len: usize,
+) -> Result<(), IndexError> {
+    let mut prev = 0u64;
+    for (i, &o) in offsets.iter().enumerate() {
+        let o: u64 = o.into();
+        if o < prev {
+            return Err(fail(index, format!("{name}: offset {i} goes backwards")));
+        }
+        prev = o;
+    }
+    if offsets.first().map(|&o| o.into()) != Some(0) || prev != data_len as u64 {
+        return Err(fail(
+            index,
+            format!("{name}: offsets do not span the data ({prev} vs {data_len})"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_ids(
+    index: &Index,
+    name: &str,
+    ids: &[u32],
+    bound: usize,
+    allow_none: bool,
+) -> Result<(), IndexError> {
+    if let Some((i, &id)) = ids
+        .iter()
+        .enumerate()
+        .find(|(_, &id)| !((id as usize) < bound || (allow_none && id == NONE)))
+    {
+        return Err(fail(
+            index,
+            format!("{name}: element {i} refers to {id}, beyond {bound}"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_str(index: &Index, name: &str, s: StrRef) -> Result<(), IndexError> {
+    let heap = index.b(K::Strings);
+    let ok = heap
+        .get(s.offset as usize..(s.offset as usize).saturating_add(s.len as usize))
+        .is_some_and(|b| std::str::from_utf8(b).is_ok());
+    if !ok {
+        return Err(fail(
+            index,
+            format!(
+                "{name}: string {}+{} is outside the heap or not UTF-8",
+                s.offset, s.len
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
+    let meta = index.meta();
+    let n_seqs = index.n_seqs() as usize;
+    let md5: &[[u8; 16]] = index.s(K::SeqMd5);
+    if md5.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(fail(index, "SeqMd5 is not strictly ascending".into()));
+    }
+    let entries: &[SeqEntry] = index.s(K::SeqEntries);
+    let packed_len = index.b(K::SeqPacked).len() as u64;
+    let n_exc = index.s::<Exception>(K::SeqExceptions).len();
+    for (i, w) in entries.windows(2).enumerate() {
+        let (e, next) = (w[0], w[1]);
+        if e.packed_offset + (e.len as u64).div_ceil(4) > packed_len || e.exc_start > next.exc_start
+        {
+            return Err(fail(
+                index,
+                format!("SeqEntries: sequence {i} lies outside the packed store"),
+            ));
+        }
+    }
+    if entries
+        .last()
+        .is_some_and(|e| e.exc_start as usize != n_exc)
+    {
+        return Err(fail(
+            index,
+            "SeqEntries: exception ranges do not end at the exception table".into(),
+        ));
+    }
+    let legacy: &[LegacyEntry] = index.s(K::LegacyIds);
+    if legacy
+        .windows(2)
+        .any(|w| (w[0].md5, w[0].seq) > (w[1].md5, w[1].seq))
+    {
+        return Err(fail(index, "LegacyIds is not sorted".into()));
+    }
+    check_ids(
+        index,
+        "LegacyIds",
+        &legacy.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        n_seqs,
+        false,
+    )?;
+
+    let refs: &[RefEntry] = index.s(K::Refs);
+    let occs: &[OccEntry] = index.s(K::Occurrences);
+    let n_occ = occs.len().saturating_sub(1);
+    let ref_ids: &[u32] = index.s(K::SeqRefIds);
+    check_offsets(
+        index,
+        "SeqRefOffsets",
+        index.s::<u32>(K::SeqRefOffsets),
+        ref_ids.len(),
+    )?;
+    check_ids(index, "SeqRefIds", ref_ids, refs.len(), false)?;
+    let occ_ids: &[u32] = index.s(K::SeqOccIds);
+    check_offsets(
+        index,
+        "SeqOccOffsets",
+        index.s::<u32>(K::SeqOccOffsets),
+        occ_ids.len(),
+    )?;
+    check_ids(index, "SeqOccIds", occ_ids, n_occ, false)?;
+
+    let taxa: &[TaxonEntry] = index.s(K::Taxa);
+    for (i, r) in refs.iter().enumerate() {
+        if r.seq as usize >= n_seqs
+            || (r.taxon != NONE && r.taxon as usize >= taxa.len())
+            || r.library as usize >= meta.libraries.len()
+        {
+            return Err(fail(
+                index,
+                format!("Refs: record {i} refers outside its tables"),
+            ));
+        }
+        for s in [r.id, r.name, r.accession] {
+            check_str(index, "Refs", s)?;
+        }
+    }
+    for (i, t) in taxa.iter().enumerate() {
+        if t.parent != NONE && t.parent as usize >= i {
+            return Err(fail(
+                index,
+                format!(
+                    "Taxa: taxon {i} has parent {} that does not precede it",
+                    t.parent
+                ),
+            ));
+        }
+        check_str(index, "Taxa", t.rank)?;
+        check_str(index, "Taxa", t.name)?;
+    }
+    let by_name: &[u32] = index.s(K::TaxaByName);
+    check_ids(index, "TaxaByName", by_name, taxa.len(), false)?;
+
+    let dna: &[OccDna] = index.s(K::OccDna);
+    for (i, w) in occs.windows(2).enumerate() {
+        let o = &w[0];
+        if o.dataset as usize >= meta.datasets.len()
+            || (o.published_taxon != NONE && o.published_taxon as usize >= taxa.len())
+            || o.dna_start > w[1].dna_start
+        {
+            return Err(fail(
+                index,
+                format!("Occurrences: occurrence {i} refers outside its tables"),
+            ));
+        }
+        for s in [
+            o.occurrence_id,
+            o.event_date,
+            o.country_code,
+            o.locality,
+            o.scientific_name,
+            o.taxon_rank,
+        ] {
+            check_str(index, "Occurrences", s)?;
+        }
+    }
+    if occs
+        .last()
+        .is_some_and(|o| o.dna_start as usize != dna.len())
+    {
+        return Err(fail(
+            index,
+            "Occurrences: DNA ranges do not end at the DNA table".into(),
+        ));
+    }
+    for (i, d) in dna.iter().enumerate() {
+        if (d.seq != NONE && d.seq as usize >= n_seqs)
+            || (d.marker != NONE && d.marker as usize >= meta.markers.len())
+        {
+            return Err(fail(
+                index,
+                format!("OccDna: row {i} refers outside its tables"),
+            ));
+        }
+        check_str(index, "OccDna", d.target_gene)?;
+    }
+
+    let keys: &[u32] = index.s(K::KmerKeys);
+    if keys.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(fail(index, "KmerKeys is not strictly ascending".into()));
+    }
+    let postings: &[u32] = index.s(K::KmerPostings);
+    check_offsets(
+        index,
+        "KmerOffsets",
+        index.s::<u32>(K::KmerOffsets),
+        postings.len(),
+    )?;
+    check_ids(index, "KmerPostings", postings, n_seqs, false)?;
+    let buckets: &[u32] = index.s(K::KmerBuckets);
+    check_offsets(index, "KmerBuckets", buckets, keys.len())?;
+    let shift = 2 * meta.seeds.k - meta.seeds.bucket_bits;
+    for (b, w) in buckets.windows(2).enumerate() {
+        if keys
+            .get(w[0] as usize..w[1] as usize)
+            .is_some_and(|ks| ks.iter().any(|&k| (k >> shift) as usize != b))
+        {
+            return Err(fail(
+                index,
+                format!("KmerBuckets: bucket {b} holds foreign keys"),
+            ));
+        }
+    }
+
+    for (name, off_kind, data_kind, count) in [
+        (
+            "taxon bitmaps",
+            K::TaxonBitmapOffsets,
+            K::TaxonBitmapData,
+            taxa.len(),
+        ),
+        (
+            "dataset bitmaps",
+            K::DatasetBitmapOffsets,
+            K::DatasetBitmapData,
+            meta.datasets.len(),
+        ),
+        (
+            "marker bitmaps",
+            K::MarkerBitmapOffsets,
+            K::MarkerBitmapData,
+            meta.markers.len(),
+        ),
+    ] {
+        let offsets: &[u64] = index.s(off_kind);
+        let data = index.b(data_kind);
+        check_offsets(index, name, offsets, data.len())?;
+        for i in 0..count {
+            let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+            if a == b {
+                continue;
+            }
+            let bm = roaring::RoaringBitmap::deserialize_from(&data[a..b])
+                .map_err(|e| fail(index, format!("{name}: bitmap {i} is unreadable: {e}")))?;
+            if bm.max().is_some_and(|m| m as usize >= n_occ) {
+                return Err(fail(
+                    index,
+                    format!("{name}: bitmap {i} names an occurrence beyond {n_occ}"),
+                ));
+            }
+        }
+    }
+    if meta.sequences as usize != n_seqs
+        || meta.reference_sequences as usize != refs.len()
+        || meta.occurrences as usize != n_occ
+    {
+        return Err(fail(
+            index,
+            "metadata counts disagree with the sections".into(),
+        ));
+    }
+    Ok(())
+}
