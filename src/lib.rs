@@ -1,1 +1,17 @@
-//! edna-search
+//! edna-search: find where a DNA sequence has been found and what it is.
+//!
+//! # Layout
+//! - [`search`]: the blocking search engine shared by the CLI and (later) the HTTP service: exact lookup,
+//!   seeded candidates, lossless filtering, vsearch-compatible alignment, taxon assignment.
+//! - [`output`]: result writers (blast6, tsv, JSON lines, SAM).
+//! - [`batch`]: streaming batch search over FASTA/FASTQ files in bounded memory, output in input order.
+//! - [`defaults`]: the embedded default index built from the data bundled in the repository.
+//!
+//! The index format lives in `edna-index`, ingestion in `edna-index-builder`, alignment in `edna-align`.
+
+#![warn(missing_docs)]
+
+pub mod batch;
+pub mod defaults;
+pub mod output;
+pub mod search;

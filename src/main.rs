@@ -1,1 +1,571 @@
-fn main() {}
+//! The `edna-search` command: build, inspect, verify and search indexes.
+
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use edna_index::Index;
+use edna_index_builder::build::{self, BuildConfig, Progress, RefdbSpec, DEFAULT_SEEDS};
+use edna_index_builder::model::HeaderStyle;
+use edna_index_builder::reference::LibrarySpec;
+use edna_search::output::{self, Format};
+use edna_search::search::{assign, RankThresholds, SearchParams, Searcher, Strand, Target};
+use edna_search::{batch, defaults};
+
+#[derive(Parser)]
+#[command(name = "edna-search", version, about = "Find where a DNA sequence has been found and what it is")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build an index: edna-search build --out DIR [--reference F [--taxonomy T] [--marker M] [--name N]]... [--refdb DIR]... [--dwca PATH]...
+    Build {
+        /// Inputs and options, in order (see the command summary above).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Counts, markers, sizes, build parameters and format version of an index.
+    Info {
+        /// Index directory (default: the bundled default index).
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Full integrity check: every checksum and cross-reference.
+    Verify {
+        /// Index directory.
+        #[arg(long)]
+        index: Option<PathBuf>,
+    },
+    /// Search FASTA/FASTQ queries (plain or gzip; `-` for stdin).
+    Search(SearchArgs),
+    /// One taxon line per query, from the reference hits.
+    Assign(SearchArgs),
+    /// Exact lookup by normalised sequence or nucleotideSequenceID / dnaSequenceID.
+    Lookup {
+        /// Index directory.
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// A sequence, or a 32-character MD5.
+        key: String,
+    },
+    /// Build the default index from the bundled data (if absent) and search the bundled queries.
+    Demo {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "tsv")]
+        format: Format,
+    },
+}
+
+#[derive(clap::Args, Clone)]
+struct SearchArgs {
+    /// Index directory (default: the bundled default index).
+    #[arg(long)]
+    index: Option<PathBuf>,
+    /// Query file (FASTA/FASTQ, optionally gzipped) or `-`.
+    queries: PathBuf,
+    /// Minimum identity (fraction or percent).
+    #[arg(long, default_value_t = 0.97)]
+    min_identity: f64,
+    /// Minimum query coverage (fraction or percent).
+    #[arg(long, default_value_t = 0.5)]
+    min_coverage: f64,
+    /// Hits per query (0 = all).
+    #[arg(long, default_value_t = 100)]
+    max_hits: usize,
+    /// Only targets of this marker (e.g. 12S, COI, ITS2).
+    #[arg(long)]
+    marker: Option<String>,
+    /// Strands to search.
+    #[arg(long, value_enum, default_value = "both")]
+    strand: StrandArg,
+    /// Which sequences are targets.
+    #[arg(long, value_enum, default_value = "references")]
+    target: TargetArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "tsv")]
+    format: Format,
+    /// Include CIGAR and aligned strings.
+    #[arg(long)]
+    alignment: bool,
+    /// Output file (default stdout).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StrandArg {
+    Both,
+    Plus,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TargetArg {
+    References,
+    Occurrences,
+    All,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Build { args } => cmd_build(&args),
+        Command::Info { index, json } => cmd_info(&open_index(index)?, json),
+        Command::Verify { index } => {
+            let idx = open_index(index)?;
+            let t = Instant::now();
+            idx.verify().context("verification failed")?;
+            println!("{}: ok ({} bytes verified in {:.2}s)", idx.file().path().display(), idx.file().len(), t.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Search(a) => cmd_search(a, false),
+        Command::Assign(a) => cmd_search(a, true),
+        Command::Lookup { index, key } => cmd_lookup(&open_index(index)?, &key),
+        Command::Demo { format } => {
+            let idx = open_index(None)?;
+            let args = SearchArgs {
+                index: None,
+                queries: defaults::default_queries(),
+                min_identity: 0.97,
+                min_coverage: 0.5,
+                max_hits: 5,
+                marker: None,
+                strand: StrandArg::Both,
+                target: TargetArg::All,
+                format,
+                alignment: false,
+                out: None,
+                threads: None,
+            };
+            drop(idx);
+            cmd_search(args, false)
+        }
+    }
+}
+
+/// Opens `dir`, or the default index (building it from the bundled data when missing).
+fn open_index(dir: Option<PathBuf>) -> Result<Index> {
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            let d = defaults::default_index_dir();
+            if !d.join(edna_index::INDEX_FILE_NAME).exists() {
+                eprintln!("building the default index from the bundled data into {} ...", d.display());
+                let cfg = defaults::default_build_config(&defaults::repo_root(), d.clone());
+                run_build(&cfg)?;
+            }
+            d
+        }
+    };
+    Index::open(&dir).with_context(|| format!("opening index {}", dir.display()))
+}
+
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Progress for Bar {
+    fn stage(&self, name: &str, total: Option<u64>) {
+        if let Some(b) = &self.0 {
+            b.set_position(0);
+            b.set_length(total.unwrap_or(0));
+            b.set_message(name.to_string());
+        }
+    }
+    fn advance(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(n);
+        }
+    }
+}
+
+fn progress_bar(unit: &str) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template(&format!("{{spinner}} {{msg}} [{{elapsed_precise}}] {{pos}} {unit} {{per_sec}}"))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    b.set_style(style);
+    b.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(b)
+}
+
+fn run_build(cfg: &BuildConfig) -> Result<()> {
+    let t = Instant::now();
+    let bar = Bar(progress_bar("records"));
+    let summary = build::build(cfg, &bar).with_context(|| format!("building {}", cfg.out.display()))?;
+    if let Some(b) = &bar.0 {
+        b.finish_and_clear();
+    }
+    let m = &summary.meta;
+    eprintln!(
+        "built {} in {:.1}s: {} sequences ({} reference records, {} libraries), {} occurrences in {} datasets, {} taxa, {} bytes",
+        summary.path.display(),
+        t.elapsed().as_secs_f64(),
+        m.sequences,
+        m.reference_sequences,
+        m.libraries.len(),
+        m.occurrences,
+        m.datasets.len(),
+        m.taxa,
+        summary.index_bytes
+    );
+    let skipped: u64 = m.issues.iter().map(|i| i.count).sum();
+    if skipped > 0 {
+        eprintln!("{skipped} input problems (counted by file and reason; `edna-search info --json` lists them):");
+        for i in m.issues.iter().take(20) {
+            eprintln!("  {} × {} in {} (first: {})", i.count, i.reason, i.file, i.first);
+        }
+        if m.issues.len() > 20 {
+            eprintln!("  ... and {} more kinds", m.issues.len() - 20);
+        }
+    }
+    Ok(())
+}
+
+fn cmd_build(args: &[String]) -> Result<()> {
+    let mut out: Option<PathBuf> = None;
+    let mut references: Vec<LibrarySpec> = Vec::new();
+    let mut refdbs: Vec<RefdbSpec> = Vec::new();
+    let mut dwca = Vec::new();
+    let mut threads: Option<usize> = None;
+    let mut last_was_refdb = false;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = |what: &str| -> Result<String> {
+            it.next().cloned().with_context(|| format!("{flag} needs {what}"))
+        };
+        match flag.as_str() {
+            "--out" | "-o" => out = Some(PathBuf::from(value("a directory")?)),
+            "--reference" => {
+                references.push(LibrarySpec { fasta: value("a file")?.into(), taxonomy: None, style: None, marker: None, name: None });
+                last_was_refdb = false;
+            }
+            "--refdb" => {
+                refdbs.push(RefdbSpec { dir: value("a directory")?.into(), marker: None, name: None });
+                last_was_refdb = true;
+            }
+            "--dwca" => dwca.push(PathBuf::from(value("a path")?)),
+            "--taxonomy" => {
+                let v = value("a file")?;
+                references.last_mut().context("--taxonomy must follow a --reference")?.taxonomy = Some(v.into());
+            }
+            "--header-style" => {
+                let v = value("a style")?;
+                let style = match v.as_str() {
+                    "unite" => HeaderStyle::Unite,
+                    "sintax" => HeaderStyle::Sintax,
+                    "dada2" => HeaderStyle::Dada2,
+                    "qiime" | "pr2" | "id" => HeaderStyle::IdWithTable,
+                    "bold" => HeaderStyle::Bold,
+                    "rdp" => HeaderStyle::RdpTab,
+                    "lineage-accession" => HeaderStyle::LineageAccession,
+                    other => bail!("unknown header style {other:?} (unite, sintax, dada2, qiime, pr2, bold, rdp, lineage-accession)"),
+                };
+                references.last_mut().context("--header-style must follow a --reference")?.style = Some(style);
+            }
+            "--marker" | "--name" => {
+                let v = value("a value")?;
+                let is_marker = flag == "--marker";
+                if last_was_refdb {
+                    let r = refdbs.last_mut().context("--marker/--name must follow a --reference or --refdb")?;
+                    if is_marker { r.marker = Some(v) } else { r.name = Some(v) }
+                } else {
+                    let r = references.last_mut().context("--marker/--name must follow a --reference or --refdb")?;
+                    if is_marker { r.marker = Some(v) } else { r.name = Some(v) }
+                }
+            }
+            "--threads" => threads = Some(value("a number")?.parse().context("--threads needs a number")?),
+            "--default" => {
+                let cfg = defaults::default_build_config(&defaults::repo_root(), PathBuf::new());
+                references.extend(cfg.references);
+                refdbs.extend(cfg.refdbs);
+                dwca.extend(cfg.dwca);
+            }
+            other => bail!("unknown build option {other:?}"),
+        }
+    }
+    let out = out.context("build needs --out DIR")?;
+    for path in references.iter().map(|r| &r.fasta).chain(refdbs.iter().map(|r| &r.dir)).chain(dwca.iter()) {
+        if !path.exists() {
+            bail!("{}: no such file or directory", path.display());
+        }
+    }
+    if let Some(n) = threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global().ok();
+    }
+    run_build(&BuildConfig { out, references, refdbs, dwca, seeds: DEFAULT_SEEDS, limits: Default::default() })
+}
+
+fn cmd_info(index: &Index, json: bool) -> Result<()> {
+    let m = index.meta();
+    let index_bytes = index.file().len();
+    if json {
+        let libraries: Vec<serde_json::Value> = m
+            .libraries
+            .iter()
+            .map(|l| {
+                serde_json::json!({"name": l.name, "marker": l.marker, "sequences": l.sequences, "records": l.records,
+                    "version": l.version, "title": l.title, "licence": l.licence})
+            })
+            .collect();
+        let sections: serde_json::Map<String, serde_json::Value> = edna_index::format::SectionKind::ALL
+            .iter()
+            .filter_map(|k| index.file().entry(*k).map(|e| (k.name().to_string(), serde_json::json!(e.len))))
+            .collect();
+        let v = serde_json::json!({
+            "format_version": m.format_version,
+            "builder_version": m.builder_version,
+            "sequences": m.sequences,
+            "reference_sequences": m.reference_sequences,
+            "occurrences": m.occurrences,
+            "dna_rows": m.dna_rows,
+            "datasets": m.datasets.len(),
+            "taxa": m.taxa,
+            "input_bases": m.input_bases,
+            "distinct_bases": m.distinct_bases,
+            "index_bytes": index_bytes,
+            "bytes_per_input_base": index_bytes as f64 / m.input_bases.max(1) as f64,
+            "seeds": m.seeds,
+            "markers": m.markers,
+            "libraries": libraries,
+            "dataset_list": m.datasets,
+            "section_bytes": sections,
+            "issues": m.issues,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("index          {}", index.file().path().display());
+    println!("format         v{} (built by edna-search {})", m.format_version, m.builder_version);
+    println!("sequences      {} distinct ({} bases; {} bases read from inputs)", m.sequences, m.distinct_bases, m.input_bases);
+    println!("references     {} records in {} libraries", m.reference_sequences, m.libraries.len());
+    for l in &m.libraries {
+        println!("  {:<28} {:<6} {:>8} records {:>8} sequences", l.name, l.marker, l.records, l.sequences);
+    }
+    println!("occurrences    {} ({} DNA rows) in {} datasets", m.occurrences, m.dna_rows, m.datasets.len());
+    println!("taxa           {}", m.taxa);
+    println!("markers        {}", m.markers.join(", "));
+    println!("seeds          k={} w={} (lossless for shared exact runs of ≥ {} bp)", m.seeds.k, m.seeds.w, m.seeds.k + m.seeds.w - 1);
+    println!("size           {} bytes ({:.3} bytes per input base)", index_bytes, index_bytes as f64 / m.input_bases.max(1) as f64);
+    let issues: u64 = m.issues.iter().map(|i| i.count).sum();
+    println!("input problems {issues} ({} kinds; see --json)", m.issues.len());
+    Ok(())
+}
+
+fn fraction(v: f64) -> f64 {
+    if v > 1.0 { v / 100.0 } else { v }
+}
+
+fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
+    if let Some(n) = a.threads {
+        rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().ok();
+    }
+    let index = open_index(a.index.clone())?;
+    let params = SearchParams {
+        min_identity: fraction(a.min_identity),
+        min_coverage: fraction(a.min_coverage),
+        max_hits: a.max_hits,
+        marker: a.marker.clone(),
+        strand: match a.strand {
+            StrandArg::Both => Strand::Both,
+            StrandArg::Plus => Strand::Plus,
+        },
+        target: if assign_mode {
+            Target::References
+        } else {
+            match a.target {
+                TargetArg::References => Target::References,
+                TargetArg::Occurrences => Target::Occurrences,
+                TargetArg::All => Target::All,
+            }
+        },
+        with_alignment: a.alignment || a.format == Format::Sam,
+        ..Default::default()
+    };
+    if !(0.0..=1.0).contains(&params.min_identity) || !(0.0..=1.0).contains(&params.min_coverage) {
+        bail!("--min-identity and --min-coverage must be fractions (0-1) or percentages (0-100)");
+    }
+    let label = a.queries.display().to_string();
+    let input = edna_seq::fastx::open(&a.queries)?;
+    let mut reader = edna_seq::fastx::Reader::new(input, label);
+    let sink: Box<dyn Write> = match &a.out {
+        Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, sink);
+    let bar = progress_bar("queries");
+    let t = Instant::now();
+    let stats = if assign_mode {
+        assign_all(&index, &mut reader, &params, &mut out)?
+    } else {
+        match a.format {
+            Format::Tsv => writeln!(out, "{}", output::TSV_HEADER)?,
+            Format::Sam => output::write_sam_header(&mut out, &index, params.target)?,
+            _ => {}
+        }
+        batch::run(&index, &mut reader, &params, a.format, a.format == Format::Json, &mut out, &|n| {
+            if let Some(b) = &bar {
+                b.set_position(n)
+            }
+        })?
+    };
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    eprintln!(
+        "{} queries ({} with hits, {} invalid), {} hits in {:.2}s ({:.0} queries/s)",
+        stats.queries,
+        stats.with_hits,
+        stats.invalid,
+        stats.hits,
+        secs,
+        stats.queries as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+fn assign_all<R: std::io::BufRead>(
+    index: &Index,
+    reader: &mut edna_seq::fastx::Reader<R>,
+    params: &SearchParams,
+    out: &mut dyn Write,
+) -> Result<batch::BatchStats> {
+    use rayon::prelude::*;
+    writeln!(out, "qseqid\tmatchType\tidentity\ttaxon\trank\tlineage\thits_used\tdistinct_taxa\tagreement\tbest_reference\tstatus")?;
+    let pool = batch::SearcherPool::new(index);
+    let thresholds = RankThresholds::default();
+    let mut stats = batch::BatchStats::default();
+    loop {
+        let mut chunk = Vec::new();
+        let mut failure = None;
+        while chunk.len() < batch::CHUNK {
+            match reader.next_record() {
+                Some(Ok(r)) => chunk.push(r),
+                Some(Err(e)) => {
+                    failure = Some(e);
+                    break;
+                }
+                None => break,
+            }
+        }
+        if chunk.is_empty() && failure.is_none() {
+            break;
+        }
+        let rows: Vec<(edna_search::search::QueryResult, edna_search::search::Assignment)> = chunk
+            .par_iter()
+            .map(|rec| {
+                pool.with(|s: &mut Searcher| {
+                    let r = s.search(&rec.id, &rec.seq, params);
+                    let a = assign(index, &r.hits, 0.5, &thresholds, &[]);
+                    (r, a)
+                })
+            })
+            .collect();
+        for (r, a) in rows {
+            stats.queries += 1;
+            stats.hits += r.hits.len() as u64;
+            let lineage: Vec<&str> = a.lineage.iter().map(|t| t.name.as_str()).collect();
+            writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}\t{}\t{}",
+                r.id,
+                a.match_type.as_str(),
+                a.best_identity.map(|i| format!("{i:.3}")).unwrap_or_default(),
+                a.taxon.as_ref().map(|t| t.name.as_str()).unwrap_or(""),
+                a.taxon.as_ref().map(|t| t.rank.as_str()).unwrap_or(""),
+                lineage.join(";"),
+                a.hits_used,
+                a.distinct_taxa,
+                a.agreement,
+                a.best_reference.as_deref().unwrap_or(""),
+                r.status
+            )?;
+        }
+        if let Some(e) = failure {
+            out.flush()?;
+            return Err(e.into());
+        }
+    }
+    out.flush()?;
+    Ok(stats)
+}
+
+fn cmd_lookup(index: &Index, key: &str) -> Result<()> {
+    let key = key.trim();
+    let (seqs, how): (Vec<u32>, &str) = if let Some(d) = edna_seq::normalize::parse_hex_md5(key) {
+        match index.find_md5(&d) {
+            Some(s) => (vec![s], "nucleotideSequenceID"),
+            None => (index.find_legacy(&d), "dnaSequenceID"),
+        }
+    } else {
+        match edna_seq::normalize::clean(key.as_bytes()) {
+            Ok(c) if !c.is_empty() => {
+                (index.find_md5(&edna_seq::normalize::md5_bytes(&c)).into_iter().collect(), "normalised sequence")
+            }
+            Ok(_) => bail!("nothing left of the sequence after GBIF normalisation (no run of 8 unambiguous bases)"),
+            Err(why) => bail!("invalid sequence: {why}"),
+        }
+    };
+    if seqs.is_empty() {
+        println!("not found");
+        std::process::exit(2);
+    }
+    for s in seqs {
+        let refs: Vec<serde_json::Value> = index
+            .seq_refs(s)
+            .iter()
+            .filter_map(|&r| index.reference(r))
+            .map(|r| {
+                let lineage: Vec<&str> =
+                    index.lineage(r.taxon).iter().filter_map(|&t| index.taxon(t)).map(|t| index.str(t.name)).collect();
+                serde_json::json!({"id": index.str(r.id), "library": index.meta().libraries.get(r.library as usize).map(|l| l.name.clone()),
+                    "name": index.str(r.name), "lineage": lineage.join(";")})
+            })
+            .collect();
+        let occs: Vec<serde_json::Value> = index
+            .seq_occs(s)
+            .iter()
+            .take(100)
+            .filter_map(|&o| index.occurrence(o).map(|e| (o, e)))
+            .map(|(_, e)| {
+                serde_json::json!({"occurrenceID": index.str(e.occurrence_id),
+                    "dataset": index.meta().datasets.get(e.dataset as usize).map(|d| d.key.clone()),
+                    "scientificName": index.str(e.scientific_name), "eventDate": index.str(e.event_date),
+                    "decimalLatitude": finite(e.decimal_latitude), "decimalLongitude": finite(e.decimal_longitude)})
+            })
+            .collect();
+        let v = serde_json::json!({
+            "matchedBy": how,
+            "nucleotideSequenceID": edna_seq::normalize::to_hex(&index.seq_md5(s)),
+            "sequence": String::from_utf8_lossy(&index.seq(s)),
+            "sequenceLength": index.seq_len(s),
+            "references": refs,
+            "occurrenceCount": index.seq_occs(s).len(),
+            "occurrences": occs,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
+    Ok(())
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod build;
 pub mod dwca;
 pub mod model;
 pub mod reference;

@@ -1,0 +1,299 @@
+//! Bit-parallel semi-global edit distance (Myers 1999, block version by
+//! Hyyrö) used as a cheap, lossless pre-filter before full alignment.
+//!
+//! Semi-global: the whole query must be aligned (every query base costs 1 if
+//! not matched), while any target prefix and suffix is free. Columns whose
+//! symbols are IUPAC-compatible cost 0, like matches in vsearch.
+//!
+//! The DP column is processed in blocks of 64 query rows. Only blocks that
+//! can still contain a cell ≤ the current threshold are computed (Ukkonen's
+//! cut-off at block granularity), and the threshold shrinks as better hits
+//! are found, so most rejected targets cost a few words per column.
+
+use crate::iupac::NT_MASK;
+
+/// Query rows per block (bits per word).
+const W: usize = 64;
+/// Bit of the last row of a full block.
+const HIGH: u64 = 1 << 63;
+/// Peq slot used for overhang columns: matches every query position.
+const PAD: usize = 16;
+/// Peq slots: the 16 target masks plus [`PAD`].
+const SLOTS: usize = 17;
+/// Queries up to this many blocks (4,096 bp) keep their state on the stack.
+const STACK_BLOCKS: usize = 64;
+
+/// Best semi-global hit of a query in a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Hit {
+    /// Edit distance (mismatches + inserted + deleted bases; compatible = match).
+    pub distance: u32,
+    /// Exclusive end of the best alignment in the (possibly padded) target:
+    /// the alignment covers target positions `..target_end`.
+    pub target_end: usize,
+}
+
+/// Vertical delta vectors of one block and the DP value of its last row.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    /// Rows whose value is one more than the row above.
+    pv: u64,
+    /// Rows whose value is one less than the row above.
+    mv: u64,
+    /// DP value at the block's last row (row `m` for the final block).
+    score: i32,
+}
+
+/// A query preprocessed for many [`MyersQuery::best`] calls (immutable, `Sync`).
+#[derive(Debug, Clone)]
+pub struct MyersQuery {
+    len: usize,
+    blocks: usize,
+    /// `peq[slot * blocks + b]`: bit `r` set iff query row `64b + r` matches
+    /// target mask `slot` (or always, for [`PAD`]).
+    peq: Vec<u64>,
+    /// Bit of query row `m` inside the last block.
+    last_high: u64,
+}
+
+/// Advances one block by one target column; returns the horizontal delta at
+/// the row selected by `high` (the block's last row).
+#[inline(always)]
+fn advance(s: &mut Block, eq: u64, hin: i32, high: u64) -> i32 {
+    let (pv, mv) = (s.pv, s.mv);
+    let hin_neg = (hin < 0) as u64;
+    let hin_pos = (hin > 0) as u64;
+    let xv = eq | mv;
+    // A -1 entering from above behaves like a match in the top row.
+    let eq = eq | hin_neg;
+    let xh = ((eq & pv).wrapping_add(pv) ^ pv) | eq;
+    let ph = mv | !(xh | pv);
+    let mh = pv & xh;
+    let hout = ((ph & high) != 0) as i32 - ((mh & high) != 0) as i32;
+    let ph = (ph << 1) | hin_pos;
+    let mh = (mh << 1) | hin_neg;
+    s.pv = mh | !(xv | ph);
+    s.mv = ph & xv;
+    s.score += hout;
+    hout
+}
+
+impl MyersQuery {
+    /// Precomputes the match masks of `query` (any length, including 0).
+    pub fn new(query: &[u8]) -> Self {
+        let len = query.len();
+        let blocks = len.div_ceil(W);
+        let mut peq = vec![0u64; SLOTS * blocks];
+        for (i, &b) in query.iter().enumerate() {
+            let qm = NT_MASK[b as usize] as usize;
+            let (blk, bit) = (i / W, i % W);
+            for code in 1..16 {
+                if qm & code != 0 {
+                    peq[code * blocks + blk] |= 1 << bit;
+                }
+            }
+        }
+        // Overhang columns are wildcards; rows past the query end are ignored.
+        peq[PAD * blocks..].fill(!0);
+        let last_high = if len == 0 { 0 } else { 1u64 << ((len - 1) % W) };
+        MyersQuery {
+            len,
+            blocks,
+            peq,
+            last_high,
+        }
+    }
+
+    /// Query length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for the empty query.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Lowest semi-global edit distance of the query in `target`, if it is
+    /// `≤ max_dist`; ties go to the smallest `target_end`. An empty query hits
+    /// at distance 0, end 0.
+    pub fn best(&self, target: &[u8], max_dist: u32) -> Option<Hit> {
+        self.scan(target.iter().map(|&b| NT_MASK[b as usize] as usize), max_dist)
+    }
+
+    /// As [`MyersQuery::best`] on the target padded with `overhang` wildcard
+    /// columns (matching everything) on each side, without allocating. This
+    /// lets up to `overhang` query bases hang off each target end for free,
+    /// like vsearch's uncounted terminal gaps.
+    ///
+    /// `target_end` is in padded coordinates (`0..=target.len() + 2 * overhang`);
+    /// subtract `overhang` for target coordinates (the result may then be
+    /// negative or exceed `target.len()` when the hit ends in the padding).
+    pub fn best_with_overhang(&self, target: &[u8], max_dist: u32, overhang: usize) -> Option<Hit> {
+        let pad = std::iter::repeat_n(PAD, overhang);
+        let body = target.iter().map(|&b| NT_MASK[b as usize] as usize);
+        self.scan(pad.clone().chain(body).chain(pad), max_dist)
+    }
+
+    /// Runs the column loop over Peq slots, with block state on the stack when small.
+    fn scan<I: Iterator<Item = usize>>(&self, cols: I, max_dist: u32) -> Option<Hit> {
+        if self.len == 0 {
+            return Some(Hit {
+                distance: 0,
+                target_end: 0,
+            });
+        }
+        if self.blocks <= STACK_BLOCKS {
+            let mut buf = [Block::default(); STACK_BLOCKS];
+            self.scan_in(cols, max_dist, &mut buf[..self.blocks])
+        } else {
+            let mut buf = vec![Block::default(); self.blocks];
+            self.scan_in(cols, max_dist, &mut buf)
+        }
+    }
+
+    /// Core loop. Invariant after each column (threshold `k`): every cell `≤ k`
+    /// lies in blocks `0..=y`, and computed cells are exact when `≤ k` and
+    /// `> k` otherwise. `k` only decreases, which preserves the invariant.
+    fn scan_in<I: Iterator<Item = usize>>(&self, cols: I, max_dist: u32, st: &mut [Block]) -> Option<Hit> {
+        let m = self.len as i64;
+        let nb = self.blocks;
+        let last = nb - 1;
+        // D[m][j] ≤ m always, so larger thresholds change nothing.
+        let mut k: i64 = (max_dist as i64).min(m);
+        let mut best = None;
+        // Column 0: D[i][0] = i (every query base deleted).
+        if m <= k {
+            best = Some(Hit {
+                distance: m as u32,
+                target_end: 0,
+            });
+            k = m - 1;
+        }
+        for (b, s) in st.iter_mut().enumerate() {
+            *s = Block {
+                pv: !0,
+                mv: 0,
+                score: (((b + 1) * W) as i64).min(m) as i32,
+            };
+        }
+        // Rows 1..=k hold values ≤ k in column 0; block 0 is always kept.
+        let mut y = if k <= 0 { 0 } else { ((k as usize - 1) / W).min(last) };
+        for (col, slot) in cols.enumerate() {
+            let eq = &self.peq[slot * nb..slot * nb + nb];
+            // Semi-global: the top row is all zeros, so nothing enters block 0.
+            let mut hout = 0;
+            let full = (y + 1).min(last);
+            for (s, &e) in st[..full].iter_mut().zip(&eq[..full]) {
+                hout = advance(s, e, hout, HIGH);
+            }
+            if y == last {
+                hout = advance(&mut st[last], eq[last], hout, self.last_high);
+            }
+            // Ukkonen: only the first row of block y+1 can newly reach ≤ k, and
+            // only through a match from, or a -1 step at, block y's last row
+            // whose previous value was ≤ k.
+            let prev_bottom = (st[y].score - hout) as i64;
+            if y < last && prev_bottom <= k && ((eq[y + 1] & 1) != 0 || hout < 0) {
+                y += 1;
+                let rows = if y == last { m as usize - y * W } else { W };
+                // Unknown previous column: assume +1 per row below block y,
+                // an over-estimate that stays > k where the truth is > k.
+                st[y] = Block {
+                    pv: !0,
+                    mv: 0,
+                    score: prev_bottom as i32 + rows as i32,
+                };
+                let high = if y == last { self.last_high } else { HIGH };
+                advance(&mut st[y], eq[y], hout, high);
+            } else {
+                // A block whose last row is ≥ k + 64 has every row > k
+                // (values change by at most 1 per row).
+                while y > 0 && st[y].score as i64 >= k + W as i64 {
+                    y -= 1;
+                }
+            }
+            if y == last && (st[last].score as i64) <= k {
+                let d = st[last].score;
+                best = Some(Hit {
+                    distance: d as u32,
+                    target_end: col + 1,
+                });
+                // Later ends must be strictly better; 0 cannot be beaten.
+                k = d as i64 - 1;
+                if k < 0 {
+                    break;
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Upper bound on the vsearch identity (`--iddef 2`) of any alignment of a
+/// query of length `qlen` whose semi-global edit distance is `edit_distance`;
+/// lossless for pruning: `qlen / (qlen + d)` (1.0 for `qlen == 0, d == 0`).
+///
+/// # Proof
+///
+/// Take any alignment of the query against the target and drop its terminal
+/// gaps. Let the remaining columns be `M` compatible pairs, `X` incompatible
+/// pairs, `I` query bases against gaps and `D` target bases against gaps, and
+/// `e = X + I + D` the non-matching columns. Then `cols = M + e` and
+/// `identity = M / (M + e)`.
+///
+/// 1. `e ≥ d`: the aligned part is itself a semi-global alignment of the
+///    aligned query bases with edit cost `e` (the target prefix and suffix
+///    are free), and the query bases in terminal gaps can be placed against
+///    wildcard padding at cost 0 — provided the distance was computed with
+///    [`MyersQuery::best_with_overhang`] and an overhang at least as long as
+///    the query overhang (always true with `overhang = qlen`; with
+///    [`MyersQuery::best`] it holds for alignments without query overhang).
+///    So `d ≤ e`.
+/// 2. `M ≤ qlen`, since every compatible pair uses a distinct query base.
+/// 3. `x ↦ x / (x + e)` is non-decreasing in `x ≥ 0` for `e ≥ 0`, so
+///    `identity ≤ qlen / (qlen + e)` (equivalently: `cols = M + X + I + D ≤
+///    qlen + D ≤ qlen + e` while `M = cols - e`).
+/// 4. `e ↦ qlen / (qlen + e)` is non-increasing, and `e ≥ d`, so
+///    `identity ≤ qlen / (qlen + d)`.
+///
+/// Rounded division is monotone, so `matches as f64 / columns as f64` never
+/// exceeds the value returned here either. (With no columns vsearch identity
+/// is 0, below any bound.)
+pub fn identity_upper_bound(qlen: usize, edit_distance: u32) -> f64 {
+    if qlen == 0 && edit_distance == 0 {
+        return 1.0;
+    }
+    qlen as f64 / (qlen as f64 + edit_distance as f64)
+}
+
+/// Largest `d` with `identity_upper_bound(qlen, d) >= min_identity`: targets
+/// whose distance exceeds it cannot reach `min_identity` and may be skipped
+/// (pass it as `max_dist`). `u32::MAX` when `min_identity <= 0`.
+pub fn max_edits_for_identity(qlen: usize, min_identity: f64) -> u32 {
+    if min_identity.is_nan() || min_identity <= 0.0 {
+        return u32::MAX;
+    }
+    if min_identity > 1.0 {
+        // Nothing can pass; 0 keeps the filter lossless and cheap.
+        return 0;
+    }
+    let q = qlen as f64;
+    let est = (q * (1.0 - min_identity) / min_identity).floor();
+    let mut d = if est >= u32::MAX as f64 {
+        return u32::MAX;
+    } else {
+        est.max(0.0) as u32
+    };
+    // Settle floating-point rounding against the exact predicate used by callers.
+    while d > 0 && identity_upper_bound(qlen, d) < min_identity {
+        d -= 1;
+    }
+    while d < u32::MAX && identity_upper_bound(qlen, d + 1) >= min_identity {
+        d += 1;
+    }
+    d
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,280 @@
+use super::*;
+use crate::align::{align, Op, Scoring};
+use crate::iupac::compatible;
+use proptest::prelude::*;
+
+/// Plain O(mn) semi-global edit distance: `D[m][j]` for every `j`.
+fn naive_last_row(q: &[u8], t: &[u8]) -> Vec<u32> {
+    let m = q.len();
+    let mut col: Vec<u32> = (0..=m as u32).collect();
+    let mut last = vec![m as u32];
+    for &tc in t {
+        let mut diag = col[0];
+        col[0] = 0; // free target prefix
+        for i in 1..=m {
+            let up = col[i];
+            let sub = diag + u32::from(!compatible(q[i - 1], tc));
+            col[i] = sub.min(up + 1).min(col[i - 1] + 1);
+            diag = up;
+        }
+        last.push(col[m]);
+    }
+    last
+}
+
+fn naive_best(q: &[u8], t: &[u8], max_dist: u32) -> Option<Hit> {
+    let row = naive_last_row(q, t);
+    let (end, &d) = row.iter().enumerate().min_by_key(|&(j, &d)| (d, j))?;
+    (d <= max_dist).then_some(Hit {
+        distance: d,
+        target_end: end,
+    })
+}
+
+fn padded(t: &[u8], o: usize) -> Vec<u8> {
+    [vec![b'N'; o], t.to_vec(), vec![b'N'; o]].concat()
+}
+
+fn random_dna(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            b"ACGT"[(x >> 32) as usize & 3]
+        })
+        .collect()
+}
+
+fn mutate(s: &[u8], every: usize, seed: u64) -> Vec<u8> {
+    let noise = random_dna(s.len() / every + 2, seed);
+    let mut out = Vec::with_capacity(s.len());
+    for (i, &c) in s.iter().enumerate() {
+        match (i % every, i / every % 3) {
+            (0, 0) => out.push(noise[i / every]), // substitution (maybe silent)
+            (0, 1) => {}                          // deletion
+            (0, _) => {
+                out.push(c);
+                out.push(noise[i / every]); // insertion
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn exact_and_one_mismatch() {
+    let q = MyersQuery::new(b"ACGTTGCA");
+    let t = b"GGGGACGTTGCAGGG";
+    assert_eq!(
+        q.best(t, 3),
+        Some(Hit {
+            distance: 0,
+            target_end: 12
+        })
+    );
+    let t2 = b"GGGGACGTAGCAGGG";
+    assert_eq!(
+        q.best(t2, 3),
+        Some(Hit {
+            distance: 1,
+            target_end: 12
+        })
+    );
+    assert_eq!(q.best(t2, 0), None);
+    // Ties go to the smallest end.
+    let t3 = b"ACGTTGCAACGTTGCA";
+    assert_eq!(q.best(t3, 0).map(|h| h.target_end), Some(8));
+}
+
+#[test]
+fn iupac_and_junk() {
+    let q = MyersQuery::new(b"ACGNTR");
+    assert_eq!(q.best(b"TTACGCTATT", 0).map(|h| h.distance), Some(0));
+    assert_eq!(q.best(b"ACGATC", 5).map(|h| h.distance), Some(1));
+    // Junk in the target or query never matches.
+    let j = MyersQuery::new(b"AC-T");
+    assert_eq!(j.best(b"ACGT", 5).map(|h| h.distance), Some(1));
+    assert_eq!(MyersQuery::new(b"ACGT").best(b"AC-T", 5).map(|h| h.distance), Some(1));
+}
+
+#[test]
+fn empty_inputs() {
+    let e = MyersQuery::new(b"");
+    assert!(e.is_empty());
+    assert_eq!(
+        e.best(b"ACGT", 0),
+        Some(Hit {
+            distance: 0,
+            target_end: 0
+        })
+    );
+    assert_eq!(e.best_with_overhang(b"", 0, 3).map(|h| h.distance), Some(0));
+    let q = MyersQuery::new(b"ACG");
+    assert_eq!(q.len(), 3);
+    assert_eq!(
+        q.best(b"", 3),
+        Some(Hit {
+            distance: 3,
+            target_end: 0
+        })
+    );
+    assert_eq!(q.best(b"", 2), None);
+    assert_eq!(q.best_with_overhang(b"", 0, 3).map(|h| h.distance), Some(0));
+}
+
+#[test]
+fn overhang_is_free() {
+    let query = random_dna(100, 9);
+    let q = MyersQuery::new(&query);
+    // The target holds only the last 90 query bases (10 hang off the left end).
+    let t = [&query[10..], &random_dna(20, 10)[..]].concat();
+    assert_eq!(q.best(&t, 50).map(|h| h.distance), Some(10));
+    let h = q.best_with_overhang(&t, 50, 10).unwrap();
+    assert_eq!(h.distance, 0);
+    assert_eq!(h.target_end, 10 + 90);
+    assert_eq!(q.best_with_overhang(&t, 50, 4).unwrap().distance, 6);
+}
+
+#[test]
+fn long_queries_match_naive() {
+    // 4096 bp = 64 blocks (stack state) and 4100 bp = 65 blocks (heap state).
+    for (len, seed) in [(4096usize, 21u64), (4100, 22), (130, 23)] {
+        let query = random_dna(len, seed);
+        let core = mutate(&query, 37, seed + 100);
+        let t = [random_dna(57, seed + 1), core, random_dna(33, seed + 2)].concat();
+        let q = MyersQuery::new(&query);
+        let want = naive_best(&query, &t, u32::MAX).unwrap();
+        for k in [want.distance, want.distance + 7, want.distance.saturating_sub(1), 1000] {
+            let exp = (want.distance <= k).then_some(want);
+            assert_eq!(q.best(&t, k), exp, "len {len} k {k}");
+        }
+        let o = 25;
+        let padded_t = padded(&t, o);
+        assert_eq!(
+            q.best_with_overhang(&t, 200, o),
+            naive_best(&query, &padded_t, 200),
+            "len {len}"
+        );
+    }
+}
+
+#[test]
+fn identity_bound_values() {
+    assert_eq!(identity_upper_bound(100, 0), 1.0);
+    assert!((identity_upper_bound(100, 3) - 100.0 / 103.0).abs() < 1e-15);
+    assert_eq!(identity_upper_bound(0, 0), 1.0);
+    assert_eq!(identity_upper_bound(0, 2), 0.0);
+    assert_eq!(max_edits_for_identity(100, 0.97), 3);
+    assert_eq!(max_edits_for_identity(200, 0.97), 6);
+    assert_eq!(max_edits_for_identity(300, 1.0), 0);
+    assert_eq!(max_edits_for_identity(300, 0.0), u32::MAX);
+    assert_eq!(max_edits_for_identity(300, 1.5), 0);
+    assert_eq!(max_edits_for_identity(0, 0.9), 0);
+}
+
+#[test]
+#[ignore = "timing; run with --release -- --ignored --nocapture"]
+fn timing_filter() {
+    let query = random_dna(200, 1);
+    let q = MyersQuery::new(&query);
+    let targets: Vec<Vec<u8>> = (0..2000).map(|s| random_dna(500, 1000 + s)).collect();
+    let k = max_edits_for_identity(200, 0.97);
+    let mut hits = 0usize;
+    let t0 = std::time::Instant::now();
+    let reps = 20;
+    for _ in 0..reps {
+        for t in &targets {
+            hits += q.best_with_overhang(t, k, 20).is_some() as usize;
+        }
+    }
+    let per = t0.elapsed().as_secs_f64() * 1e9 / (reps * targets.len()) as f64;
+    println!("myers 200 bp query vs random 500 bp target, k={k}: {per:.0} ns/target ({hits} hits)");
+
+    let long = random_dna(2000, 2);
+    let ql = MyersQuery::new(&long);
+    let tl: Vec<Vec<u8>> = (0..200).map(|s| random_dna(2500, 5000 + s)).collect();
+    let kl = max_edits_for_identity(2000, 0.97);
+    let t0 = std::time::Instant::now();
+    for t in &tl {
+        hits += ql.best(t, kl).is_some() as usize;
+    }
+    let per = t0.elapsed().as_secs_f64() * 1e6 / tl.len() as f64;
+    println!("myers 2000 bp query vs random 2500 bp target, k={kl}: {per:.1} us/target ({hits})");
+}
+
+fn dna(range: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop::sample::select(b"AAACCCGGGTTTN".to_vec()), range)
+}
+
+/// Target = flank + mutated query + flank, or unrelated.
+fn pair() -> impl Strategy<Value = (Vec<u8>, Vec<u8>)> {
+    let related = (
+        dna(0..300),
+        dna(0..40),
+        dna(0..40),
+        prop::collection::vec((any::<u16>(), 0u8..3, prop::sample::select(b"ACGT".to_vec())), 0..12),
+    )
+        .prop_map(|(q, pre, suf, edits)| {
+            let mut t = q.clone();
+            for (pos, kind, base) in edits {
+                let p = pos as usize % (t.len() + 1);
+                match kind {
+                    0 if p < t.len() => t[p] = base,
+                    1 => t.insert(p, base),
+                    _ if p < t.len() => {
+                        t.remove(p);
+                    }
+                    _ => {}
+                }
+            }
+            (q, [pre, t, suf].concat())
+        });
+    prop_oneof![3 => related, 1 => (dna(0..300), dna(0..300))]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn prop_best_equals_naive((q, t) in pair(), slack in 0u32..20, tight in any::<bool>()) {
+        let mq = MyersQuery::new(&q);
+        let exact = naive_best(&q, &t, u32::MAX).unwrap();
+        // Thresholds around the true distance exercise the block cut-off.
+        let k = if tight { exact.distance.saturating_sub(slack % 3) } else { exact.distance + slack };
+        prop_assert_eq!(mq.best(&t, k), naive_best(&q, &t, k));
+        prop_assert_eq!(mq.best(&t, u32::MAX), Some(exact));
+    }
+
+    #[test]
+    fn prop_overhang_equals_padded_naive((q, t) in pair(), o in 0usize..40, k in 0u32..60) {
+        let mq = MyersQuery::new(&q);
+        prop_assert_eq!(mq.best_with_overhang(&t, k, o), naive_best(&q, &padded(&t, o), k));
+    }
+
+    /// The pruning bound really is lossless: with overhang = qlen, the vsearch
+    /// identity of the optimal global alignment never exceeds it; with the
+    /// overhang actually used by the alignment it holds too.
+    #[test]
+    fn prop_identity_bound_is_lossless((q, t) in pair()) {
+        let sc = Scoring::vsearch();
+        let a = align(&q, &t, &sc, None);
+        let mq = MyersQuery::new(&q);
+        let d = mq.best_with_overhang(&t, u32::MAX, q.len()).unwrap().distance;
+        prop_assert!(a.identity() <= identity_upper_bound(q.len(), d));
+        let lead = match a.ops.first() { Some(&(Op::Ins, l)) => l as usize, _ => 0 };
+        let trail = match a.ops.last() { Some(&(Op::Ins, l)) => l as usize, _ => 0 };
+        let d2 = mq.best_with_overhang(&t, u32::MAX, lead.max(trail)).unwrap().distance;
+        prop_assert!(a.identity() <= identity_upper_bound(q.len(), d2),
+            "id {} d2 {} ops {:?}", a.identity(), d2, a.ops);
+    }
+
+    #[test]
+    fn prop_max_edits_is_the_exact_threshold(qlen in 0usize..5000, t in 0.5f64..=1.0) {
+        let d = max_edits_for_identity(qlen, t);
+        prop_assert!(identity_upper_bound(qlen, d) >= t || (qlen == 0 && d == 0));
+        prop_assert!(identity_upper_bound(qlen, d + 1) < t);
+    }
+}

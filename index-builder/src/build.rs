@@ -1,0 +1,751 @@
+//! The build: read every input, normalise and deduplicate sequences, build taxonomy, occurrences and
+//! seeds, and write the index through [`edna_index::IndexWriter`].
+//!
+//! Determinism: inputs are read in the order given, records in file order; sequence ids follow the
+//! nucleotideSequenceID order, taxa a sorted depth-first order, postings are sorted; so the same inputs
+//! give byte-identical files whatever the thread count.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use edna_index::format::SectionKind as K;
+use edna_index::meta::{canonical_marker, DatasetInfo, IndexMeta, InputIssue, LibraryInfo, SeedParams};
+use edna_index::schema::*;
+use edna_index::{IndexError, IndexWriter};
+use rayon::prelude::*;
+
+use crate::dwca::{self, ArchiveLimits, DwcaSink};
+use crate::model::{DatasetMeta, LibraryMeta, OccurrenceRecord, RankedName, ReferenceRecord, Warning};
+use crate::reference::{self, LibrarySpec};
+
+/// Default seed parameters: k-mers of 14 and windows of 11, so every exact shared run of
+/// `w + k − 1 = 24` bases yields a seed (lossless at ≥ 97 % identity over ≥ 100 bp).
+pub const DEFAULT_SEEDS: SeedParams = SeedParams { k: 14, w: 11, hash_seed: 0x5eed_d0a1, bucket_bits: 20 };
+
+/// A GBIF reference-database package to read.
+#[derive(Debug, Clone)]
+pub struct RefdbSpec {
+    /// Folder with data.tsv, sequences.fasta, metadata.yaml.
+    pub dir: PathBuf,
+    /// Marker override.
+    pub marker: Option<String>,
+    /// Name override.
+    pub name: Option<String>,
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    /// Index directory to create or replace.
+    pub out: PathBuf,
+    /// Reference FASTA libraries.
+    pub references: Vec<LibrarySpec>,
+    /// GBIF reference-database packages.
+    pub refdbs: Vec<RefdbSpec>,
+    /// Darwin Core Archives, table folders or GBIF FASTA downloads.
+    pub dwca: Vec<PathBuf>,
+    /// Seed parameters.
+    pub seeds: SeedParams,
+    /// Zip safety limits.
+    pub limits: ArchiveLimits,
+}
+
+/// Build failures that stop the build (per-record problems are counted in the summary instead).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A reference library could not be read.
+    #[error(transparent)]
+    Reference(#[from] reference::ReferenceError),
+    /// A dataset could not be read.
+    #[error(transparent)]
+    Dwca(#[from] dwca::DwcaError),
+    /// Writing or verifying the index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Nothing to index.
+    #[error("no input: give at least one --reference, --refdb or --dwca")]
+    NoInput,
+    /// Too large for the format's 32-bit ids.
+    #[error("input too large: {0}")]
+    TooLarge(String),
+}
+
+/// Progress events, for a progress bar in the binary.
+pub trait Progress: Sync {
+    /// A stage starts (`total` units when known).
+    fn stage(&self, name: &str, total: Option<u64>);
+    /// `n` more units of the current stage are done.
+    fn advance(&self, n: u64);
+}
+
+/// A progress sink that shows nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {
+    fn stage(&self, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// What a finished build reports.
+#[derive(Debug, Clone)]
+pub struct BuildSummary {
+    /// The index file written.
+    pub path: PathBuf,
+    /// Its metadata (counts, libraries, datasets, issues).
+    pub meta: IndexMeta,
+    /// Size of the index file.
+    pub index_bytes: u64,
+}
+
+#[derive(Default)]
+struct Strings {
+    heap: Vec<u8>,
+    map: HashMap<String, StrRef>,
+}
+
+impl Strings {
+    fn intern(&mut self, s: &str) -> StrRef {
+        if s.is_empty() {
+            return StrRef::default();
+        }
+        if let Some(r) = self.map.get(s) {
+            return *r;
+        }
+        let r = StrRef { offset: self.heap.len() as u32, len: s.len() as u32 };
+        self.heap.extend_from_slice(s.as_bytes());
+        self.map.insert(s.to_string(), r);
+        r
+    }
+    fn opt(&mut self, s: &Option<String>) -> StrRef {
+        s.as_deref().map_or(StrRef::default(), |s| self.intern(s.trim()))
+    }
+}
+
+#[derive(Default)]
+struct Issues(HashMap<(String, String), InputIssue>);
+
+impl Issues {
+    fn add(&mut self, file: &str, reason: &str, first: String) {
+        self.0
+            .entry((file.to_string(), reason.to_string()))
+            .or_insert_with(|| InputIssue { file: file.to_string(), reason: reason.to_string(), count: 0, first })
+            .count += 1;
+    }
+    fn warning(&mut self, w: &Warning) {
+        self.add(&w.pos.file, w.reason, format!("{}: {}", w.pos, w.message));
+    }
+    fn into_sorted(self) -> Vec<InputIssue> {
+        let mut v: Vec<InputIssue> = self.0.into_values().collect();
+        v.sort_by(|a, b| (&a.file, &a.reason).cmp(&(&b.file, &b.reason)));
+        v
+    }
+}
+
+/// Taxonomy trie keyed by (parent, name); ranks from the first time a name is seen under a parent.
+#[derive(Default)]
+struct TaxonTrie {
+    nodes: Vec<(u32, String, String)>, // (parent or NONE, rank, name)
+    index: HashMap<(u32, String), u32>,
+}
+
+impl TaxonTrie {
+    fn insert(&mut self, lineage: &[RankedName]) -> u32 {
+        let mut parent = NONE;
+        for rn in lineage {
+            let name = rn.name.trim();
+            if name.is_empty() {
+                continue;
+            }
+            let key = (parent, name.to_string());
+            parent = match self.index.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let id = self.nodes.len() as u32;
+                    self.nodes.push((parent, rn.rank.clone(), name.to_string()));
+                    self.index.insert(key, id);
+                    id
+                }
+            };
+        }
+        parent
+    }
+
+    /// Final ids: depth-first, children sorted by (name, rank), so parents precede children and the order
+    /// does not depend on input order. Returns (order of temporary ids, map temp → final).
+    fn finalize(&self) -> (Vec<u32>, Vec<u32>) {
+        let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+        for (id, (parent, _, _)) in self.nodes.iter().enumerate() {
+            children.entry(*parent).or_default().push(id as u32);
+        }
+        for list in children.values_mut() {
+            list.sort_by(|&a, &b| {
+                let (na, nb) = (&self.nodes[a as usize], &self.nodes[b as usize]);
+                (&na.2, &na.1).cmp(&(&nb.2, &nb.1))
+            });
+        }
+        let mut order = Vec::with_capacity(self.nodes.len());
+        let mut stack: Vec<u32> = children.get(&NONE).map(|c| c.iter().rev().copied().collect()).unwrap_or_default();
+        while let Some(id) = stack.pop() {
+            order.push(id);
+            if let Some(c) = children.get(&id) {
+                stack.extend(c.iter().rev());
+            }
+        }
+        let mut map = vec![NONE; self.nodes.len()];
+        for (new, &old) in order.iter().enumerate() {
+            map[old as usize] = new as u32;
+        }
+        (order, map)
+    }
+}
+
+/// Distinct normalised sequences, keyed by nucleotideSequenceID digest.
+#[derive(Default)]
+struct SeqStore {
+    by_md5: HashMap<[u8; 16], u32>,
+    seqs: Vec<Vec<u8>>,
+    md5: Vec<[u8; 16]>,
+}
+
+impl SeqStore {
+    fn add(&mut self, cleaned: Vec<u8>) -> u32 {
+        let d = edna_seq::normalize::md5_bytes(&cleaned);
+        if let Some(&id) = self.by_md5.get(&d) {
+            return id;
+        }
+        let id = self.seqs.len() as u32;
+        self.by_md5.insert(d, id);
+        self.seqs.push(cleaned);
+        self.md5.push(d);
+        id
+    }
+}
+
+struct RefTmp {
+    seq: u32,
+    taxon: u32,
+    library: u32,
+    id: StrRef,
+    name: StrRef,
+    accession: StrRef,
+}
+
+struct OccTmp {
+    entry: OccEntry,
+    dna: Vec<(u32, OccDna)>, // (temporary seq id or NONE, row)
+}
+
+/// The state the readers feed.
+struct Collector<'a> {
+    strings: Strings,
+    issues: Issues,
+    taxa: TaxonTrie,
+    seqs: SeqStore,
+    refs: Vec<RefTmp>,
+    occs: Vec<OccTmp>,
+    legacy: Vec<([u8; 16], u32)>,
+    libraries: Vec<LibraryInfo>,
+    datasets: Vec<DatasetInfo>,
+    markers: Vec<String>,
+    marker_ids: HashMap<String, u32>,
+    input_bases: u64,
+    progress: &'a dyn Progress,
+}
+
+impl Collector<'_> {
+    fn marker_id(&mut self, raw: &str) -> u32 {
+        let canon = canonical_marker(raw);
+        if canon.is_empty() {
+            return NONE;
+        }
+        if let Some(&id) = self.marker_ids.get(&canon) {
+            return id;
+        }
+        let id = self.markers.len() as u32;
+        self.markers.push(canon.clone());
+        self.marker_ids.insert(canon, id);
+        id
+    }
+
+    fn reference(&mut self, library: u32, rec: ReferenceRecord) {
+        self.input_bases += rec.sequence.len() as u64;
+        let cleaned = match edna_seq::normalize::clean(&rec.sequence) {
+            Ok(c) if c.is_empty() => {
+                self.issues.add(&rec.pos.file, "no-anchor", format!("{}: {} has no run of 8 unambiguous bases", rec.pos, rec.id));
+                return;
+            }
+            Ok(c) => c,
+            Err(why) => {
+                let reason = match why {
+                    edna_seq::normalize::Invalid::NaturalLanguage => "natural-language",
+                    edna_seq::normalize::Invalid::NonIupac { .. } => "non-iupac",
+                };
+                self.issues.add(&rec.pos.file, reason, format!("{}: {}: {why}", rec.pos, rec.id));
+                return;
+            }
+        };
+        let seq = self.seqs.add(cleaned);
+        let taxon = if rec.lineage.is_empty() { NONE } else { self.taxa.insert(&rec.lineage) };
+        let id = self.strings.intern(&rec.id);
+        let name = self.strings.opt(&rec.name);
+        let accession = self.strings.opt(&rec.accession);
+        self.refs.push(RefTmp { seq, taxon, library, id, name, accession });
+        self.progress.advance(1);
+    }
+
+    fn occurrence(&mut self, dataset: u32, rec: OccurrenceRecord) {
+        let s = &mut self.strings;
+        let f = |x: Option<f64>| x.unwrap_or(f64::NAN);
+        let published_taxon = if rec.lineage.is_empty() && rec.scientific_name.is_none() {
+            NONE
+        } else {
+            let mut lineage = rec.lineage.clone();
+            if let Some(name) = rec.scientific_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+                if lineage.last().is_none_or(|l| l.name != name) {
+                    let rank = rec.taxon_rank.clone().unwrap_or_else(|| "unranked".into()).to_ascii_lowercase();
+                    lineage.push(RankedName { rank, name: name.to_string() });
+                }
+            }
+            self.taxa.insert(&lineage)
+        };
+        let entry = OccEntry {
+            dataset,
+            published_taxon,
+            dna_start: 0,
+            _pad: 0,
+            occurrence_id: s.intern(&rec.occurrence_id),
+            event_date: s.opt(&rec.event_date),
+            country_code: s.opt(&rec.country_code),
+            locality: s.opt(&rec.locality),
+            scientific_name: s.opt(&rec.scientific_name),
+            taxon_rank: s.opt(&rec.taxon_rank),
+            organism_quantity_type: s.opt(&rec.organism_quantity_type),
+            sample_size_unit: s.opt(&rec.sample_size_unit),
+            material_sample_id: s.opt(&rec.material_sample_id),
+            basis_of_record: s.opt(&rec.basis_of_record),
+            decimal_latitude: f(rec.decimal_latitude),
+            decimal_longitude: f(rec.decimal_longitude),
+            organism_quantity: f(rec.organism_quantity),
+            sample_size_value: f(rec.sample_size_value),
+        };
+        let mut dna = Vec::with_capacity(rec.dna.len());
+        for row in &rec.dna {
+            self.input_bases += row.sequence.len() as u64;
+            let n = edna_seq::normalize::normalize(&row.sequence);
+            let legacy = edna_seq::normalize::legacy_dna_sequence_digest(&row.sequence).unwrap_or([0; 16]);
+            let seq = match (&n.sequence, n.invalid) {
+                (Some(c), false) if !c.is_empty() => {
+                    let id = self.seqs.add(c.clone().into_bytes());
+                    if legacy != [0; 16] {
+                        self.legacy.push((legacy, id));
+                    }
+                    id
+                }
+                _ => {
+                    let reason = if n.natural_language_detected {
+                        "natural-language"
+                    } else if n.invalid {
+                        "non-iupac"
+                    } else if row.sequence.trim().is_empty() {
+                        "empty-sequence"
+                    } else {
+                        "no-anchor"
+                    };
+                    self.issues.add(&row.pos.file, reason, format!("{}: occurrence {}", row.pos, rec.occurrence_id));
+                    NONE
+                }
+            };
+            let marker = row.target_gene.as_deref().map_or(NONE, |g| self.marker_id(g));
+            let s = &mut self.strings;
+            dna.push((
+                seq,
+                OccDna {
+                    seq: NONE,
+                    marker,
+                    target_gene: s.opt(&row.target_gene),
+                    pcr_primer_forward: s.opt(&row.pcr_primer_forward),
+                    pcr_primer_reverse: s.opt(&row.pcr_primer_reverse),
+                    pcr_primer_name_forward: s.opt(&row.pcr_primer_name_forward),
+                    pcr_primer_name_reverse: s.opt(&row.pcr_primer_name_reverse),
+                    legacy_md5: legacy,
+                },
+            ));
+        }
+        if let Some(d) = self.datasets.get_mut(dataset as usize) {
+            d.occurrences += 1;
+            d.dna_rows += dna.len() as u64;
+        }
+        self.occs.push(OccTmp { entry, dna });
+        self.progress.advance(1);
+    }
+}
+
+struct Sink<'a, 'b> {
+    c: &'a mut Collector<'b>,
+    root: PathBuf,
+}
+
+impl DwcaSink for Sink<'_, '_> {
+    fn dataset(&mut self, meta: DatasetMeta) {
+        let path = meta.path.strip_prefix(&self.root).map(Path::to_path_buf).unwrap_or(meta.path.clone());
+        self.c.datasets.push(DatasetInfo {
+            key: meta.key,
+            title: meta.title,
+            licence: meta.licence,
+            path: path.display().to_string(),
+            occurrences: 0,
+            dna_rows: 0,
+        });
+    }
+    fn occurrence(&mut self, record: OccurrenceRecord) {
+        if self.c.datasets.is_empty() {
+            // A reader must announce its dataset first; keep the record anyway under an anonymous one.
+            self.dataset(DatasetMeta { key: "unnamed".into(), title: "unnamed".into(), ..Default::default() });
+        }
+        let ds = (self.c.datasets.len() - 1) as u32;
+        self.c.occurrence(ds, record);
+    }
+    fn warning(&mut self, warning: Warning) {
+        self.c.issues.warning(&warning);
+    }
+}
+
+fn library_info(meta: LibraryMeta, records: u64) -> LibraryInfo {
+    LibraryInfo {
+        name: meta.name,
+        marker: canonical_marker(&meta.marker),
+        version: meta.version,
+        title: meta.title,
+        licence: meta.licence,
+        records,
+        sequences: 0,
+        files: meta.files.iter().map(|p| p.display().to_string()).collect(),
+    }
+}
+
+/// Builds an index from `config`; the new index replaces the old one only once complete and verified.
+pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
+    if config.references.is_empty() && config.refdbs.is_empty() && config.dwca.is_empty() {
+        return Err(BuildError::NoInput);
+    }
+    let mut c = Collector {
+        strings: Strings::default(),
+        issues: Issues::default(),
+        taxa: TaxonTrie::default(),
+        seqs: SeqStore::default(),
+        refs: Vec::new(),
+        occs: Vec::new(),
+        legacy: Vec::new(),
+        libraries: Vec::new(),
+        datasets: Vec::new(),
+        markers: Vec::new(),
+        marker_ids: HashMap::new(),
+        input_bases: 0,
+        progress,
+    };
+
+    // Reference libraries: files are parsed in parallel, then merged in the order given.
+    progress.stage("reading reference libraries", None);
+    enum Lib<'a> {
+        Fasta(&'a LibrarySpec),
+        Refdb(&'a RefdbSpec),
+    }
+    let libs: Vec<Lib> = config.references.iter().map(Lib::Fasta).chain(config.refdbs.iter().map(Lib::Refdb)).collect();
+    type LibRead = Result<(LibraryMeta, Vec<ReferenceRecord>, Vec<Warning>), reference::ReferenceError>;
+    let read: Vec<LibRead> = libs
+        .par_iter()
+        .map(|lib| {
+            let mut recs = Vec::new();
+            let mut warns = Vec::new();
+            let meta = match lib {
+                Lib::Fasta(spec) => reference::read_library(spec, &mut |r| recs.push(r), &mut |w| warns.push(w))?,
+                Lib::Refdb(spec) => reference::read_refdb(
+                    &spec.dir,
+                    spec.marker.as_deref(),
+                    spec.name.as_deref(),
+                    &mut |r| recs.push(r),
+                    &mut |w| warns.push(w),
+                )?,
+            };
+            Ok((meta, recs, warns))
+        })
+        .collect();
+    for r in read {
+        let (meta, recs, warns) = r?;
+        for w in &warns {
+            c.issues.warning(w);
+        }
+        let library = c.libraries.len() as u32;
+        c.libraries.push(library_info(meta, recs.len() as u64));
+        let marker = c.libraries[library as usize].marker.clone();
+        c.marker_id(&marker);
+        for rec in recs {
+            c.reference(library, rec);
+        }
+    }
+
+    progress.stage("reading datasets", None);
+    for path in &config.dwca {
+        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut sink = Sink { c: &mut c, root };
+        dwca::read_dwca(path, &config.limits, &mut sink)?;
+    }
+    write_index(config, c, progress)
+}
+
+fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
+    let Collector { mut strings, issues, taxa, seqs, refs, occs, mut legacy, mut libraries, datasets, markers, input_bases, .. } = c;
+    let n = seqs.seqs.len();
+    if n >= NONE as usize || occs.len() >= NONE as usize || refs.len() >= NONE as usize {
+        return Err(BuildError::TooLarge(format!("{n} sequences, {} occurrences, {} references", occs.len(), refs.len())));
+    }
+
+    // Sequence ids in digest order.
+    progress.stage("ordering sequences", Some(n as u64));
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.par_sort_unstable_by_key(|&i| seqs.md5[i as usize]);
+    let mut new_id = vec![0u32; n];
+    for (new, &old) in order.iter().enumerate() {
+        new_id[old as usize] = new as u32;
+    }
+    let (taxon_order, taxon_map) = taxa.finalize();
+    let remap_taxon = |t: u32| if t == NONE { NONE } else { taxon_map[t as usize] };
+
+    // Packed sequences.
+    let mut packed = Vec::with_capacity(seqs.seqs.iter().map(|s| s.len() / 4 + 1).sum());
+    let mut exc_pairs = Vec::new();
+    let mut seq_entries = Vec::with_capacity(n + 1);
+    let mut exceptions: Vec<Exception> = Vec::new();
+    let mut distinct_bases = 0u64;
+    for &old in &order {
+        let s = &seqs.seqs[old as usize];
+        distinct_bases += s.len() as u64;
+        seq_entries.push(SeqEntry { packed_offset: packed.len() as u64, len: s.len() as u32, exc_start: exceptions.len() as u32 });
+        exc_pairs.clear();
+        edna_seq::pack::pack_into(s, &mut packed, &mut exc_pairs);
+        exceptions.extend(exc_pairs.iter().map(|&(pos, symbol)| Exception { pos, symbol, _pad: [0; 3] }));
+    }
+    seq_entries.push(SeqEntry { packed_offset: packed.len() as u64, len: 0, exc_start: exceptions.len() as u32 });
+    let md5: Vec<[u8; 16]> = order.iter().map(|&o| seqs.md5[o as usize]).collect();
+
+    // References and sequence → references.
+    let ref_entries: Vec<RefEntry> = refs
+        .iter()
+        .map(|r| RefEntry {
+            seq: new_id[r.seq as usize],
+            taxon: remap_taxon(r.taxon),
+            library: r.library,
+            id: r.id,
+            name: r.name,
+            accession: r.accession,
+        })
+        .collect();
+    let mut lib_seqs: Vec<Vec<u32>> = vec![Vec::new(); libraries.len()];
+    for r in &ref_entries {
+        lib_seqs[r.library as usize].push(r.seq);
+    }
+    for (lib, mut s) in libraries.iter_mut().zip(lib_seqs) {
+        s.sort_unstable();
+        s.dedup();
+        lib.sequences = s.len() as u64;
+    }
+    let (seq_ref_offsets, seq_ref_ids) = csr(n, ref_entries.iter().enumerate().map(|(i, r)| (r.seq, i as u32)));
+
+    // Occurrences, their DNA rows, and sequence → occurrences.
+    let mut occ_entries = Vec::with_capacity(occs.len() + 1);
+    let mut occ_dna = Vec::new();
+    let mut seq_occ_pairs = Vec::new();
+    for (i, o) in occs.iter().enumerate() {
+        let mut e = o.entry;
+        e.dna_start = occ_dna.len() as u32;
+        e.published_taxon = remap_taxon(e.published_taxon);
+        occ_entries.push(e);
+        for (tmp, row) in &o.dna {
+            let mut row = *row;
+            if *tmp != NONE {
+                row.seq = new_id[*tmp as usize];
+                seq_occ_pairs.push((row.seq, i as u32));
+            }
+            occ_dna.push(row);
+        }
+    }
+    occ_entries.push(OccEntry { dna_start: occ_dna.len() as u32, ..Default::default() });
+    seq_occ_pairs.sort_unstable();
+    seq_occ_pairs.dedup();
+    let (seq_occ_offsets, seq_occ_ids) = csr(n, seq_occ_pairs.into_iter());
+    let mut legacy_entries: Vec<LegacyEntry> =
+        legacy.drain(..).map(|(md5, tmp)| LegacyEntry { md5, seq: new_id[tmp as usize] }).collect();
+    legacy_entries.sort_unstable_by_key(|e| (e.md5, e.seq));
+    legacy_entries.dedup();
+
+    // Taxa.
+    let mut taxon_entries = Vec::with_capacity(taxon_order.len());
+    for &old in &taxon_order {
+        let (parent, rank, name) = &taxa.nodes[old as usize];
+        let parent = remap_taxon(*parent);
+        let depth = if parent == NONE { 0 } else { taxon_entries.get(parent as usize).map_or(0, |p: &TaxonEntry| p.depth + 1) };
+        taxon_entries.push(TaxonEntry { parent, depth, rank: strings.intern(rank), name: strings.intern(name) });
+    }
+    let mut by_name: Vec<u32> = (0..taxon_entries.len() as u32).collect();
+    let lower: Vec<String> =
+        taxon_entries.iter().map(|t| taxon_name(&strings.heap, t.name).to_ascii_lowercase()).collect();
+    by_name.sort_by(|&a, &b| (&lower[a as usize], a).cmp(&(&lower[b as usize], b)));
+
+    // Seeds.
+    progress.stage("computing seeds", Some(n as u64));
+    let seeds = &config.seeds;
+    let (k, w) = (seeds.k as usize, seeds.w as usize);
+    let mut pairs: Vec<(u32, u32)> = order
+        .par_iter()
+        .enumerate()
+        .fold(Vec::new, |mut acc, (new, &old)| {
+            let mut mins = Vec::new();
+            edna_seq::kmer::minimizers(&seqs.seqs[old as usize], k, w, seeds.hash_seed, &mut mins);
+            mins.sort_unstable();
+            mins.dedup();
+            acc.extend(mins.into_iter().map(|m| (m, new as u32)));
+            progress.advance(1);
+            acc
+        })
+        .reduce(Vec::new, |mut a, mut b| {
+            a.append(&mut b);
+            a
+        });
+    pairs.par_sort_unstable();
+    let mut keys = Vec::new();
+    let mut key_offsets = Vec::new();
+    let mut postings = Vec::with_capacity(pairs.len());
+    for (kmer, seq) in pairs {
+        if keys.last() != Some(&kmer) {
+            keys.push(kmer);
+            key_offsets.push(postings.len() as u32);
+        }
+        postings.push(seq);
+    }
+    key_offsets.push(postings.len() as u32);
+    // About four keys per bucket: the bucket table stays small for small indexes.
+    let mut seeds = seeds.clone();
+    seeds.bucket_bits = (usize::BITS - keys.len().max(1).leading_zeros()).saturating_sub(2).clamp(8, 2 * seeds.k).min(24);
+    let shift = 2 * seeds.k - seeds.bucket_bits;
+    let n_buckets = 1usize << seeds.bucket_bits;
+    let mut buckets = vec![0u32; n_buckets + 1];
+    let mut ki = 0usize;
+    for (b, slot) in buckets.iter_mut().enumerate() {
+        while ki < keys.len() && ((keys[ki] >> shift) as usize) < b {
+            ki += 1;
+        }
+        *slot = ki as u32;
+    }
+    buckets[n_buckets] = keys.len() as u32;
+
+    // Bitmaps.
+    progress.stage("building bitmaps", None);
+    let mut taxon_bms = vec![roaring::RoaringBitmap::new(); taxon_entries.len()];
+    let mut dataset_bms = vec![roaring::RoaringBitmap::new(); datasets.len()];
+    let mut marker_bms = vec![roaring::RoaringBitmap::new(); markers.len()];
+    for (i, o) in occ_entries[..occ_entries.len() - 1].iter().enumerate() {
+        let i = i as u32;
+        if let Some(bm) = dataset_bms.get_mut(o.dataset as usize) {
+            bm.insert(i);
+        }
+        let mut t = o.published_taxon;
+        let mut guard = 0;
+        while t != NONE && guard < 64 {
+            taxon_bms[t as usize].insert(i);
+            t = taxon_entries[t as usize].parent;
+            guard += 1;
+        }
+    }
+    for (i, w) in occ_entries.windows(2).enumerate() {
+        for d in &occ_dna[w[0].dna_start as usize..w[1].dna_start as usize] {
+            if let Some(bm) = marker_bms.get_mut(d.marker as usize) {
+                bm.insert(i as u32);
+            }
+        }
+    }
+    let (tb_off, tb_data) = blobs(&taxon_bms);
+    let (db_off, db_data) = blobs(&dataset_bms);
+    let (mb_off, mb_data) = blobs(&marker_bms);
+
+    let meta = IndexMeta {
+        format_version: edna_index::format::FORMAT_VERSION,
+        builder_version: env!("CARGO_PKG_VERSION").to_string(),
+        seeds,
+        libraries,
+        datasets,
+        markers,
+        sequences: n as u64,
+        reference_sequences: ref_entries.len() as u64,
+        occurrences: (occ_entries.len() - 1) as u64,
+        dna_rows: occ_dna.len() as u64,
+        taxa: taxon_entries.len() as u64,
+        input_bases,
+        distinct_bases,
+        issues: issues.into_sorted(),
+    };
+
+    progress.stage("writing index", None);
+    let mut w = IndexWriter::create(&config.out)?;
+    let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| IndexError::Meta { path: config.out.clone(), detail: e.to_string() })?;
+    w.add_bytes(K::Meta, &meta_json)?;
+    w.add_bytes(K::Strings, &strings.heap)?;
+    w.add(K::SeqEntries, &seq_entries)?;
+    w.add_bytes(K::SeqPacked, &packed)?;
+    w.add(K::SeqExceptions, &exceptions)?;
+    w.add(K::SeqMd5, &md5)?;
+    w.add(K::LegacyIds, &legacy_entries)?;
+    w.add(K::SeqRefOffsets, &seq_ref_offsets)?;
+    w.add(K::SeqRefIds, &seq_ref_ids)?;
+    w.add(K::SeqOccOffsets, &seq_occ_offsets)?;
+    w.add(K::SeqOccIds, &seq_occ_ids)?;
+    w.add(K::Refs, &ref_entries)?;
+    w.add(K::Taxa, &taxon_entries)?;
+    w.add(K::TaxaByName, &by_name)?;
+    w.add(K::Occurrences, &occ_entries)?;
+    w.add(K::OccDna, &occ_dna)?;
+    w.add(K::KmerBuckets, &buckets)?;
+    w.add(K::KmerKeys, &keys)?;
+    w.add(K::KmerOffsets, &key_offsets)?;
+    w.add(K::KmerPostings, &postings)?;
+    w.add(K::TaxonBitmapOffsets, &tb_off)?;
+    w.add_bytes(K::TaxonBitmapData, &tb_data)?;
+    w.add(K::DatasetBitmapOffsets, &db_off)?;
+    w.add_bytes(K::DatasetBitmapData, &db_data)?;
+    w.add(K::MarkerBitmapOffsets, &mb_off)?;
+    w.add_bytes(K::MarkerBitmapData, &mb_data)?;
+    progress.stage("verifying index", None);
+    let path = w.finish_verified()?;
+    let index_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    Ok(BuildSummary { path, meta, index_bytes })
+}
+
+fn taxon_name(heap: &[u8], s: StrRef) -> &str {
+    heap.get(s.offset as usize..(s.offset + s.len) as usize).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
+}
+
+/// Compressed-sparse-row from (row, value) pairs sorted by row.
+fn csr(rows: usize, pairs: impl Iterator<Item = (u32, u32)>) -> (Vec<u32>, Vec<u32>) {
+    let mut pairs: Vec<(u32, u32)> = pairs.collect();
+    pairs.sort_unstable();
+    let mut offsets = vec![0u32; rows + 1];
+    for &(r, _) in &pairs {
+        offsets[r as usize + 1] += 1;
+    }
+    for i in 0..rows {
+        offsets[i + 1] += offsets[i];
+    }
+    (offsets, pairs.into_iter().map(|(_, v)| v).collect())
+}
+
+fn blobs(bms: &[roaring::RoaringBitmap]) -> (Vec<u64>, Vec<u8>) {
+    let mut offsets = Vec::with_capacity(bms.len() + 1);
+    let mut data = Vec::new();
+    for bm in bms {
+        offsets.push(data.len() as u64);
+        if !bm.is_empty() {
+            // Writing into a Vec cannot fail.
+            let _ = bm.serialize_into(&mut data);
+        }
+    }
+    offsets.push(data.len() as u64);
+    (offsets, data)
+}

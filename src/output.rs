@@ -1,0 +1,231 @@
+//! Result writers: BLAST tabular (`blast6`), a rich `tsv`, JSON lines and SAM.
+//!
+//! Sequence-level hits are expanded to target records here: for reference targets one row per reference
+//! record carrying the hit sequence (`sseqid` = record id); for occurrence targets one row per sequence
+//! (`sseqid` = nucleotideSequenceID, as GBIF's vsearch server reports).
+
+use std::io::{self, Write};
+
+use edna_index::Index;
+use serde_json::json;
+
+use crate::search::{Assignment, Hit, QueryResult, Target};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The 12 standard BLAST columns.
+    Blast6,
+    /// Header row plus one row per hit with every field.
+    Tsv,
+    /// One JSON object per query.
+    Json,
+    /// SAM alignments (query as read, target as reference).
+    Sam,
+}
+
+/// One expanded target row of a hit.
+pub struct TargetRow {
+    /// `sseqid`.
+    pub sseqid: String,
+    /// Reference record id, if a reference.
+    pub reference: Option<u32>,
+}
+
+/// Expands a sequence hit into target rows according to `target`.
+pub fn target_rows(index: &Index, hit: &Hit, target: Target) -> Vec<TargetRow> {
+    let mut rows = Vec::new();
+    if matches!(target, Target::References | Target::All) {
+        for &r in index.seq_refs(hit.seq) {
+            if let Some(e) = index.reference(r) {
+                rows.push(TargetRow { sseqid: index.str(e.id).to_string(), reference: Some(r) });
+            }
+        }
+    }
+    if matches!(target, Target::Occurrences | Target::All) && !index.seq_occs(hit.seq).is_empty() {
+        rows.push(TargetRow { sseqid: edna_seq::normalize::to_hex(&index.seq_md5(hit.seq)), reference: None });
+    }
+    rows
+}
+
+fn taxon_of_reference(index: &Index, r: Option<u32>) -> String {
+    let Some(e) = r.and_then(|r| index.reference(r)) else {
+        return String::new();
+    };
+    index.lineage(e.taxon).iter().filter_map(|&t| index.taxon(t)).map(|t| index.str(t.name)).collect::<Vec<_>>().join(";")
+}
+
+/// One `blast6` row. There is no BLAST statistics model here: `evalue` is 0 and `bitscore` holds the
+/// alignment score (vsearch scoring), so tools that sort by bitscore still rank hits sensibly.
+fn blast6_row(out: &mut dyn Write, q: &QueryResult, h: &Hit, sseqid: &str) -> io::Result<()> {
+    let (ss, se) = if h.strand == '+' { (h.t_start, h.t_end) } else { (h.t_end, h.t_start) };
+    let (qs, qe) = if h.strand == '+' { (h.q_start, h.q_end) } else { (h.q_end, h.q_start) };
+    writeln!(
+        out,
+        "{}\t{}\t{:.3}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        q.id,
+        sseqid,
+        h.identity * 100.0,
+        h.alignment_length,
+        h.mismatches,
+        h.gap_opens,
+        qs,
+        qe,
+        ss,
+        se,
+        0,
+        h.score
+    )
+}
+
+/// TSV header.
+pub const TSV_HEADER: &str = "qseqid\tsseqid\tnucleotideSequenceID\tpident\tlength\tmismatch\tgapopen\tqstart\tqend\tsstart\tsend\tqcov\tstrand\ttaxon\tstatus\tqlen\tslen\tscore\toccurrences\tcigar";
+
+/// Writes one query's results.
+pub fn write_result(
+    out: &mut dyn Write,
+    index: &Index,
+    format: Format,
+    target: Target,
+    q: &QueryResult,
+    assignment: Option<&Assignment>,
+) -> io::Result<()> {
+    match format {
+        Format::Blast6 => {
+            for h in &q.hits {
+                for row in target_rows(index, h, target) {
+                    blast6_row(out, q, h, &row.sseqid)?;
+                }
+            }
+        }
+        Format::Tsv => {
+            let qlen = q.sequence.as_ref().map_or(0, |s| s.len());
+            if q.hits.is_empty() {
+                writeln!(out, "{}\t\t\t\t\t\t\t\t\t\t\t\t\t\t{}\t{qlen}\t\t\t\t", q.id, q.status)?;
+            }
+            for h in &q.hits {
+                for row in target_rows(index, h, target) {
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{:.3}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.1}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                        q.id,
+                        row.sseqid,
+                        edna_seq::normalize::to_hex(&index.seq_md5(h.seq)),
+                        h.identity * 100.0,
+                        h.alignment_length,
+                        h.mismatches,
+                        h.gap_opens,
+                        h.q_start,
+                        h.q_end,
+                        h.t_start,
+                        h.t_end,
+                        h.query_coverage * 100.0,
+                        h.strand,
+                        taxon_of_reference(index, row.reference),
+                        q.status,
+                        qlen,
+                        h.target_length,
+                        h.score,
+                        index.seq_occs(h.seq).len(),
+                        h.cigar.as_deref().unwrap_or("")
+                    )?;
+                }
+            }
+        }
+        Format::Json => {
+            let hits: Vec<serde_json::Value> = q
+                .hits
+                .iter()
+                .map(|h| {
+                    let targets: Vec<serde_json::Value> = target_rows(index, h, target)
+                        .iter()
+                        .map(|row| json!({"id": row.sseqid, "taxon": taxon_of_reference(index, row.reference)}))
+                        .collect();
+                    let mut v = serde_json::to_value(h).unwrap_or_default();
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("nucleotideSequenceID".into(), json!(edna_seq::normalize::to_hex(&index.seq_md5(h.seq))));
+                        o.insert("targets".into(), json!(targets));
+                        o.insert("occurrences".into(), json!(index.seq_occs(h.seq).len()));
+                    }
+                    v
+                })
+                .collect();
+            let v = json!({
+                "id": q.id,
+                "status": q.status.to_string(),
+                "sequence": q.sequence,
+                "nucleotideSequenceID": q.nucleotide_sequence_id,
+                "exactMatch": q.exact.map(|s| edna_seq::normalize::to_hex(&index.seq_md5(s))),
+                "totalHits": q.total_hits,
+                "hits": hits,
+                "assignment": assignment,
+            });
+            writeln!(out, "{v}")?;
+        }
+        Format::Sam => {
+            let seq = q.sequence.as_deref().unwrap_or("*");
+            if q.hits.is_empty() {
+                writeln!(out, "{}\t4\t*\t0\t0\t*\t*\t0\t0\t{seq}\t*", q.id)?;
+            }
+            for (i, h) in q.hits.iter().enumerate() {
+                for (j, row) in target_rows(index, h, target).iter().enumerate() {
+                    let mut flag = if h.strand == '-' { 16 } else { 0 };
+                    if i > 0 || j > 0 {
+                        flag |= 256;
+                    }
+                    let s = if h.strand == '-' {
+                        String::from_utf8_lossy(&edna_seq::pack::reverse_complement(seq.as_bytes())).into_owned()
+                    } else {
+                        seq.to_string()
+                    };
+                    // Soft-clip the unaligned query ends so SAM readers see the full read.
+                    let qlen = s.len() as u32;
+                    let (lead, trail) = if h.strand == '+' {
+                        (h.q_start - 1, qlen - h.q_end)
+                    } else {
+                        (qlen - h.q_start, h.q_end - 1)
+                    };
+                    let mut cigar = String::new();
+                    if lead > 0 {
+                        cigar.push_str(&format!("{lead}S"));
+                    }
+                    cigar.push_str(h.cigar.as_deref().unwrap_or("*"));
+                    if trail > 0 {
+                        cigar.push_str(&format!("{trail}S"));
+                    }
+                    writeln!(
+                        out,
+                        "{}\t{flag}\t{}\t{}\t255\t{cigar}\t*\t0\t0\t{}\t*\tAS:i:{}\tNM:i:{}\tZI:f:{:.4}",
+                        q.id,
+                        row.sseqid,
+                        h.t_start,
+                        if flag & 256 != 0 { "*" } else { &s },
+                        h.score,
+                        h.alignment_length - (h.identity * h.alignment_length as f64).round() as u32,
+                        h.identity
+                    )?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SAM header listing every reference sequence that could appear.
+pub fn write_sam_header(out: &mut dyn Write, index: &Index, target: Target) -> io::Result<()> {
+    writeln!(out, "@HD\tVN:1.6\tSO:unsorted")?;
+    for seq in 0..index.n_seqs() {
+        let len = index.seq_len(seq);
+        if matches!(target, Target::References | Target::All) {
+            for &r in index.seq_refs(seq) {
+                if let Some(e) = index.reference(r) {
+                    writeln!(out, "@SQ\tSN:{}\tLN:{len}", index.str(e.id))?;
+                }
+            }
+        }
+        if matches!(target, Target::Occurrences | Target::All) && !index.seq_occs(seq).is_empty() {
+            writeln!(out, "@SQ\tSN:{}\tLN:{len}", edna_seq::normalize::to_hex(&index.seq_md5(seq)))?;
+        }
+    }
+    writeln!(out, "@PG\tID:edna-search\tPN:edna-search\tVN:{}", env!("CARGO_PKG_VERSION"))
+}

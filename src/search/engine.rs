@@ -1,0 +1,451 @@
+//! Candidate generation, filtering and verification (see the module docs of [`crate::search`]).
+
+use edna_align::align::{Aligner, Alignment, Band, Scoring};
+use edna_align::myers::MyersQuery;
+use edna_index::meta::canonical_marker;
+use edna_index::schema::NONE;
+use edna_index::Index;
+use serde::Serialize;
+
+/// Which strands of the query to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Strand {
+    /// The query and its reverse complement.
+    #[default]
+    Both,
+    /// The query as given.
+    Plus,
+}
+
+/// Which indexed sequences count as targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Sequences of reference-library records.
+    #[default]
+    References,
+    /// Sequences carried by occurrences.
+    Occurrences,
+    /// Both.
+    All,
+}
+
+/// Search settings.
+#[derive(Debug, Clone)]
+pub struct SearchParams {
+    /// Minimum identity (fraction, vsearch `--iddef 2`).
+    pub min_identity: f64,
+    /// Minimum fraction of the query inside the alignment.
+    pub min_coverage: f64,
+    /// Hits kept per query (0 = all).
+    pub max_hits: usize,
+    /// Only targets of this marker (canonical name, e.g. `12S`).
+    pub marker: Option<String>,
+    /// Strands searched.
+    pub strand: Strand,
+    /// Target kind.
+    pub target: Target,
+    /// Keep CIGAR and aligned strings.
+    pub with_alignment: bool,
+    /// Longest query accepted (longer ones get an `invalid` status).
+    pub max_query_len: usize,
+}
+
+impl Default for SearchParams {
+    fn default() -> Self {
+        SearchParams {
+            min_identity: 0.97,
+            min_coverage: 0.5,
+            max_hits: 100,
+            marker: None,
+            strand: Strand::Both,
+            target: Target::References,
+            with_alignment: false,
+            max_query_len: 100_000,
+        }
+    }
+}
+
+/// One aligned hit against a distinct indexed sequence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// Target sequence id in the index.
+    #[serde(skip)]
+    pub seq: u32,
+    /// Identity (0–1), matching columns / alignment columns, terminal gaps excluded.
+    pub identity: f64,
+    /// Alignment columns (terminal gaps excluded).
+    pub alignment_length: u32,
+    /// Mismatching columns.
+    pub mismatches: u32,
+    /// Interior gap openings.
+    pub gap_opens: u32,
+    /// 1-based first aligned query position (on the searched strand of the query as given).
+    pub q_start: u32,
+    /// 1-based last aligned query position.
+    pub q_end: u32,
+    /// 1-based first aligned target position.
+    pub t_start: u32,
+    /// 1-based last aligned target position.
+    pub t_end: u32,
+    /// Strand of the query that aligned.
+    pub strand: char,
+    /// Fraction of the query inside the alignment.
+    pub query_coverage: f64,
+    /// Alignment score (vsearch scoring).
+    pub score: i32,
+    /// Target length.
+    pub target_length: u32,
+    /// CIGAR (`=`/`X`/`I`/`D`), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cigar: Option<String>,
+    /// Aligned query, midline and target, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aligned: Option<[String; 3]>,
+}
+
+/// How a query fared.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum QueryStatus {
+    /// Hits found.
+    Ok,
+    /// Valid query without hits.
+    NoHits,
+    /// Rejected query, with the reason.
+    Invalid(String),
+}
+
+impl std::fmt::Display for QueryStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueryStatus::Ok => write!(f, "ok"),
+            QueryStatus::NoHits => write!(f, "no_hits"),
+            QueryStatus::Invalid(why) => write!(f, "invalid: {why}"),
+        }
+    }
+}
+
+/// The answer for one query.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryResult {
+    /// Query id.
+    pub id: String,
+    /// Status.
+    pub status: QueryStatus,
+    /// Normalised query (GBIF rules), when valid.
+    pub sequence: Option<String>,
+    /// nucleotideSequenceID of the normalised query.
+    pub nucleotide_sequence_id: Option<String>,
+    /// Indexed sequence identical to the query, if any.
+    #[serde(skip)]
+    pub exact: Option<u32>,
+    /// Hits in the documented order, truncated to `max_hits`.
+    pub hits: Vec<Hit>,
+    /// Hits found before truncation.
+    pub total_hits: usize,
+}
+
+/// Per-thread scratch space; reuse one per worker for speed.
+pub struct Searcher<'a> {
+    index: &'a Index,
+    counts: Vec<u32>,
+    touched: Vec<u32>,
+    aligner: Aligner,
+    target_buf: Vec<u8>,
+    eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
+    eligible_key: Option<(Target, Option<String>)>,
+}
+
+/// Minimum number of query positions whose k-mer must be a minimizer of any target that aligns at
+/// identity ≥ `min_identity` over at least `min_coverage` of a query of length `qlen` with `ambiguous`
+/// non-ACGT bases (each counted as an error).
+///
+/// Proof sketch: an aligned query span of length `L ≥ ⌈c·n⌉` has at most `e = ⌊(1−p)·L/p⌋` error columns
+/// (identity `(C−e)/C ≥ p` with `C ≤ L + e`), splitting it into at most `e + 1` exact segments holding at least
+/// `L − e` bases. A segment of `s` bases contains `⌊(s − k + 1)/w⌋` disjoint windows of `w` k-mers, each with
+/// its own target minimizer at a distinct query position. Summing with the worst split gives
+/// `⌈(L − e − (e+1)(w+k−2)) / w⌉`, increasing in `L`, so the smallest allowed `L` bounds every hit.
+/// At least one seed is always required (a target without any shared seed cannot be found).
+pub fn min_shared_seeds(qlen: usize, ambiguous: usize, min_identity: f64, min_coverage: f64, k: usize, w: usize) -> u32 {
+    let p = min_identity.clamp(0.01, 1.0);
+    let l = ((min_coverage.clamp(0.0, 1.0) * qlen as f64).ceil() as usize).clamp(1, qlen.max(1));
+    let e = ((1.0 - p) * l as f64 / p + 1e-9).floor() as usize + ambiguous;
+    let good = l as i64 - e as i64 - (e as i64 + 1) * (w as i64 + k as i64 - 2);
+    if good <= 0 {
+        return 1;
+    }
+    (good as u64).div_ceil(w as u64).max(1) as u32
+}
+
+/// Largest edit distance that still allows identity ≥ `p` for a query of length `n`: `n/(n+d) ≥ p`.
+fn max_edit_distance(n: usize, p: f64) -> u32 {
+    let p = p.clamp(0.01, 1.0);
+    ((n as f64) * (1.0 - p) / p + 1e-9).floor() as u32
+}
+
+impl<'a> Searcher<'a> {
+    /// Scratch space for searching `index`.
+    pub fn new(index: &'a Index) -> Self {
+        let n = index.n_seqs() as usize;
+        Searcher {
+            index,
+            counts: vec![0; n],
+            touched: Vec::new(),
+            aligner: Aligner::new(),
+            target_buf: Vec::new(),
+            eligible: vec![0; n],
+            eligible_key: None,
+        }
+    }
+
+    /// The index searched.
+    pub fn index(&self) -> &'a Index {
+        self.index
+    }
+
+    fn is_eligible(&mut self, seq: u32, params: &SearchParams) -> bool {
+        let key = (params.target, params.marker.clone());
+        if self.eligible_key.as_ref() != Some(&key) {
+            self.eligible.iter_mut().for_each(|e| *e = 0);
+            self.eligible_key = Some(key);
+        }
+        match self.eligible.get(seq as usize) {
+            Some(1) => return true,
+            Some(2) | None => return false,
+            _ => {}
+        }
+        let ok = eligible(self.index, seq, params);
+        self.eligible[seq as usize] = if ok { 1 } else { 2 };
+        ok
+    }
+
+    /// Searches one query (raw, as the user gave it).
+    pub fn search(&mut self, id: &str, raw: &[u8], params: &SearchParams) -> QueryResult {
+        let mut result = QueryResult {
+            id: id.to_string(),
+            status: QueryStatus::NoHits,
+            sequence: None,
+            nucleotide_sequence_id: None,
+            exact: None,
+            hits: Vec::new(),
+            total_hits: 0,
+        };
+        let query = match edna_seq::normalize::clean(raw) {
+            Ok(q) => q,
+            Err(why) => {
+                result.status = QueryStatus::Invalid(why.to_string());
+                return result;
+            }
+        };
+        if query.is_empty() {
+            result.status = QueryStatus::Invalid(if raw.iter().all(u8::is_ascii_whitespace) {
+                "empty sequence".into()
+            } else {
+                "no run of 8 unambiguous bases (nothing left after GBIF trimming)".into()
+            });
+            return result;
+        }
+        if query.len() > params.max_query_len {
+            result.status =
+                QueryStatus::Invalid(format!("sequence of {} bases exceeds the limit of {}", query.len(), params.max_query_len));
+            return result;
+        }
+        let md5 = edna_seq::normalize::md5_bytes(&query);
+        result.nucleotide_sequence_id = Some(edna_seq::normalize::to_hex(&md5));
+        result.exact = self.index.find_md5(&md5);
+        let mut hits = self.strand_hits(&query, '+', params);
+        if params.strand == Strand::Both {
+            let rc = edna_seq::pack::reverse_complement(&query);
+            let minus = self.strand_hits(&rc, '-', params);
+            // Keep the better strand per target.
+            hits.extend(minus);
+            hits.sort_by(|a, b| a.seq.cmp(&b.seq).then(order(a, b)));
+            hits.dedup_by_key(|h| h.seq);
+        }
+        hits.sort_by(order);
+        result.total_hits = hits.len();
+        if params.max_hits > 0 {
+            hits.truncate(params.max_hits);
+        }
+        result.status = if hits.is_empty() { QueryStatus::NoHits } else { QueryStatus::Ok };
+        result.hits = hits;
+        result.sequence = Some(String::from_utf8_lossy(&query).into_owned());
+        result
+    }
+
+    fn strand_hits(&mut self, query: &[u8], strand: char, params: &SearchParams) -> Vec<Hit> {
+        let index = self.index;
+        let seeds = &index.meta().seeds;
+        let (k, w) = (seeds.k as usize, seeds.w as usize);
+        let n = query.len();
+        // Count, per target, the query positions whose k-mer is one of its minimizers.
+        let mut kmers: Vec<u32> = Vec::with_capacity(n);
+        edna_seq::kmer::for_each_kmer(query, k, |_, km| kmers.push(km));
+        kmers.sort_unstable();
+        let mut i = 0;
+        while i < kmers.len() {
+            let mut j = i + 1;
+            while j < kmers.len() && kmers[j] == kmers[i] {
+                j += 1;
+            }
+            let multiplicity = (j - i) as u32;
+            for &s in index.postings(kmers[i]) {
+                if let Some(c) = self.counts.get_mut(s as usize) {
+                    if *c == 0 {
+                        self.touched.push(s);
+                    }
+                    *c += multiplicity;
+                }
+            }
+            i = j;
+        }
+        let ambiguous = query.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
+        let threshold = min_shared_seeds(n, ambiguous, params.min_identity, params.min_coverage, k, w);
+        let mut candidates: Vec<u32> = Vec::new();
+        for &s in &self.touched {
+            if self.counts[s as usize] >= threshold {
+                candidates.push(s);
+            }
+        }
+        for &s in &self.touched {
+            self.counts[s as usize] = 0;
+        }
+        self.touched.clear();
+        candidates.sort_unstable();
+
+        let max_d = max_edit_distance(n, params.min_identity);
+        let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
+        let myers = MyersQuery::new(query);
+        let scoring = Scoring::vsearch();
+        let mut hits = Vec::new();
+        for s in candidates {
+            if !self.is_eligible(s, params) {
+                continue;
+            }
+            index.seq_into(s, &mut self.target_buf);
+            let target = &self.target_buf;
+            let Some(m) = myers.best_with_overhang(target, max_d, overhang) else {
+                continue;
+            };
+            // Align in a window around the best placement; the rest of the target is terminal gap.
+            let (wstart, wend, band) = window(n, target.len(), m.target_end, m.distance as usize, overhang);
+            let aln = self.aligner.align(query, &target[wstart..wend], &scoring, Some(band));
+            let identity = aln.identity();
+            let coverage = aln.query_coverage(n);
+            if identity + 1e-12 < params.min_identity || coverage + 1e-12 < params.min_coverage || aln.columns == 0 {
+                continue;
+            }
+            hits.push(to_hit(s, &aln, query, &target[wstart..wend], wstart, strand, n, target.len(), params.with_alignment));
+        }
+        hits
+    }
+}
+
+/// Window of the target to align around the best edit-distance placement, and the diagonal band inside
+/// it. Everything outside the window is terminal gap, which vsearch does not count either.
+fn window(n: usize, tlen: usize, padded_end: usize, dist: usize, overhang: usize) -> (usize, usize, Band) {
+    let radius = 2 * dist + 8;
+    // End of the placement in target coordinates (the padding lets the query hang off either end).
+    let end = padded_end.saturating_sub(overhang).min(tlen);
+    let start_est = padded_end as i64 - overhang as i64 - n as i64;
+    let wstart = (start_est - radius as i64).clamp(0, tlen as i64) as usize;
+    let wend = (end + radius).min(tlen).max(wstart);
+    // Query base i sits near window position i + (start_est - wstart).
+    let band = Band::around(start_est - wstart as i64, radius as u32);
+    (wstart, wend, band)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn to_hit(
+    seq: u32,
+    aln: &Alignment,
+    query: &[u8],
+    window: &[u8],
+    wstart: usize,
+    strand: char,
+    n: usize,
+    tlen: usize,
+    with_alignment: bool,
+) -> Hit {
+    let (q_start, q_end) = if strand == '+' {
+        (aln.query_start as u32 + 1, aln.query_end as u32)
+    } else {
+        // Report query coordinates on the query as given (BLAST convention for minus-strand hits).
+        ((n - aln.query_start) as u32, (n - aln.query_end) as u32 + 1)
+    };
+    Hit {
+        seq,
+        identity: aln.identity(),
+        alignment_length: aln.columns,
+        mismatches: aln.mismatches,
+        gap_opens: aln.gap_opens,
+        q_start,
+        q_end,
+        t_start: (wstart + aln.target_start) as u32 + 1,
+        t_end: (wstart + aln.target_end) as u32,
+        strand,
+        query_coverage: aln.query_coverage(n),
+        score: aln.score,
+        target_length: tlen as u32,
+        cigar: with_alignment.then(|| aln.cigar_string()),
+        aligned: with_alignment.then(|| {
+            let (a, b, c) = aln.aligned_strings(query, window);
+            [a, b, c]
+        }),
+    }
+}
+
+/// The documented total order: identity desc, coverage desc, sequence id asc (then plus strand first).
+pub(crate) fn order(a: &Hit, b: &Hit) -> std::cmp::Ordering {
+    b.identity
+        .total_cmp(&a.identity)
+        .then(b.query_coverage.total_cmp(&a.query_coverage))
+        .then(a.seq.cmp(&b.seq))
+        .then(a.strand.cmp(&b.strand))
+}
+
+fn eligible(index: &Index, seq: u32, params: &SearchParams) -> bool {
+    let want = params.marker.as_deref().map(canonical_marker);
+    let meta = index.meta();
+    let ref_ok = || {
+        index.seq_refs(seq).iter().any(|&r| {
+            index.reference(r).is_some_and(|r| {
+                want.as_deref().is_none_or(|m| meta.libraries.get(r.library as usize).is_some_and(|l| l.marker == m))
+            })
+        })
+    };
+    let occ_ok = || {
+        let occs = index.seq_occs(seq);
+        match want.as_deref() {
+            None => !occs.is_empty(),
+            Some(m) => occs.iter().any(|&o| {
+                index.occurrence_dna(o).iter().any(|d| {
+                    d.seq == seq && d.marker != NONE && meta.markers.get(d.marker as usize).is_some_and(|x| x == m)
+                })
+            }),
+        }
+    };
+    match params.target {
+        Target::References => ref_ok(),
+        Target::Occurrences => occ_ok(),
+        Target::All => ref_ok() || occ_ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_bound_examples() {
+        // 97 % over a 100-bp query with full coverage: at least one seed (the w+k-1 = 24 run argument).
+        assert!(min_shared_seeds(100, 0, 0.97, 1.0, 14, 11) >= 1);
+        // Lower identity never needs more seeds.
+        for n in [80, 150, 300, 1000] {
+            assert!(min_shared_seeds(n, 0, 0.9, 0.5, 14, 11) <= min_shared_seeds(n, 0, 0.97, 0.5, 14, 11));
+        }
+        assert_eq!(max_edit_distance(170, 0.97), 5);
+    }
+}
