@@ -107,6 +107,13 @@ pub fn run<R: std::io::BufRead>(
         }
     }
     out.flush().map_err(BatchError::Write)?;
+    if std::env::var_os("EDNA_SEARCH_STATS").is_some() {
+        for m in &pool.searchers {
+            if let Ok(s) = m.lock() {
+                eprintln!("{:?}", s.stats);
+            }
+        }
+    }
     Ok(stats)
 }
 

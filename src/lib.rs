@@ -5,6 +5,7 @@
 //!   seeded candidates, lossless filtering, vsearch-compatible alignment, taxon assignment.
 //! - [`output`]: result writers (blast6, tsv, JSON lines, SAM).
 //! - [`batch`]: streaming batch search over FASTA/FASTQ files in bounded memory, output in input order.
+//! - [`http`]: the HTTP service over the same engine.
 //! - [`defaults`]: the embedded default index built from the data bundled in the repository.
 //!
 //! The index format lives in `edna-index`, ingestion in `edna-index-builder`, alignment in `edna-align`.
@@ -13,5 +14,6 @@
 
 pub mod batch;
 pub mod defaults;
+pub mod http;
 pub mod output;
 pub mod search;

@@ -56,6 +56,15 @@ enum Command {
         /// A sequence, or a 32-character MD5.
         key: String,
     },
+    /// Serve the HTTP API and web page (default: the bundled default index).
+    Serve {
+        /// Index directory (default: the bundled default index, built if missing).
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Build the default index from the bundled data (if absent) and search the bundled queries.
     Demo {
         /// Output format.
@@ -138,6 +147,10 @@ fn run() -> Result<()> {
         Command::Search(a) => cmd_search(a, false),
         Command::Assign(a) => cmd_search(a, true),
         Command::Lookup { index, key } => cmd_lookup(&open_index(index)?, &key),
+        Command::Serve { index, listen } => {
+            let idx = std::sync::Arc::new(open_index(index)?);
+            edna_search::http::serve(idx, edna_search::http::ServeConfig { listen })
+        }
         Command::Demo { format } => {
             let idx = open_index(None)?;
             let args = SearchArgs {

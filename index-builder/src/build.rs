@@ -594,15 +594,15 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     progress.stage("computing seeds", Some(n as u64));
     let seeds = &config.seeds;
     let (k, w) = (seeds.k as usize, seeds.w as usize);
-    let mut pairs: Vec<(u32, u32)> = order
+    // (kmer, sequence, position): every occurrence of a minimizer keeps its position, so the search can
+    // place the alignment; positions past u16 are stored as u16::MAX ("scan the whole sequence").
+    let mut pairs: Vec<(u32, u32, u16)> = order
         .par_iter()
         .enumerate()
         .fold(Vec::new, |mut acc, (new, &old)| {
             let mut mins = Vec::new();
-            edna_seq::kmer::minimizers(&seqs.seqs[old as usize], k, w, seeds.hash_seed, &mut mins);
-            mins.sort_unstable();
-            mins.dedup();
-            acc.extend(mins.into_iter().map(|m| (m, new as u32)));
+            edna_seq::kmer::minimizer_positions(&seqs.seqs[old as usize], k, w, seeds.hash_seed, &mut mins);
+            acc.extend(mins.into_iter().map(|(m, p)| (m, new as u32, u16::try_from(p).unwrap_or(u16::MAX))));
             progress.advance(1);
             acc
         })
@@ -614,12 +614,14 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     let mut keys = Vec::new();
     let mut key_offsets = Vec::new();
     let mut postings = Vec::with_capacity(pairs.len());
-    for (kmer, seq) in pairs {
+    let mut positions = Vec::with_capacity(pairs.len());
+    for (kmer, seq, pos) in pairs {
         if keys.last() != Some(&kmer) {
             keys.push(kmer);
             key_offsets.push(postings.len() as u32);
         }
         postings.push(seq);
+        positions.push(pos);
     }
     key_offsets.push(postings.len() as u32);
     // About four keys per bucket: the bucket table stays small for small indexes.
@@ -706,6 +708,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     w.add(K::KmerKeys, &keys)?;
     w.add(K::KmerOffsets, &key_offsets)?;
     w.add(K::KmerPostings, &postings)?;
+    w.add(K::KmerPositions, &positions)?;
     w.add(K::TaxonBitmapOffsets, &tb_off)?;
     w.add_bytes(K::TaxonBitmapData, &tb_data)?;
     w.add(K::DatasetBitmapOffsets, &db_off)?;

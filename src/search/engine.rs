@@ -151,11 +151,33 @@ pub struct QueryResult {
 pub struct Searcher<'a> {
     index: &'a Index,
     counts: Vec<u32>,
+    // Per target: smallest and largest seed diagonal (target pos − query pos); FULL_SCAN when a seed's
+    // position is unknown.
+    dmin: Vec<i32>,
+    dmax: Vec<i32>,
     touched: Vec<u32>,
+    align_buf: Vec<u8>,
     aligner: Aligner,
     target_buf: Vec<u8>,
     eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
     eligible_key: Option<(Target, Option<String>)>,
+    /// Work counters, for benchmarks and tuning.
+    pub stats: SearchStats,
+}
+
+/// Work done by a [`Searcher`] so far.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SearchStats {
+    /// Targets touched by at least one seed.
+    pub seeded: u64,
+    /// Targets passing the seed-count bound.
+    pub candidates: u64,
+    /// Target bases scanned by the edit-distance filter.
+    pub filter_bases: u64,
+    /// Targets passing the edit-distance bound (aligned).
+    pub aligned: u64,
+    /// Hits kept.
+    pub hits: u64,
 }
 
 /// Minimum number of query positions whose k-mer must be a minimizer of any target that aligns at
@@ -192,11 +214,15 @@ impl<'a> Searcher<'a> {
         Searcher {
             index,
             counts: vec![0; n],
+            dmin: vec![0; n],
+            dmax: vec![0; n],
             touched: Vec::new(),
+            align_buf: Vec::new(),
             aligner: Aligner::new(),
             target_buf: Vec::new(),
             eligible: vec![0; n],
             eligible_key: None,
+            stats: SearchStats::default(),
         }
     }
 
@@ -280,33 +306,38 @@ impl<'a> Searcher<'a> {
         let seeds = &index.meta().seeds;
         let (k, w) = (seeds.k as usize, seeds.w as usize);
         let n = query.len();
-        // Count, per target, the query positions whose k-mer is one of its minimizers.
-        let mut kmers: Vec<u32> = Vec::with_capacity(n);
-        edna_seq::kmer::for_each_kmer(query, k, |_, km| kmers.push(km));
-        kmers.sort_unstable();
-        let mut i = 0;
-        while i < kmers.len() {
-            let mut j = i + 1;
-            while j < kmers.len() && kmers[j] == kmers[i] {
-                j += 1;
-            }
-            let multiplicity = (j - i) as u32;
-            for &s in index.postings(kmers[i]) {
-                if let Some(c) = self.counts.get_mut(s as usize) {
-                    if *c == 0 {
-                        self.touched.push(s);
-                    }
-                    *c += multiplicity;
+        // Count, per target, the query positions whose k-mer is one of its minimizers, and the range of
+        // diagonals those seeds lie on.
+        let mut kmers: Vec<(usize, u32)> = Vec::with_capacity(n);
+        edna_seq::kmer::for_each_kmer(query, k, |p, km| kmers.push((p, km)));
+        for &(qp, km) in &kmers {
+            let (seqs, positions) = index.postings_with_positions(km);
+            for (&s, &tp) in seqs.iter().zip(positions) {
+                let Some(c) = self.counts.get_mut(s as usize) else { continue };
+                let si = s as usize;
+                if *c == 0 {
+                    self.touched.push(s);
+                    self.dmin[si] = i32::MAX;
+                    self.dmax[si] = i32::MIN;
+                }
+                *c += 1;
+                if tp == u16::MAX {
+                    self.dmin[si] = FULL_SCAN;
+                } else if self.dmin[si] != FULL_SCAN {
+                    let d = tp as i32 - qp as i32;
+                    self.dmin[si] = self.dmin[si].min(d);
+                    self.dmax[si] = self.dmax[si].max(d);
                 }
             }
-            i = j;
         }
         let ambiguous = query.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
         let threshold = min_shared_seeds(n, ambiguous, params.min_identity, params.min_coverage, k, w);
-        let mut candidates: Vec<u32> = Vec::new();
+        let mut candidates: Vec<(u32, i32, i32)> = Vec::new();
+        self.stats.seeded += self.touched.len() as u64;
         for &s in &self.touched {
-            if self.counts[s as usize] >= threshold {
-                candidates.push(s);
+            let si = s as usize;
+            if self.counts[si] >= threshold {
+                candidates.push((s, self.dmin[si], self.dmax[si]));
             }
         }
         for &s in &self.touched {
@@ -320,39 +351,60 @@ impl<'a> Searcher<'a> {
         let myers = MyersQuery::new(query);
         let scoring = Scoring::vsearch();
         let mut hits = Vec::new();
-        for s in candidates {
+        for (s, dmin, dmax) in candidates {
             if !self.is_eligible(s, params) {
                 continue;
             }
-            index.seq_into(s, &mut self.target_buf);
-            let target = &self.target_buf;
-            let Some(m) = myers.best_with_overhang(target, max_d, overhang) else {
+            self.stats.candidates += 1;
+            let tlen = index.seq_len(s) as usize;
+            // Every alignment with at most max_d errors that contains one of the seeds lies inside
+            // [dmin − max_d, dmax + n + max_d]; scan only that stretch (all of it when a position is unknown).
+            let slack = max_d as i64 + 2;
+            let (fs, fe) = if dmin == FULL_SCAN {
+                (0usize, tlen)
+            } else {
+                let a = (dmin as i64 - slack).clamp(0, tlen as i64) as usize;
+                let b = (dmax as i64 + n as i64 + slack).clamp(0, tlen as i64) as usize;
+                (a, b.max(a))
+            };
+            index.seq_range_into(s, fs, fe, &mut self.target_buf);
+            self.stats.filter_bases += (fe - fs) as u64;
+            // The query may hang off an end only where the scanned stretch reaches the target's real end.
+            let pad_left = if fs == 0 { overhang } else { 0 };
+            let pad_right = if fe == tlen { overhang } else { 0 };
+            let Some(m) = myers.best_padded(&self.target_buf, max_d, pad_left, pad_right) else {
                 continue;
             };
+            self.stats.aligned += 1;
             // Align in a window around the best placement; the rest of the target is terminal gap.
-            let (wstart, wend, band) = window(n, target.len(), m.target_end, m.distance as usize, overhang);
-            let aln = self.aligner.align(query, &target[wstart..wend], &scoring, Some(band));
+            let end = m.target_end as i64 - pad_left as i64 + fs as i64;
+            let (wstart, wend, band) = window(n, tlen, end, m.distance as usize);
+            index.seq_range_into(s, wstart, wend, &mut self.align_buf);
+            let aln = self.aligner.align(query, &self.align_buf, &scoring, Some(band));
             let identity = aln.identity();
             let coverage = aln.query_coverage(n);
             if identity + 1e-12 < params.min_identity || coverage + 1e-12 < params.min_coverage || aln.columns == 0 {
                 continue;
             }
-            hits.push(to_hit(s, &aln, query, &target[wstart..wend], wstart, strand, n, target.len(), params.with_alignment));
+            self.stats.hits += 1;
+            hits.push(to_hit(s, &aln, query, &self.align_buf, wstart, strand, n, tlen, params.with_alignment));
         }
         hits
     }
 }
 
-/// Window of the target to align around the best edit-distance placement, and the diagonal band inside
-/// it. Everything outside the window is terminal gap, which vsearch does not count either.
-fn window(n: usize, tlen: usize, padded_end: usize, dist: usize, overhang: usize) -> (usize, usize, Band) {
-    let radius = 2 * dist + 8;
-    // End of the placement in target coordinates (the padding lets the query hang off either end).
-    let end = padded_end.saturating_sub(overhang).min(tlen);
-    let start_est = padded_end as i64 - overhang as i64 - n as i64;
-    let wstart = (start_est - radius as i64).clamp(0, tlen as i64) as usize;
-    let wend = (end + radius).min(tlen).max(wstart);
-    // Query base i sits near window position i + (start_est - wstart).
+/// Marks a target whose seeds include one without a stored position.
+const FULL_SCAN: i32 = i32::MIN;
+
+/// Window of the target to align around the best edit-distance placement (`end` in target coordinates,
+/// beyond the target when the query hangs off it), and the diagonal band inside it. Everything outside
+/// the window is terminal gap, which vsearch does not count either.
+fn window(n: usize, tlen: usize, end: i64, dist: usize) -> (usize, usize, Band) {
+    let radius = 2 * dist as i64 + 8;
+    let start_est = end - n as i64;
+    let wstart = (start_est - radius).clamp(0, tlen as i64) as usize;
+    let wend = ((end + radius).clamp(0, tlen as i64) as usize).max(wstart);
+    // Query base i sits near window position i + (start_est − wstart).
     let band = Band::around(start_est - wstart as i64, radius as u32);
     (wstart, wend, band)
 }

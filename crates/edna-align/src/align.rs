@@ -46,8 +46,10 @@ const F_EXT: u8 = 8;
 
 /// Scores (added) and gap penalties (subtracted) of the alignment.
 ///
-/// Penalties are positive numbers; a gap of length `L` costs `open + L * extend`.
-/// Keep magnitudes reasonable (well below 2^20) so scores cannot overflow.
+/// Penalties are non-negative numbers; a gap of length `L` costs
+/// `open + L * extend`. Open penalties must be `>= 0` (the aligner relies on
+/// it), and magnitudes should stay small (well below 2^16) so that scores of
+/// sequences up to ~10^5 bp cannot overflow `i32`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Scoring {
     /// Score of two identical unambiguous bases (vsearch `--match`, +2).
@@ -109,15 +111,6 @@ impl Scoring {
             (self.gap_open, self.gap_extend)
         };
         open + len as i32 * ext
-    }
-
-    /// 16×16 table indexed by `(query_mask << 4) | target_mask`.
-    fn table(&self) -> [i32; 256] {
-        let mut t = [0; 256];
-        for (k, v) in t.iter_mut().enumerate() {
-            *v = self.mask_score((k >> 4) as u8, (k & 15) as u8);
-        }
-        t
     }
 }
 
@@ -482,6 +475,45 @@ fn push_run(ops: &mut Vec<(Op, u32)>, op: Op, len: u32) {
     }
 }
 
+/// Run-length encoder that keeps the current run in registers.
+struct RunBuilder<'a> {
+    out: &'a mut Vec<(Op, u32)>,
+    op: Op,
+    len: u32,
+}
+
+impl<'a> RunBuilder<'a> {
+    fn new(out: &'a mut Vec<(Op, u32)>) -> Self {
+        out.clear();
+        RunBuilder {
+            out,
+            op: Op::Match,
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, op: Op, len: u32) {
+        if len == 0 {
+            return;
+        }
+        if op == self.op {
+            self.len += len;
+        } else {
+            self.flush();
+            self.op = op;
+            self.len = len;
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.len > 0 {
+            self.out.push((self.op, self.len));
+            self.len = 0;
+        }
+    }
+}
+
 /// Gotoh state during traceback.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -502,6 +534,9 @@ enum Exit {
 
 /// Reusable aligner: owns all scratch buffers so repeated calls do not allocate
 /// (beyond the returned `ops`).
+///
+/// Memory: one traceback byte per computed cell (`m × band width`, or `m × n`
+/// without a band) plus `O(n)` scratch; use a band for long targets.
 #[derive(Debug, Clone, Default)]
 pub struct Aligner {
     /// H of two rows (previous, current), each `n + 1` long, indexed by `j`.
@@ -510,19 +545,24 @@ pub struct Aligner {
     f: Vec<i32>,
     /// Traceback bytes of the band cells, row by row.
     dirs: Vec<u8>,
-    /// Offset of each row in `dirs`.
-    row_off: Vec<usize>,
+    /// Per row `i`, `offset_in_dirs - first_column` (wrapping), so that cell
+    /// `(i, j)` lives at `dirs[row_base[i] + j]`.
+    row_base: Vec<usize>,
     /// Target as 4-bit masks.
     tcodes: Vec<u8>,
     /// Per query mask, the substitution score against every target position
     /// (filled lazily for the masks the query uses), so the row loop is a
     /// plain vectorisable pass with no table lookups.
     prof: Vec<i32>,
+    /// Row scratch: `X(j) = H'(j) + j·ext` at `[1 + j - a]`, `X(a-1)` at 0.
+    xbuf: Vec<i32>,
+    /// Row scratch: prefix maxima of `xbuf` (`P(j)` at `[1 + j - a]`).
+    pbuf: Vec<i32>,
+    /// Row scratch: phase-1 traceback bits kept as `i32` so that narrowing
+    /// to bytes happens once per cell.
+    fbits: Vec<i32>,
     /// Path collected backwards during traceback.
     rev_ops: Vec<(Op, u32)>,
-    /// Cached substitution table and the scoring it was built for.
-    table: Vec<i32>,
-    table_for: Option<Scoring>,
 }
 
 /// Band clipped to the problem, with a helper for each row's active columns.
@@ -544,12 +584,6 @@ impl Geom {
             Some(b) => (b.lo.clamp(-mi - 1, ni + 1), b.hi.clamp(-mi - 1, ni + 1)),
         };
         Geom { n, lo, hi }
-    }
-
-    /// First computed column of row `i` (may exceed the last one when empty).
-    #[inline]
-    fn first_col(&self, i: usize) -> usize {
-        (i as i64 + self.lo).max(1) as usize
     }
 
     /// Computed columns `a..=b` of row `i ≥ 1`, or `None` when the row is empty.
@@ -579,27 +613,29 @@ impl Aligner {
             push_run(&mut ops, Op::Ins, m as u32);
             return finish(ops, term(m.max(n)), m, n);
         }
-        if self.table_for != Some(*scoring) {
-            self.table = scoring.table().to_vec();
-            self.table_for = Some(*scoring);
-        }
         let geom = Geom::new(m, n, band);
 
         let Aligner {
             h,
             f,
             dirs,
-            row_off,
+            row_base,
             tcodes,
             prof,
+            xbuf,
+            pbuf,
+            fbits,
             rev_ops,
-            table,
-            ..
         } = self;
         tcodes.clear();
         tcodes.extend(target.iter().map(|&b| NT_MASK[b as usize]));
         if prof.len() < 16 * n {
             prof.resize(16 * n, 0);
+        }
+        if xbuf.len() < n + 2 {
+            xbuf.resize(n + 2, 0);
+            pbuf.resize(n + 2, 0);
+            fbits.resize(n + 2, 0);
         }
         let mut prof_ready = 0u32;
 
@@ -614,12 +650,12 @@ impl Aligner {
         let (h_even, h_odd) = h.split_at_mut(n + 1);
         let (f_even, f_odd) = f.split_at_mut(n + 1);
 
-        row_off.clear();
-        row_off.resize(m + 1, 0);
+        row_base.clear();
+        row_base.resize(m + 1, 0);
         let mut total = 0usize;
-        for (i, off) in row_off.iter_mut().enumerate().skip(1) {
-            *off = total;
+        for (i, base) in row_base.iter_mut().enumerate().skip(1) {
             if let Some((a, b)) = geom.range(i) {
+                *base = total.wrapping_sub(a);
                 total += b - a + 1;
             }
         }
@@ -657,38 +693,63 @@ impl Aligner {
             };
             let qc = NT_MASK[query[i - 1] as usize] as usize;
             if prof_ready & (1 << qc) == 0 {
-                let row = &table[qc * 16..qc * 16 + 16];
-                for (p, &tc) in prof[qc * n..qc * n + n].iter_mut().zip(tcodes.iter()) {
-                    *p = row[(tc & 15) as usize];
+                // Same rule as `Scoring::mask_score`, written branch-free so it
+                // vectorises (no table gather).
+                let dst = &mut prof[qc * n..qc * n + n];
+                let qc8 = qc as u8;
+                if is_unambiguous_mask(qc8) {
+                    let (ms, mm, amb) = (scoring.match_score, scoring.mismatch_score, scoring.ambiguous_score);
+                    for (p, &tc) in dst.iter_mut().zip(tcodes.iter()) {
+                        let unamb = tc != 0 && tc & tc.wrapping_sub(1) == 0;
+                        *p = if tc == qc8 {
+                            ms
+                        } else if unamb {
+                            mm
+                        } else {
+                            amb
+                        };
+                    }
+                } else {
+                    dst.fill(scoring.ambiguous_score);
                 }
                 prof_ready |= 1 << qc;
             }
             let prow = &prof[qc * n..qc * n + n];
             let len = b - a + 1;
-            let off = row_off[i];
+            let off = row_base[i].wrapping_add(a);
             let drow = &mut dirs[off..off + len];
 
+            // Horizontal gaps of this row use terminal penalties in row m.
+            let (e_oe, e_e) = if i == m { terminal } else { (f_oe, f_e) };
+            let e_open = e_oe - e_e;
+            let hleft0 = if a == 1 { col0 } else { NEG };
+
             // Phase 1 (no dependency along the row, auto-vectorised):
-            // H' = max(diagonal, F), with interior vertical penalties for j < n.
+            // H' = max(diagonal, F), with interior vertical penalties for j < n,
+            // stored as X(j) = H'(j) + j·ext for phase 2.
             let li = b.min(n - 1);
+            xbuf[0] = hleft0 + (a as i32 - 1) * e_e;
             if li >= a {
                 let cnt = li + 1 - a;
                 let hd = &hprev[a - 1..a - 1 + cnt];
                 let hu = &hprev[a..a + cnt];
                 let fu = &fprev[a..a + cnt];
                 let sp = &prow[a - 1..a - 1 + cnt];
-                let hc = &mut hcur[a..a + cnt];
+                let xc = &mut xbuf[1..1 + cnt];
                 let fc = &mut fcur[a..a + cnt];
-                let dr = &mut drow[..cnt];
+                let fb = &mut fbits[..cnt];
+                // Additive induction (SSE2 has no 32-bit vector multiply).
+                let mut ofs = a as i32 * e_e;
                 for k in 0..cnt {
                     let d = hd[k] + sp[k];
                     let fo = hu[k] - f_oe;
                     let fe = fu[k] - f_e;
                     let fv = fo.max(fe);
-                    hc[k] = d.max(fv);
+                    xc[k] = d.max(fv) + ofs;
+                    ofs += e_e;
                     fc[k] = fv;
                     // Ties: diagonal over F, opening over extending.
-                    dr[k] = ((fv > d) as u8) | (((fe > fo) as u8) << 3);
+                    fb[k] = (fv > d) as i32 | (((fe > fo) as i32) << 3);
                 }
             }
             if b == n {
@@ -697,28 +758,57 @@ impl Aligner {
                 let fo = hprev[n] - terminal.0;
                 let fe = fprev[n] - terminal.1;
                 let fv = fo.max(fe);
-                hcur[n] = d.max(fv);
+                xbuf[len] = d.max(fv) + n as i32 * e_e;
                 fcur[n] = fv;
-                drow[len - 1] = ((fv > d) as u8) | (((fe > fo) as u8) << 3);
+                fbits[len - 1] = (fv > d) as i32 | (((fe > fo) as i32) << 3);
             }
 
-            // Phase 2 (sequential): horizontal gaps. E may be opened from H'
-            // instead of H: where H came from E, opening from it can never beat
-            // extending E (open ≥ 0), so scores and paths are unchanged while
-            // the loop-carried chain shrinks to one subtract and one max.
-            let (e_oe, e_e) = if i == m { terminal } else { (f_oe, f_e) };
-            let mut hpl = if a == 1 { col0 } else { NEG };
-            let mut el = NEG;
-            for (hc, dr) in hcur[a..=b].iter_mut().zip(drow.iter_mut()) {
-                let eo = hpl - e_oe;
-                let ee = el - e_e;
-                let ev = eo.max(ee);
-                let hp = *hc;
-                *hc = hp.max(ev);
-                *dr |= (((ev > hp) as u8) << 1) | (((ee > eo) as u8) << 2);
-                hpl = hp;
-                el = ev;
+            // Phase 2: horizontal gaps. E is opened from H' rather than H
+            // (where H came from E, opening from it never beats extending E
+            // since open ≥ 0, so scores and paths are unchanged). Then
+            //   E(j) = max_{k<j} (H'(k) - open - (j-k)·ext) = P(j) - open - j·ext
+            // with P the running maximum of X: a scan with a one-max chain,
+            // unrolled so that four cells share one step of the chain.
+            let xs = &xbuf[..len];
+            let ps = &mut pbuf[..len + 1];
+            ps[0] = NEG;
+            let mut p = NEG;
+            let mut pc = ps[1..].chunks_exact_mut(4);
+            let mut xc = xs.chunks_exact(4);
+            for (pq, xq) in (&mut pc).zip(&mut xc) {
+                let m01 = xq[0].max(xq[1]);
+                let m012 = m01.max(xq[2]);
+                let m0123 = m012.max(xq[3]);
+                pq[0] = p.max(xq[0]);
+                pq[1] = p.max(m01);
+                pq[2] = p.max(m012);
+                p = p.max(m0123);
+                pq[3] = p;
             }
+            for (pq, &x) in pc.into_remainder().iter_mut().zip(xc.remainder()) {
+                p = p.max(x);
+                *pq = p;
+            }
+            // Final pass (auto-vectorised): H, "E wins" and "E extended" bits.
+            // ext(j): E(j-1) - ext > H'(j-1) - open - ext  ⟺  P(j-1) > X(j-1).
+            let hc = &mut hcur[a..a + len];
+            let xh = &xbuf[1..1 + len];
+            let xp = &xbuf[..len];
+            let pj = &pbuf[1..1 + len];
+            let pp = &pbuf[..len];
+            let fb = &fbits[..len];
+            let mut ofs = a as i32 * e_e;
+            for k in 0..len {
+                let ev = pj[k] - e_open;
+                let hp = xh[k];
+                hc[k] = hp.max(ev) - ofs;
+                ofs += e_e;
+                // Opening wins ties (vsearch); E must strictly beat H'.
+                let bits = fb[k] | (((ev > hp) as i32) << 1) | (((pp[k] > xp[k]) as i32) << 2);
+                drow[k] = bits as u8;
+            }
+            // E of the last computed cell, for a trailing exit along row m.
+            let el = pbuf[len] - e_open - b as i32 * e_e;
 
             if b == n {
                 col_n_last = (i, hcur[n], fcur[n]);
@@ -769,20 +859,20 @@ impl Aligner {
         let (score, exit) = best.unwrap_or((term(n) + term(m), Exit::Column(0, State::H)));
 
         // Traceback, collecting runs backwards.
-        rev_ops.clear();
+        let mut runs = RunBuilder::new(rev_ops);
         let (mut i, mut j, mut state) = match exit {
             Exit::Corner => (m, n, State::H),
             Exit::Column(i, st) => {
-                push_run(rev_ops, Op::Ins, (m - i) as u32);
+                runs.push(Op::Ins, (m - i) as u32);
                 (i, n, st)
             }
             Exit::Row(j, st) => {
-                push_run(rev_ops, Op::Del, (n - j) as u32);
+                runs.push(Op::Del, (n - j) as u32);
                 (m, j, st)
             }
         };
         while i > 0 && j > 0 {
-            let d = dirs[row_off[i] + (j - geom.first_col(i))];
+            let d = dirs[row_base[i].wrapping_add(j)];
             match state {
                 State::H => {
                     if d & E_WINS != 0 {
@@ -795,26 +885,27 @@ impl Aligner {
                         } else {
                             Op::Mismatch
                         };
-                        push_run(rev_ops, op, 1);
+                        runs.push(op, 1);
                         i -= 1;
                         j -= 1;
                     }
                 }
                 State::E => {
-                    push_run(rev_ops, Op::Del, 1);
+                    runs.push(Op::Del, 1);
                     state = if d & E_EXT != 0 { State::E } else { State::H };
                     j -= 1;
                 }
                 State::F => {
-                    push_run(rev_ops, Op::Ins, 1);
+                    runs.push(Op::Ins, 1);
                     state = if d & F_EXT != 0 { State::F } else { State::H };
                     i -= 1;
                 }
             }
         }
         // Leading terminal gap along column 0 or row 0.
-        push_run(rev_ops, Op::Ins, i as u32);
-        push_run(rev_ops, Op::Del, j as u32);
+        runs.push(Op::Ins, i as u32);
+        runs.push(Op::Del, j as u32);
+        runs.flush();
         let ops: Vec<(Op, u32)> = rev_ops.iter().rev().copied().collect();
         finish(ops, score, m, n)
     }

@@ -135,6 +135,19 @@ impl MyersQuery {
         self.scan(pad.clone().chain(body).chain(pad), max_dist)
     }
 
+    /// As [`MyersQuery::best`] on the target with `left` wildcard columns before it and `right` after it:
+    /// the query may hang off an end only where that end is a real end of the target, which a caller
+    /// scanning a window of a longer target knows. `target_end` is in padded coordinates.
+    pub fn best_padded(&self, target: &[u8], max_dist: u32, left: usize, right: usize) -> Option<Hit> {
+        let body = target.iter().map(|&b| NT_MASK[b as usize] as usize);
+        self.scan(
+            std::iter::repeat_n(PAD, left)
+                .chain(body)
+                .chain(std::iter::repeat_n(PAD, right)),
+            max_dist,
+        )
+    }
+
     /// Runs the column loop over Peq slots, with block state on the stack when small.
     fn scan<I: Iterator<Item = usize>>(&self, cols: I, max_dist: u32) -> Option<Hit> {
         if self.len == 0 {
@@ -179,21 +192,30 @@ impl MyersQuery {
         }
         // Rows 1..=k hold values ≤ k in column 0; block 0 is always kept.
         let mut y = if k <= 0 { 0 } else { ((k as usize - 1) / W).min(last) };
+        // Block 0 is always active and usually the only one: keeping it in
+        // locals keeps the per-column dependency chain out of memory.
+        let mut b0 = st[0];
+        let high0 = if last == 0 { self.last_high } else { HIGH };
         for (col, slot) in cols.enumerate() {
             let eq = &self.peq[slot * nb..slot * nb + nb];
             // Semi-global: the top row is all zeros, so nothing enters block 0.
-            let mut hout = 0;
-            let full = (y + 1).min(last);
-            for (s, &e) in st[..full].iter_mut().zip(&eq[..full]) {
-                hout = advance(s, e, hout, HIGH);
-            }
-            if y == last {
-                hout = advance(&mut st[last], eq[last], hout, self.last_high);
+            let mut hout = advance(&mut b0, eq[0], 0, high0);
+            // Score at the last row of block y, this column.
+            let mut ybot = b0.score;
+            if y > 0 {
+                let full = (y + 1).min(last);
+                for (s, &e) in st[1..full].iter_mut().zip(&eq[1..full]) {
+                    hout = advance(s, e, hout, HIGH);
+                }
+                if y == last {
+                    hout = advance(&mut st[last], eq[last], hout, self.last_high);
+                }
+                ybot = st[y].score;
             }
             // Ukkonen: only the first row of block y+1 can newly reach ≤ k, and
             // only through a match from, or a -1 step at, block y's last row
             // whose previous value was ≤ k.
-            let prev_bottom = (st[y].score - hout) as i64;
+            let prev_bottom = (ybot - hout) as i64;
             if y < last && prev_bottom <= k && ((eq[y + 1] & 1) != 0 || hout < 0) {
                 y += 1;
                 let rows = if y == last { m as usize - y * W } else { W };
@@ -206,21 +228,22 @@ impl MyersQuery {
                 };
                 let high = if y == last { self.last_high } else { HIGH };
                 advance(&mut st[y], eq[y], hout, high);
+                ybot = st[y].score;
             } else {
                 // A block whose last row is ≥ k + 64 has every row > k
                 // (values change by at most 1 per row).
-                while y > 0 && st[y].score as i64 >= k + W as i64 {
+                while y > 0 && ybot as i64 >= k + W as i64 {
                     y -= 1;
+                    ybot = if y == 0 { b0.score } else { st[y].score };
                 }
             }
-            if y == last && (st[last].score as i64) <= k {
-                let d = st[last].score;
+            if y == last && (ybot as i64) <= k {
                 best = Some(Hit {
-                    distance: d as u32,
+                    distance: ybot as u32,
                     target_end: col + 1,
                 });
                 // Later ends must be strictly better; 0 cannot be beaten.
-                k = d as i64 - 1;
+                k = ybot as i64 - 1;
                 if k < 0 {
                     break;
                 }

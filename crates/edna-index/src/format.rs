@@ -129,8 +129,12 @@ section_kinds! {
     KmerKeys = 41,
     /// `u32[n_keys + 1]` CSR offsets into `KmerPostings`.
     KmerOffsets = 42,
-    /// `u32[]`: sequence ids per k-mer, ascending within a k-mer.
+    /// `u32[]`: sequence ids per k-mer, ascending within a k-mer (one entry per occurrence of the
+    /// minimizer in the sequence).
     KmerPostings = 43,
+    /// `u16[]`, parallel to `KmerPostings`: position of the minimizer in the sequence, or
+    /// `u16::MAX` when it does not fit (the search then scans the whole sequence).
+    KmerPositions = 44,
     /// `u64[n_taxa + 1]` offsets into `TaxonBitmapData`.
     TaxonBitmapOffsets = 50,
     /// Serialized roaring bitmaps: occurrences whose published lineage contains the taxon.

@@ -432,7 +432,37 @@ impl Index {
             .s::<Exception>(SectionKind::SeqExceptions)
             .get(e.exc_start as usize..next.exc_start as usize)
             .unwrap_or(&[]);
-        edna_seq_unpack(packed, e.len as usize, exc, out);
+        unpack_range(packed, 0, e.len as usize, out);
+        for x in exc {
+            if let Some(slot) = out.get_mut(x.pos as usize) {
+                *slot = x.symbol;
+            }
+        }
+    }
+
+    /// Unpacks bases `start..end` of sequence `id` into `out` (cleared; clipped to the sequence).
+    pub fn seq_range_into(&self, id: u32, start: usize, end: usize, out: &mut Vec<u8>) {
+        out.clear();
+        let entries = self.s::<SeqEntry>(SectionKind::SeqEntries);
+        let (Some(e), Some(next)) = (entries.get(id as usize), entries.get(id as usize + 1)) else {
+            return;
+        };
+        let end = end.min(e.len as usize);
+        if start >= end {
+            return;
+        }
+        let base = e.packed_offset as usize;
+        let Some(packed) = self.b(SectionKind::SeqPacked).get(base..base.saturating_add((e.len as usize).div_ceil(4))) else {
+            return;
+        };
+        let exc = self.s::<Exception>(SectionKind::SeqExceptions).get(e.exc_start as usize..next.exc_start as usize).unwrap_or(&[]);
+        unpack_range(packed, start, end, out);
+        for x in exc {
+            let p = x.pos as usize;
+            if (start..end).contains(&p) {
+                out[p - start] = x.symbol;
+            }
+        }
     }
 
     /// Sequence `id` as a new vector.
@@ -612,6 +642,33 @@ impl Index {
         }
     }
 
+    /// Sequence ids and positions whose minimizers include `kmer` (parallel slices).
+    pub fn postings_with_positions(&self, kmer: u32) -> (&[u32], &[u16]) {
+        let shift = 2 * self.meta.seeds.k - self.meta.seeds.bucket_bits;
+        let b = (kmer >> shift) as usize;
+        let buckets = self.s::<u32>(SectionKind::KmerBuckets);
+        let (Some(&lo), Some(&hi)) = (buckets.get(b), buckets.get(b + 1)) else {
+            return (&[], &[]);
+        };
+        let Some(keys) = self.s::<u32>(SectionKind::KmerKeys).get(lo as usize..hi as usize) else {
+            return (&[], &[]);
+        };
+        let Ok(i) = keys.binary_search(&kmer) else {
+            return (&[], &[]);
+        };
+        let offsets = self.s::<u32>(SectionKind::KmerOffsets);
+        let i = lo as usize + i;
+        let (Some(&a), Some(&b)) = (offsets.get(i), offsets.get(i + 1)) else {
+            return (&[], &[]);
+        };
+        let seqs = self.s::<u32>(SectionKind::KmerPostings).get(a as usize..b as usize).unwrap_or(&[]);
+        let pos = self.s::<u16>(SectionKind::KmerPositions).get(a as usize..b as usize).unwrap_or(&[]);
+        if seqs.len() != pos.len() {
+            return (&[], &[]);
+        }
+        (seqs, pos)
+    }
+
     /// Occurrences whose published lineage includes taxon `id`.
     pub fn taxon_bitmap(&self, id: u32) -> RoaringBitmap {
         blob_bitmap(
@@ -663,17 +720,35 @@ fn blob_bitmap(offsets: &[u64], data: &[u8], i: u32) -> RoaringBitmap {
         .unwrap_or_default()
 }
 
-// Unpacking lives here (not in edna-seq) so the format crate has no dependency on sequence logic.
-fn edna_seq_unpack(packed: &[u8], len: usize, exc: &[Exception], out: &mut Vec<u8>) {
-    const BASES: [u8; 4] = *b"ACGT";
-    out.reserve(len);
-    for i in 0..len {
-        let byte = packed.get(i / 4).copied().unwrap_or(0);
-        out.push(BASES[((byte >> (2 * (i % 4))) & 3) as usize]);
+/// Four bases per packed byte, decoded by table.
+static DECODE4: [[u8; 4]; 256] = {
+    let mut t = [[0u8; 4]; 256];
+    let bases = *b"ACGT";
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [bases[i & 3], bases[(i >> 2) & 3], bases[(i >> 4) & 3], bases[(i >> 6) & 3]];
+        i += 1;
     }
-    for e in exc {
-        if let Some(slot) = out.get_mut(e.pos as usize) {
-            *slot = e.symbol;
+    t
+};
+
+fn unpack_range(packed: &[u8], start: usize, end: usize, out: &mut Vec<u8>) {
+    out.reserve(end - start);
+    let mut i = start;
+    while i < end && i % 4 != 0 {
+        out.push(DECODE4[packed.get(i / 4).copied().unwrap_or(0) as usize][i % 4]);
+        i += 1;
+    }
+    let full_end = end - end % 4;
+    if i < full_end {
+        for &byte in packed.get(i / 4..full_end / 4).unwrap_or(&[]) {
+            out.extend_from_slice(&DECODE4[byte as usize]);
         }
+        i = full_end.max(i);
+    }
+    while i < end {
+        out.push(DECODE4[packed.get(i / 4).copied().unwrap_or(0) as usize][i % 4]);
+        i += 1;
     }
 }
+

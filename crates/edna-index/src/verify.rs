@@ -224,6 +224,9 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
         postings.len(),
     )?;
     check_ids(index, "KmerPostings", postings, n_seqs, false)?;
+    if index.s::<u16>(K::KmerPositions).len() != postings.len() {
+        return Err(fail(index, "KmerPositions is not parallel to KmerPostings".into()));
+    }
     let buckets: &[u32] = index.s(K::KmerBuckets);
     check_offsets(index, "KmerBuckets", buckets, keys.len())?;
     let shift = 2 * meta.seeds.k - meta.seeds.bucket_bits;

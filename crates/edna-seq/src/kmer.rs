@@ -52,6 +52,13 @@ pub fn for_each_kmer(seq: &[u8], k: usize, mut f: impl FnMut(usize, u32)) {
 /// Appends the minimizers of `seq` (k-mer values, in order of position, consecutive duplicates removed)
 /// to `out`. A run of unambiguous bases shorter than one full window still yields its smallest k-mer.
 pub fn minimizers(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<u32>) {
+    let mut with_pos = Vec::new();
+    minimizer_positions(seq, k, w, seed, &mut with_pos);
+    out.extend(with_pos.into_iter().map(|(km, _)| km));
+}
+
+/// As [`minimizers`], with the position of each selected k-mer: `(kmer, position)`.
+pub fn minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<(u32, u32)>) {
     debug_assert!(w >= 1);
     // Monotone deque of (hash, position, kmer) over the current run of consecutive k-mers.
     let mut deque: std::collections::VecDeque<(u32, usize, u32)> =
@@ -59,10 +66,10 @@ pub fn minimizers(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<u32>)
     let mut run_start: Option<usize> = None; // position of the first k-mer of the current run
     let mut last_pos: Option<usize> = None;
     let mut last_emitted: Option<usize> = None;
-    let emit = |pos: usize, kmer: u32, last_emitted: &mut Option<usize>, out: &mut Vec<u32>| {
+    let emit = |pos: usize, kmer: u32, last_emitted: &mut Option<usize>, out: &mut Vec<(u32, u32)>| {
         if *last_emitted != Some(pos) {
             *last_emitted = Some(pos);
-            out.push(kmer);
+            out.push((kmer, pos as u32));
         }
     };
     let mut pending_short_run = false;

@@ -102,7 +102,12 @@ pub fn read_dwca(path: &Path, limits: &ArchiveLimits, sink: &mut dyn DwcaSink) -
         })
         .unwrap_or_else(|| path.display().to_string());
     let md = fs::metadata(path).map_err(|e| DwcaError::io(e, path.display().to_string()))?;
-    let mut walk = Walk { limits, sink, found: 0 };
+    let mut walk = Walk {
+        limits,
+        sink,
+        found: 0,
+        depth: 0,
+    };
     if md.is_dir() {
         walk.dir(path, &root_name, true)?;
     } else {
@@ -123,7 +128,12 @@ struct Walk<'a> {
     sink: &'a mut dyn DwcaSink,
     /// Datasets read (and ASV-only folders seen).
     found: usize,
+    /// Directory nesting, bounded against symlink loops.
+    depth: usize,
 }
+
+/// Deepest directory nesting walked.
+const MAX_DEPTH: usize = 32;
 
 fn info(path: &Path, key: &str) -> DatasetInfo {
     DatasetInfo {
@@ -210,7 +220,18 @@ impl Walk<'_> {
         for (name, p, is_dir) in &entries {
             let child_key = format!("{key}/{name}");
             if *is_dir {
-                self.dir(p, &child_key, false)?;
+                if self.depth >= MAX_DEPTH {
+                    self.warn(
+                        p.display().to_string(),
+                        "too-deep",
+                        "directory nesting too deep; skipped".into(),
+                    );
+                    continue;
+                }
+                self.depth += 1;
+                let r = self.dir(p, &child_key, false);
+                self.depth -= 1;
+                r?;
             } else if source::has_zip_magic(p) {
                 self.zip(p, &child_key, false)?;
             } else if fasta::is_fasta_name(name) {

@@ -64,6 +64,10 @@ fn inspect(c: &mut Container, member: &str) -> Result<Option<(TableKind, TableFi
         .reader
         .fill_buf()
         .map_err(|e| DwcaError::from_io(e, &name, 1, opened.gz))?;
+    if !head.contains(&b'\n') && head.len() >= 64 << 10 {
+        // No line break in the first buffer: not a table with a header (maybe binary).
+        return Ok(None);
+    }
     let first_line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let lower = member.to_ascii_lowercase();
     let fallback = if lower.contains(".tsv") || lower.contains(".tab") {

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 use super::error::DwcaError;
 
@@ -13,6 +13,8 @@ use super::error::DwcaError;
 const MAX_CONTINUATION_LINES: usize = 10_000;
 /// ... or one longer than this many bytes.
 const MAX_RECORD_BYTES: usize = 64 << 20;
+/// A physical line longer than this is not text we can use (and must not fill memory).
+const MAX_LINE_BYTES: u64 = 256 << 20;
 
 /// Character encoding of a data file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,12 +233,20 @@ impl<'a> RowReader<'a> {
             return Ok(Some(n));
         }
         self.line.clear();
-        let read = self
-            .inner
+        let read = (&mut self.inner)
+            .take(MAX_LINE_BYTES)
             .read_until(self.dialect.line_end, &mut self.line)
             .map_err(|e| DwcaError::from_io(e, &self.file, self.line_no + 1, self.gz))?;
         if read == 0 {
             return Ok(None);
+        }
+        if read as u64 == MAX_LINE_BYTES && self.line.last() != Some(&self.dialect.line_end) {
+            return Err(DwcaError::from_io(
+                io::Error::new(io::ErrorKind::InvalidData, "line longer than 256 MiB"),
+                &self.file,
+                self.line_no + 1,
+                false,
+            ));
         }
         self.line_no += 1;
         if self.line.last() == Some(&self.dialect.line_end) {
