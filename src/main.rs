@@ -56,6 +56,15 @@ enum Command {
         /// A sequence, or a 32-character MD5.
         key: String,
     },
+    /// Write indexed sequences as FASTA (`>nucleotideSequenceID` for occurrences, record id for references).
+    Export {
+        /// Index directory.
+        #[arg(long)]
+        index: Option<PathBuf>,
+        /// Which sequences.
+        #[arg(long, value_enum, default_value = "all")]
+        target: TargetArg,
+    },
     /// Serve the HTTP API and web page (default: the bundled default index).
     Serve {
         /// Index directory (default: the bundled default index, built if missing).
@@ -64,6 +73,24 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
+        /// Search threads (0 = one per core).
+        #[arg(long, default_value_t = 0)]
+        workers: usize,
+        /// Search requests served at once; more get 503 + Retry-After.
+        #[arg(long, default_value_t = 64)]
+        max_in_flight: usize,
+        /// Seconds a search request may run before it is abandoned with 503.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Largest JSON request body in bytes.
+        #[arg(long, default_value_t = 16 << 20)]
+        json_limit: usize,
+        /// Largest FASTA body of /v1/search/stream in bytes.
+        #[arg(long, default_value_t = 1 << 30)]
+        stream_limit: u64,
+        /// Most sequences in one JSON batch request (/blast/batch, /search, /v1/search).
+        #[arg(long, default_value_t = 10_000)]
+        max_batch: usize,
     },
     /// Build the default index from the bundled data (if absent) and search the bundled queries.
     Demo {
@@ -146,10 +173,20 @@ fn run() -> Result<()> {
         }
         Command::Search(a) => cmd_search(a, false),
         Command::Assign(a) => cmd_search(a, true),
+        Command::Export { index, target } => cmd_export(&open_index(index)?, target),
         Command::Lookup { index, key } => cmd_lookup(&open_index(index)?, &key),
-        Command::Serve { index, listen } => {
+        Command::Serve { index, listen, workers, max_in_flight, timeout, json_limit, stream_limit, max_batch } => {
             let idx = std::sync::Arc::new(open_index(index)?);
-            edna_search::http::serve(idx, edna_search::http::ServeConfig { listen })
+            let config = edna_search::http::ServeConfig {
+                workers,
+                max_in_flight,
+                request_timeout: std::time::Duration::from_secs(timeout.max(1)),
+                json_limit,
+                stream_limit,
+                max_batch,
+                ..edna_search::http::ServeConfig::new(listen)
+            };
+            edna_search::http::serve(idx, config)
         }
         Command::Demo { format } => {
             let idx = open_index(None)?;
@@ -576,6 +613,28 @@ fn cmd_lookup(index: &Index, key: &str) -> Result<()> {
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     }
+    Ok(())
+}
+
+fn cmd_export(index: &Index, target: TargetArg) -> Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut buf = Vec::new();
+    for s in 0..index.n_seqs() {
+        index.seq_into(s, &mut buf);
+        let mut ids: Vec<String> = Vec::new();
+        if matches!(target, TargetArg::References | TargetArg::All) {
+            ids.extend(index.seq_refs(s).iter().filter_map(|&r| index.reference(r)).map(|r| index.str(r.id).to_string()));
+        }
+        if matches!(target, TargetArg::Occurrences | TargetArg::All) && !index.seq_occs(s).is_empty() {
+            ids.push(edna_seq::normalize::to_hex(&index.seq_md5(s)));
+        }
+        for id in ids {
+            writeln!(out, ">{id}")?;
+            out.write_all(&buf)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 

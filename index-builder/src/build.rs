@@ -268,9 +268,10 @@ impl Collector<'_> {
 
     fn reference(&mut self, library: u32, rec: ReferenceRecord) {
         self.input_bases += rec.sequence.len() as u64;
-        let cleaned = match edna_seq::normalize::clean(&rec.sequence) {
+        // References keep their ends (no GBIF anchor trimming): peers align against every base.
+        let cleaned = match edna_seq::normalize::clean_reference(&rec.sequence) {
             Ok(c) if c.is_empty() => {
-                self.issues.add(&rec.pos.file, "no-anchor", format!("{}: {} has no run of 8 unambiguous bases", rec.pos, rec.id));
+                self.issues.add(&rec.pos.file, "empty-sequence", format!("{}: {} has no bases", rec.pos, rec.id));
                 return;
             }
             Ok(c) => c,

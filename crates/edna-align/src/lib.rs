@@ -1,7 +1,7 @@
 //! Pure, I/O-free pairwise alignment for edna-search.
 //!
 //! * [`iupac`]: 4-bit nucleotide masks and IUPAC compatibility.
-//! * [`align`]: vsearch-compatible global alignment (affine gaps, cheap
+//! * [`align`](mod@align): vsearch-compatible global alignment (affine gaps, cheap
 //!   terminal gaps, optional diagonal band) with traceback, identity
 //!   (`--iddef 2`) and coverage.
 //! * [`myers`]: bit-parallel semi-global edit distance, used to reject most

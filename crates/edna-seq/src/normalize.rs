@@ -152,6 +152,20 @@ pub fn clean(raw: &[u8]) -> Result<Vec<u8>, Invalid> {
     Ok(t.0)
 }
 
+/// Cleans a reference-library sequence: the same character rules as [`clean`] (whitespace and gaps
+/// removed, upper case, `U`→`T`, `?`→`N`, IUPAC only) but without GBIF's end trimming and N-run capping,
+/// so a barcode keeps every base a peer tool such as vsearch would align against.
+pub fn clean_reference(raw: &[u8]) -> Result<Vec<u8>, Invalid> {
+    let (s, _, _, natural) = clean_stages(raw);
+    if natural {
+        return Err(Invalid::NaturalLanguage);
+    }
+    if let Some((i, &c)) = s.iter().enumerate().find(|(_, &c)| !is_iupac_dna(c)) {
+        return Err(Invalid::NonIupac { ch: c as char, pos: original_position(raw, i) });
+    }
+    Ok(s)
+}
+
 /// Why a sequence is invalid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalid {
@@ -460,6 +474,13 @@ mod tests {
             Invalid::NonIupac { ch: 'J', pos: 57 }.to_string(),
             "non-IUPAC character 'J' at 57"
         );
+    }
+
+    #[test]
+    fn references_keep_their_ends() {
+        assert_eq!(clean_reference(b"cacygcggttatacgg-gagg").unwrap(), b"CACYGCGGTTATACGGGAGG");
+        assert_eq!(clean(b"cacygcggttatacgg-gagg").unwrap(), b"GCGGTTATACGGGAGG");
+        assert!(clean_reference(b"ACGT_ACGT").is_err());
     }
 
     #[test]

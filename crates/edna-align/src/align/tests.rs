@@ -527,3 +527,32 @@ proptest! {
         check_consistency(&a, &q, &t);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// Realistic sizes: long rows exercise the unrolled scan and vector loops.
+    #[test]
+    fn prop_large_banded_and_unbanded((q, t) in related_pair(400), radius in 0u32..30, shift in -10i64..10) {
+        let centre = (t.len() as i64 - q.len() as i64) / 2 + shift;
+        let band = Band::around(centre, radius);
+        let a = align(&q, &t, &SC, Some(band));
+        prop_assert_eq!(a.score as i64, naive_score(&q, &t, &SC, Some((band.lo, band.hi))));
+        prop_assert_eq!(rescore(&a, &q, &t, &SC), a.score);
+        assert_path_in_band(&a, q.len(), t.len(), band.lo, band.hi);
+        let full = align(&q, &t, &SC, None);
+        prop_assert_eq!(full.score as i64, naive_score(&q, &t, &SC, None));
+        check_consistency(&full, &q, &t);
+    }
+
+    /// One aligner reused over problems of varying shape gives fresh results.
+    #[test]
+    fn prop_reuse_matches_fresh(problems in prop::collection::vec((any_pair(80), -20i64..20, 0i64..30), 1..6)) {
+        let mut al = Aligner::new();
+        for ((q, t), lo, w) in problems {
+            for band in [None, Some(Band::new(lo, lo + w))] {
+                prop_assert_eq!(al.align(&q, &t, &SC, band), align(&q, &t, &SC, band));
+            }
+        }
+    }
+}

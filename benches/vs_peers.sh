@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Recall and speed of edna-search against vsearch (exhaustive, GBIF production settings, default heuristic)
+# and BLAST megablast (as GBIF's blast-ws runs it), on one reference library and one real ASV set, in one run.
+#
+# Corpus: a reference FASTA and real ASVs from ../shared/data (default: 12S mitohelper, 38k references;
+# 500 random PacMAN 12S MiFish ASVs, seed 42). Run with: benches/vs_peers.sh [REF.fasta[.gz] QUERIES.fasta[.gz] N]
+# Needs vsearch and blastn (bash ../shared/peers/install.sh). Writes bench-out/peers-<name>/ and prints a table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+D=${SHARED_DATA:-../shared/data}
+REF_IN=${1:-$D/references/12S_mitohelper_derep_uniq.fasta.gz}
+Q_IN=${2:-$D/queries/pacman_12S_MiFish_asv_catalog.fasta.gz}
+N=${3:-500}
+THREADS=${THREADS:-2}
+NAME=$(basename "$REF_IN" | sed 's/\..*//')
+OUT=bench-out/peers-$NAME
+mkdir -p "$OUT"
+if [[ -z ${BIN:-} ]]; then BIN=target/release/edna-search; cargo build --release -q; fi
+# Same cleaned reference for every tool (vsearch counts N as a match; see ../shared/peers/README.md).
+if [[ ! -s $OUT/ref.fasta ]]; then
+  (if [[ $REF_IN == *.gz ]]; then zcat "$REF_IN"; else cat "$REF_IN"; fi) > "$OUT/ref_raw.fasta"
+  python3 ../shared/peers/clean_ref.py "$OUT/ref_raw.fasta" "$OUT/ref.fasta" >/dev/null
+fi
+python3 - "$Q_IN" "$N" "$OUT/queries.fasta" <<'PY'
+import gzip, random, sys
+src, n, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+op = gzip.open if src.endswith(".gz") else open
+recs, h, s = [], None, []
+for line in op(src, "rt"):
+    if line.startswith(">"):
+        if h: recs.append((h, "".join(s)))
+        h, s = line[1:].split()[0], []
+    else:
+        s.append(line.strip())
+if h: recs.append((h, "".join(s)))
+random.seed(42)
+with open(dst, "w") as f:
+    for h, s in (random.sample(recs, n) if n < len(recs) else recs):
+        f.write(f">{h}\n{s}\n")
+PY
+T="$OUT/timings.tsv"; printf 'tool\twall_s\tmax_rss_kib\tqueries_per_s\n' > "$T"
+NQ=$(grep -c '>' "$OUT/queries.fasta")
+timed() { # name cmd...
+  local name=$1; shift
+  /usr/bin/time -f '%e %M' -o "$OUT/$name.time" "$@" > "$OUT/$name.log" 2>&1 || { echo "$name failed" >&2; cat "$OUT/$name.log" >&2; }
+  read -r e m < "$OUT/$name.time"
+  printf '%s\t%s\t%s\t%.1f\n' "$name" "$e" "$m" "$(echo "$NQ / $e" | bc -l)" >> "$T"
+}
+UF=query+target+id+alnlen+mism+opens+qilo+qihi+tilo+tihi+ql+tl
+vs() { local name=$1; shift; timed "$name" vsearch --usearch_global "$OUT/queries.fasta" --db "$OUT/ref.fasta" --threads "$THREADS" --userout "$OUT/$name.tsv" --userfields $UF --quiet "$@"; }
+timed ours_index "$BIN" build --out "$OUT/idx" --reference "$OUT/ref.fasta" --name ref
+vs vsearch_exh97 --id 0.97 --query_cov 0.5 --maxaccepts 0 --maxrejects 0 --maxhits 0
+vs vsearch_exh90 --id 0.90 --query_cov 0.5 --maxaccepts 0 --maxrejects 0 --maxhits 0
+vs vsearch_gbif --id 0.9 --query_cov 0.5 --maxaccepts 100 --maxrejects 100 --maxhits 100
+vs vsearch_default97 --id 0.97
+makeblastdb -in "$OUT/ref.fasta" -dbtype nucl -out "$OUT/blastdb" >/dev/null
+timed blast_megablast blastn -task megablast -query "$OUT/queries.fasta" -db "$OUT/blastdb" -outfmt "6 qseqid sseqid pident length mismatch gapopen qstart qend sstart send evalue bitscore" -max_target_seqs 5 -max_hsps 1 -qcov_hsp_perc 50 -num_threads "$THREADS" -out "$OUT/blast_megablast.tsv"
+for id in 0.97 0.90; do
+  timed "ours_$id" "$BIN" search --index "$OUT/idx" "$OUT/queries.fasta" --min-identity $id --min-coverage 0.5 --max-hits 0 --strand plus --format blast6 --threads "$THREADS" --out "$OUT/ours_$id.b6"
+done
+echo "== timings ($NQ queries, $THREADS threads)"; column -t "$T"
+echo "== recall at 97% vs exhaustive vsearch"; python3 benches/compare_vsearch.py "$OUT/vsearch_exh97.tsv" "$OUT/ours_0.97.b6" "$OUT/queries.fasta"
+echo "== recall at 90% vs exhaustive vsearch"; python3 benches/compare_vsearch.py "$OUT/vsearch_exh90.tsv" "$OUT/ours_0.90.b6" "$OUT/queries.fasta"
+echo "== best hit of the peers vs exhaustive vsearch at 90%"
+for p in vsearch_gbif blast_megablast; do
+  printf '%s: ' "$p"; python3 benches/compare_vsearch.py "$OUT/vsearch_exh90.tsv" "$OUT/$p.tsv" "$OUT/queries.fasta" | grep "best hit"
+done
+printf 'vsearch_default97 (vs exhaustive at 97%%): '
+python3 benches/compare_vsearch.py "$OUT/vsearch_exh97.tsv" "$OUT/vsearch_default97.tsv" "$OUT/queries.fasta" | grep "best hit\|recall "
+printf 'ours at 90%%: '; python3 benches/compare_vsearch.py "$OUT/vsearch_exh90.tsv" "$OUT/ours_0.90.b6" "$OUT/queries.fasta" | grep "best hit"
+

@@ -1,0 +1,227 @@
+//! Builds the default index from the bundled fixtures and checks counts, lookups, search answers,
+//! determinism and the golden `info` output.
+
+use std::path::{Path, PathBuf};
+
+use edna_index::Index;
+use edna_index_builder::build::{build, BuildConfig, NoProgress};
+use edna_search::defaults::{default_build_config, repo_root};
+use edna_search::search::{QueryStatus, SearchParams, Searcher, Strand, Target};
+
+fn build_default(dir: &Path) -> Index {
+    let cfg = default_build_config(&repo_root(), dir.to_path_buf());
+    build(&cfg, &NoProgress).expect("default build");
+    Index::open(dir).expect("open")
+}
+
+fn shared_index() -> &'static Index {
+    static INDEX: std::sync::OnceLock<(tempfile::TempDir, Index)> = std::sync::OnceLock::new();
+    &INDEX
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let index = build_default(dir.path());
+            (dir, index)
+        })
+        .1
+}
+
+fn read_fasta(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut r = edna_seq::fastx::Reader::from_path(path).expect("open fasta");
+    let mut out = Vec::new();
+    while let Some(rec) = r.next_record() {
+        let rec = rec.expect("record");
+        out.push((rec.id, rec.seq));
+    }
+    out
+}
+
+fn info_summary(index: &Index) -> serde_json::Value {
+    let m = index.meta();
+    serde_json::json!({
+        "format_version": m.format_version,
+        "sequences": m.sequences,
+        "reference_sequences": m.reference_sequences,
+        "occurrences": m.occurrences,
+        "dna_rows": m.dna_rows,
+        "datasets": m.datasets.iter().map(|d| serde_json::json!({"key": d.key, "title": d.title, "licence": d.licence, "occurrences": d.occurrences})).collect::<Vec<_>>(),
+        "taxa": m.taxa,
+        "input_bases": m.input_bases,
+        "distinct_bases": m.distinct_bases,
+        "markers": m.markers,
+        "libraries": m.libraries.iter().map(|l| serde_json::json!({"name": l.name, "marker": l.marker, "records": l.records, "sequences": l.sequences})).collect::<Vec<_>>(),
+        "seeds": m.seeds,
+        "index_bytes": index.file().len(),
+    })
+}
+
+#[test]
+fn golden_info_of_the_default_index() {
+    let got = info_summary(shared_index());
+    let path = repo_root().join("fixtures/golden/default_info.json");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() || !path.exists() {
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+    }
+    let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(got, want, "info differs from {} (UPDATE_GOLDEN=1 to accept)", path.display());
+}
+
+#[test]
+fn counts_and_verify() {
+    let index = shared_index();
+    let m = index.meta();
+    // Two NOAA GU1901 legs: 344 + 183 occurrences, one DNA row each.
+    assert_eq!(m.occurrences, 527);
+    assert_eq!(m.dna_rows, 527);
+    assert_eq!(m.datasets.len(), 2);
+    // meta-fish-lib (1,334 records) + refSeq oomycete ITS (29) + archaeal 5S (120).
+    assert_eq!(m.reference_sequences, 1334 + 29 + 120);
+    assert_eq!(m.libraries.len(), 3);
+    assert!(m.taxa > 100);
+    index.verify().expect("verify");
+}
+
+#[test]
+fn every_occurrence_sequence_is_found_by_its_id() {
+    let index = shared_index();
+    let mut checked = 0;
+    for o in 0..index.n_occurrences() {
+        for dna in index.occurrence_dna(o) {
+            assert_ne!(dna.seq, edna_index::schema::NONE, "occurrence {o} lost its sequence");
+            let md5 = index.seq_md5(dna.seq);
+            assert_eq!(index.find_md5(&md5), Some(dna.seq));
+            assert!(index.seq_occs(dna.seq).contains(&o));
+            assert!(index.find_legacy(&dna.legacy_md5).contains(&dna.seq));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 527);
+}
+
+#[test]
+fn queries_find_their_own_occurrence_sequences() {
+    let index = shared_index();
+    let queries = read_fasta(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta"));
+    assert_eq!(queries.len(), 243);
+    let params = SearchParams { target: Target::Occurrences, max_hits: 0, ..Default::default() };
+    let mut searcher = Searcher::new(index);
+    let mut exact = 0;
+    for (id, seq) in &queries {
+        let r = searcher.search(id, seq, &params);
+        assert!(!matches!(r.status, QueryStatus::Invalid(_)), "{id}: {}", r.status);
+        if let Some(s) = r.exact {
+            exact += 1;
+            // An indexed identical sequence is always the first hit, at 100 % over the whole query.
+            let best = &r.hits[0];
+            assert_eq!(best.seq, s, "{id}");
+            assert_eq!(best.identity, 1.0);
+            assert_eq!(best.query_coverage, 1.0);
+        }
+        // The documented order holds.
+        for w in r.hits.windows(2) {
+            assert!(w[0].identity >= w[1].identity);
+        }
+    }
+    // The ASV set is the features table of the same cruise: most ASVs are indexed occurrence sequences.
+    assert!(exact > 150, "only {exact} exact matches");
+}
+
+#[test]
+fn reverse_complement_queries_match_on_the_minus_strand() {
+    let index = shared_index();
+    let queries = read_fasta(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta"));
+    let params = SearchParams { target: Target::Occurrences, ..Default::default() };
+    let mut searcher = Searcher::new(index);
+    let (id, seq) = &queries[1];
+    let plus = searcher.search(id, seq, &params);
+    let rc = edna_seq::pack::reverse_complement(seq);
+    let minus = searcher.search(id, &rc, &params);
+    assert!(!plus.hits.is_empty());
+    assert_eq!(plus.hits[0].seq, minus.hits[0].seq);
+    assert_eq!(minus.hits[0].strand, '-');
+    assert_eq!(plus.hits[0].identity, minus.hits[0].identity);
+    let only_plus = searcher.search(id, &rc, &SearchParams { strand: Strand::Plus, ..params.clone() });
+    assert!(only_plus.hits.iter().all(|h| h.strand == '+'));
+}
+
+#[test]
+fn bad_queries_get_a_status_not_a_crash() {
+    let index = shared_index();
+    let mut searcher = Searcher::new(index);
+    let p = SearchParams::default();
+    let cases: &[(&[u8], &str)] = &[
+        (b"", "empty"),
+        (b"UNMERGED", "natural language"),
+        (b"ACGTACGTJACGTACGT", "non-IUPAC character 'J' at 9"),
+        (b"NNNNRYKM", "no run of 8"),
+    ];
+    for (seq, want) in cases {
+        match searcher.search("q", seq, &p).status {
+            QueryStatus::Invalid(why) => assert!(why.contains(want), "{why} lacks {want}"),
+            other => panic!("{:?} gave {other:?}", String::from_utf8_lossy(seq)),
+        }
+    }
+    // Very short and very long queries are searched, not rejected.
+    assert!(matches!(searcher.search("short", b"ACGTTGCAACGT", &p).status, QueryStatus::NoHits));
+    let long: Vec<u8> = (0..20_000).map(|i| b"ACGT"[(i * 7 + i / 3) % 4]).collect();
+    assert!(!matches!(searcher.search("long", &long, &p).status, QueryStatus::Invalid(_)));
+}
+
+#[test]
+fn builds_are_byte_identical_whatever_the_thread_count() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    one.install(|| build(&default_build_config(&repo_root(), a.path().to_path_buf()), &NoProgress).unwrap());
+    three.install(|| build(&default_build_config(&repo_root(), b.path().to_path_buf()), &NoProgress).unwrap());
+    let fa = std::fs::read(a.path().join(edna_index::INDEX_FILE_NAME)).unwrap();
+    let fb = std::fs::read(b.path().join(edna_index::INDEX_FILE_NAME)).unwrap();
+    assert!(fa == fb, "index files differ between 1 and 3 threads");
+}
+
+fn config_with(dir: &Path, fasta: PathBuf) -> BuildConfig {
+    let mut cfg = default_build_config(&repo_root(), dir.to_path_buf());
+    cfg.references = vec![edna_index_builder::reference::LibrarySpec { fasta, ..Default::default() }];
+    cfg.refdbs.clear();
+    cfg.dwca.clear();
+    cfg
+}
+
+#[test]
+fn malformed_inputs_give_errors_naming_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.fasta");
+    std::fs::write(&bad, b">ok\nACGTACGTACGT\n>bin\nACGT\x00\x01ACGT\n").unwrap();
+    let err = build(&config_with(&tmp.path().join("out"), bad.clone()), &NoProgress).unwrap_err().to_string();
+    assert!(err.contains("bad.fasta") && err.contains("line 4"), "{err}");
+    // Nothing half-built is left to open.
+    assert!(Index::open(&tmp.path().join("out")).is_err());
+
+    let no_header = tmp.path().join("noheader.fasta");
+    std::fs::write(&no_header, b"ACGTACGT\n>x\nACGT\n").unwrap();
+    let err = build(&config_with(&tmp.path().join("out2"), no_header), &NoProgress).unwrap_err().to_string();
+    assert!(err.contains("noheader.fasta") && err.contains("line 1"), "{err}");
+
+    let not_zip = tmp.path().join("fake.zip");
+    std::fs::write(&not_zip, b"this is not a zip").unwrap();
+    let mut cfg = default_build_config(&repo_root(), tmp.path().join("out3"));
+    cfg.dwca = vec![not_zip];
+    let err = build(&cfg, &NoProgress).unwrap_err().to_string();
+    assert!(err.contains("fake.zip"), "{err}");
+}
+
+#[test]
+fn a_failed_build_keeps_the_previous_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("idx");
+    let good = tmp.path().join("good.fasta");
+    std::fs::write(&good, b">a\nACGTACGTACGTACGTACGTAAACCCGGGTTT\n").unwrap();
+    build(&config_with(&out, good), &NoProgress).unwrap();
+    let before = std::fs::read(out.join(edna_index::INDEX_FILE_NAME)).unwrap();
+    let bad = tmp.path().join("bad.fasta");
+    std::fs::write(&bad, b">a\nACGT\x00\n").unwrap();
+    assert!(build(&config_with(&out, bad), &NoProgress).is_err());
+    assert_eq!(std::fs::read(out.join(edna_index::INDEX_FILE_NAME)).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().filter(|e| e.file_name() != edna_index::INDEX_FILE_NAME).collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
