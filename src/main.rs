@@ -216,7 +216,12 @@ fn open_index(dir: Option<PathBuf>) -> Result<Index> {
         Some(d) => d,
         None => {
             let d = defaults::default_index_dir();
-            if !d.join(edna_index::INDEX_FILE_NAME).exists() {
+            // The default index is a cache of the bundled data: (re)build it when missing or unreadable,
+            // e.g. written by an older format version.
+            if let Err(e) = Index::open(&d) {
+                if d.join(edna_index::INDEX_FILE_NAME).exists() {
+                    eprintln!("the default index cannot be used ({e}); rebuilding it");
+                }
                 eprintln!("building the default index from the bundled data into {} ...", d.display());
                 let cfg = defaults::default_build_config(&defaults::repo_root(), d.clone());
                 run_build(&cfg)?;

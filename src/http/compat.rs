@@ -194,7 +194,7 @@ struct BlastMatch {
     qend: String,
     sstart: String,
     send: String,
-    qcovs: f64,
+    qcovs: u32,
     distance_to_best_match: f64,
     accession: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -311,7 +311,7 @@ fn blast_match(index: &Index, c: &Cand<'_>, best: f64, mt: MatchType) -> BlastMa
         qend: qe.to_string(),
         sstart: ss.to_string(),
         send: se.to_string(),
-        qcovs: (h.query_coverage * 100.0).round(),
+        qcovs: (h.query_coverage * 100.0).round() as u32,
         distance_to_best_match: Flavor::BlastWs.round(best - c.identity),
         accession: index.str(e.accession).to_string(),
         alternatives: None,

@@ -245,7 +245,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/taxon", get(native::taxon_search))
         .route("/v1/taxon/{key}", get(native::taxon))
         .route("/v1/dataset", get(native::datasets))
-        .route("/v1/dataset/{key}", get(native::dataset))
+        .route("/v1/dataset/{*key}", get(native::dataset))
         .route("/v1/occurrence/search", get(occurrence::search))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

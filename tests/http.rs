@@ -1,0 +1,532 @@
+//! HTTP service tests: the router is driven in-process with `tower::ServiceExt::oneshot`; one test serves
+//! over a real socket. The index is built once from the bundled data.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use edna_index::Index;
+use edna_search::http::{router, run, AppState, ServeConfig};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+fn index() -> Arc<Index> {
+    static INDEX: OnceLock<(tempfile::TempDir, Arc<Index>)> = OnceLock::new();
+    let (_, idx) = INDEX.get_or_init(|| {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
+        let cfg = edna_search::defaults::default_build_config(&edna_search::defaults::repo_root(), dir.path().to_path_buf());
+        edna_index_builder::build::build(&cfg, &edna_index_builder::build::NoProgress).expect("build test index");
+        let idx = Index::open(dir.path()).expect("open test index");
+        (dir, Arc::new(idx))
+    });
+    Arc::clone(idx)
+}
+
+fn config() -> ServeConfig {
+    ServeConfig { workers: 2, ..ServeConfig::default() }
+}
+
+fn app_with(config: ServeConfig) -> Router {
+    router(AppState::new(index(), &config).expect("state"))
+}
+
+fn app() -> Router {
+    app_with(config())
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let res = app.clone().oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.expect("body").to_vec();
+    Reply { status, headers, body }
+}
+
+async fn get(app: &Router, uri: &str) -> Reply {
+    send(app, Request::get(uri).body(Body::empty()).expect("request")).await
+}
+
+async fn post_json(app: &Router, uri: &str, body: &Value) -> Reply {
+    post_raw(app, uri, "application/json", body.to_string()).await
+}
+
+async fn post_raw(app: &Router, uri: &str, content_type: &str, body: String) -> Reply {
+    let req = Request::post(uri).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).expect("request");
+    send(app, req).await
+}
+
+/// A sequence of the `meta-fish-lib` library, and one carried by several of its records (if any), which
+/// blast-ws rules make AMBIGUOUS.
+fn reference_sequences() -> (String, Option<String>) {
+    let idx = index();
+    let mut shared = None;
+    let mut any = None;
+    for s in 0..idx.n_seqs() {
+        let refs: Vec<_> = idx.seq_refs(s).iter().filter_map(|&r| idx.reference(r)).filter(|r| r.library == 0).collect();
+        if refs.is_empty() || idx.seq_len(s) < 100 {
+            continue;
+        }
+        let seq = String::from_utf8(idx.seq(s)).expect("ascii");
+        if any.is_none() {
+            any = Some(seq.clone());
+        }
+        if refs.len() >= 2 && shared.is_none() {
+            shared = Some(seq);
+        }
+        if any.is_some() && shared.is_some() {
+            break;
+        }
+    }
+    (any.expect("a reference sequence"), shared)
+}
+
+/// A deterministic random 150-bp sequence (matches nothing).
+fn random_seq(seed: u64) -> String {
+    let mut x = seed;
+    (0..150)
+        .map(|_| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            b"ACGT"[(x >> 33) as usize % 4] as char
+        })
+        .collect()
+}
+
+fn fixture_queries() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(edna_search::defaults::default_queries()).expect("fixture");
+    let mut out = Vec::new();
+    let mut id = String::new();
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix('>') {
+            id = h.split_whitespace().next().unwrap_or("").to_string();
+        } else if !line.trim().is_empty() {
+            out.push((id.clone(), line.trim().to_string()));
+        }
+    }
+    out
+}
+
+fn assert_error(r: &Reply, status: StatusCode, error: &str) {
+    assert_eq!(r.status, status, "{}", r.text());
+    assert_eq!(r.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["error"], error, "{v}");
+    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+}
+
+#[tokio::test]
+async fn health_ready_and_index() {
+    let app = app();
+    let r = get(&app, "/health").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json(), json!({"status": "ok"}));
+    assert!(r.headers.contains_key("x-request-id"));
+
+    let r = get(&app, "/ready").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert_eq!(v["status"], "ready");
+    assert_eq!(v["occurrences"], 527);
+    assert_eq!(v["libraries"], 3);
+
+    let v = get(&app, "/v1/index").await.json();
+    assert_eq!(v["formatVersion"], index().meta().format_version);
+    assert_eq!(v["libraries"].as_array().map(Vec::len), Some(3));
+    assert_eq!(v["seeds"]["k"], index().meta().seeds.k);
+    assert!(!v.to_string().contains("/work/"), "no file paths: {v}");
+}
+
+#[tokio::test]
+async fn blast_single_exact_match_with_string_coordinates() {
+    let app = app();
+    let (seq, shared) = reference_sequences();
+    let r = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": seq})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    let mt = v["matchType"].as_str().unwrap_or("");
+    assert!(mt == "BLAST_EXACT_MATCH" || mt == "BLAST_AMBIGUOUS_MATCH", "{v}");
+    assert_eq!(v["identity"], 100.0);
+    assert_eq!(v["qstart"], "1");
+    assert!(v["qend"].is_string() && v["sstart"].is_string() && v["send"].is_string());
+    assert_eq!(v["sequenceLength"], seq.len());
+    assert_eq!(v["qcovs"], 100);
+    assert_eq!(v["distanceToBestMatch"], 0.0);
+    assert_eq!(v["expectValue"], 0.0);
+    assert_eq!(v["querySequence"].as_str().map(|s| s.replace('-', "")), Some(seq.clone()));
+    for k in ["name", "appliedScientificName", "accession", "subjectSequence"] {
+        assert!(v[k].is_string(), "{k} in {v}");
+    }
+    assert!(!v["name"].as_str().unwrap_or("").is_empty());
+
+    // GET with query parameters gives the same answer.
+    let g = get(&app, &format!("/blast?marker=12S&sequence={seq}")).await;
+    assert_eq!(g.status, StatusCode::OK);
+    assert_eq!(g.json(), v);
+
+    // A sequence carried by several records: another EXACT hit within 1 point makes it AMBIGUOUS.
+    if let Some(shared) = shared {
+        let v = post_json(&app, "/blast", &json!({"marker": "12s", "sequence": shared})).await.json();
+        assert_eq!(v["matchType"], "BLAST_AMBIGUOUS_MATCH", "{v}");
+        let alts = v["alternatives"].as_array().expect("alternatives");
+        assert!(!alts.is_empty());
+        assert!(alts.iter().all(|a| a["matchType"] == "BLAST_EXACT_MATCH" && a["sequenceLength"].is_null()));
+        // verbose: every other target (≤ 4 with 5 targets), same match type.
+        let verbose = post_json(&app, "/blast?verbose=true", &json!({"marker": "12S", "sequence": shared})).await.json();
+        assert_eq!(verbose["matchType"], "BLAST_AMBIGUOUS_MATCH");
+        assert!(verbose["alternatives"].as_array().is_some_and(|a| a.len() <= 4 && a.len() >= alts.len()));
+    }
+}
+
+#[tokio::test]
+async fn blast_no_match_for_random_sequence() {
+    let app = app();
+    let seq = random_seq(7);
+    let r = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": seq})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json(), json!({"matchType": "BLAST_NO_MATCH", "sequenceLength": 150}));
+    // blast-ws drops non-IUPAC characters before counting.
+    let r = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": format!("{seq} 12-_")})).await;
+    assert_eq!(r.json()["sequenceLength"], 150);
+}
+
+#[tokio::test]
+async fn blast_batch_answers_in_input_order() {
+    let app = app();
+    let (seq, _) = reference_sequences();
+    let fixtures = fixture_queries();
+    let batch = vec![seq.clone(), random_seq(1), fixtures[0].1.clone(), fixtures[1].1.clone(), random_seq(2), seq.clone()];
+    let r = post_json(&app, "/blast/batch", &json!({"marker": "12S", "sequence": batch})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    let arr = v.as_array().expect("array");
+    assert_eq!(arr.len(), batch.len());
+    assert_eq!(arr[1], json!({"matchType": "BLAST_NO_MATCH"}));
+    assert_eq!(arr[4], json!({"matchType": "BLAST_NO_MATCH"}));
+    assert_eq!(arr[0], arr[5]);
+    assert!(arr[0]["sequenceLength"].is_null(), "batch answers carry no sequenceLength");
+    // Each element equals the single answer for that sequence (minus sequenceLength).
+    for (i, s) in batch.iter().enumerate() {
+        let mut one = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": s})).await.json();
+        if let Some(o) = one.as_object_mut() {
+            o.remove("sequenceLength");
+        }
+        assert_eq!(arr[i], one, "element {i}");
+    }
+}
+
+#[tokio::test]
+async fn blast_validation_errors_keep_blast_ws_text() {
+    let app = app();
+    let seq = random_seq(3);
+    for uri in ["/blast", "/blast/batch"] {
+        let r = post_json(&app, uri, &json!({"sequence": seq})).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "No marker given");
+        let r = post_json(&app, uri, &json!({"marker": "XYZ", "sequence": seq})).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "Unsupported marker");
+        // A blast-ws marker with no library in this index.
+        let r = post_json(&app, uri, &json!({"marker": "COI", "sequence": seq})).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "Unsupported marker");
+        let r = post_json(&app, uri, &json!({"marker": "ITS"})).await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "No sequence given");
+    }
+    let r = get(&app, "/blast?sequence=ACGT").await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "No marker given");
+    // A library name is a marker too.
+    let r = post_json(&app, "/blast", &json!({"marker": "refSeq-oomycITS", "sequence": seq})).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_json_errors() {
+    let app = app();
+    let r = post_raw(&app, "/blast", "application/json", "{\"marker\": \"12S\",".into()).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
+    let r = post_raw(&app, "/v1/search", "application/json", "[1,2]".into()).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    let r = post_raw(&app, "/blast", "application/x-www-form-urlencoded", "marker=12S".into()).await;
+    assert_error(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    let r = get(&app, "/v1/occurrence/search?limit=abc").await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    let r = get(&app, "/nope").await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    let r = send(&app, Request::delete("/blast").body(Body::empty()).expect("request")).await;
+    assert_error(&r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn oversized_requests_get_413() {
+    let app = app_with(ServeConfig { max_batch: 3, json_limit: 4096, ..config() });
+    let seqs: Vec<String> = (0..4).map(random_seq).collect();
+    let r = post_json(&app, "/blast/batch", &json!({"marker": "12S", "sequence": seqs})).await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    let r = post_json(&app, "/v1/search", &json!({"sequences": seqs})).await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    let big = "A".repeat(5000);
+    let r = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": big})).await;
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    // Within the cap the batch works.
+    let r = post_json(&app, "/blast/batch", &json!({"marker": "12S", "sequence": &seqs[..3]})).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn busy_service_answers_503_with_retry_after() {
+    let app = app_with(ServeConfig { max_in_flight: 0, ..config() });
+    let r = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": random_seq(4)})).await;
+    assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, "Server busy, please try again later");
+    assert!(r.headers.contains_key(header::RETRY_AFTER));
+    let r = post_json(&app, "/v1/search", &json!({"sequence": random_seq(4)})).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    // Cheap endpoints are not limited.
+    assert_eq!(get(&app, "/health").await.status, StatusCode::OK);
+    let m = get(&app, "/metrics").await.text();
+    assert!(m.contains("edna_http_rejected_total 2"), "{m}");
+}
+
+#[tokio::test]
+async fn slow_searches_time_out_with_503() {
+    let app = app_with(ServeConfig { request_timeout: Duration::ZERO, ..config() });
+    let seqs: Vec<String> = fixture_queries().into_iter().map(|q| q.1).take(200).collect();
+    let r = post_json(&app, "/blast/batch", &json!({"marker": "12S", "sequence": seqs})).await;
+    assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, "timeout");
+}
+
+#[tokio::test]
+async fn native_search_with_taxon() {
+    let app = app();
+    let (seq, _) = reference_sequences();
+    let body = json!({"sequences": [{"id": "ref", "sequence": seq}, {"id": "rnd", "sequence": random_seq(5)}, "ACGT"],
+        "include": ["taxon", "alignment", "occurrences"], "minIdentity": 97});
+    let r = post_json(&app, "/v1/search", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    let res = v["results"].as_array().expect("results");
+    assert_eq!(res.len(), 3);
+    assert_eq!(res[0]["id"], "ref");
+    assert_eq!(res[0]["status"], "ok");
+    assert!(res[0]["exactMatch"]["nucleotideSequenceID"].is_string());
+    let hit = &res[0]["hits"][0];
+    assert_eq!(hit["identity"], 100.0);
+    assert_eq!(hit["nucleotideSequenceID"], res[0]["nucleotideSequenceID"]);
+    assert!(hit["references"].as_array().is_some_and(|r| !r.is_empty()));
+    assert!(hit["alignment"]["cigar"].is_string());
+    assert!(hit["occurrences"].is_array());
+    let taxon = &res[0]["taxon"];
+    let mt = taxon["matchType"].as_str().unwrap_or("");
+    assert!(mt == "BLAST_EXACT_MATCH" || mt == "BLAST_AMBIGUOUS_MATCH", "{taxon}");
+    assert!(taxon["taxon"]["name"].is_string(), "{taxon}");
+    assert_eq!(res[1]["status"], "no_hits");
+    assert_eq!(res[1]["taxon"]["matchType"], "BLAST_NO_MATCH");
+    assert_eq!(res[2]["status"], "invalid");
+    assert!(res[2]["message"].is_string());
+    assert_eq!(v["params"]["minIdentity"], 0.97);
+
+    let r = post_json(&app, "/v1/search", &json!({"sequence": seq, "target": "everything"})).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+    let r = post_json(&app, "/v1/search", &json!({"minIdentity": 0.9})).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "no_sequence");
+    let r = post_json(&app, "/v1/search", &json!({"sequence": seq, "marker": "COI"})).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_marker");
+}
+
+#[tokio::test]
+async fn validation_matches_gbif_vector() {
+    let app = app();
+    let r = get(&app, "/v1/validation/sequence?sequence=ACGT-ACGT..ACGTACGT").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert_eq!(v["sequence"], "ACGTACGTACGTACGT");
+    assert_eq!(v["nucleotideSequenceID"], "56b74a652b3ed2f610263b8bb423167c");
+    assert_eq!(v["gapsOrWhitespaceRemoved"], true);
+    assert_eq!(v["invalid"], false);
+    assert_error(&get(&app, "/v1/validation/sequence").await, StatusCode::BAD_REQUEST, "bad_request");
+}
+
+#[tokio::test]
+async fn sequence_taxon_and_dataset_lookups() {
+    let app = app();
+    let (seq, _) = reference_sequences();
+    let id = edna_seq::normalize::md5_hex(seq.as_bytes());
+    let r = get(&app, &format!("/v1/sequence/{id}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["sequence"], seq);
+    assert!(v["references"].as_array().is_some_and(|r| !r.is_empty()));
+    let key = v["references"][0]["taxon"]["key"].as_u64().expect("taxon key");
+    assert_error(&get(&app, &format!("/v1/sequence/{}", "0".repeat(32))).await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(&get(&app, "/v1/sequence/xyz").await, StatusCode::BAD_REQUEST, "bad_request");
+
+    let t = get(&app, &format!("/v1/taxon/{key}")).await.json();
+    assert_eq!(t["key"], key);
+    assert!(t["lineage"].as_array().is_some_and(|l| l.last().is_some_and(|x| x["key"] == key)));
+    assert!(t["occurrenceCount"].is_u64());
+    assert_error(&get(&app, "/v1/taxon/999999999").await, StatusCode::NOT_FOUND, "not_found");
+    let name = t["name"].as_str().unwrap_or("").to_string();
+    let found = get(&app, &format!("/v1/taxon?name={}", name.replace(' ', "%20"))).await.json();
+    assert!(found["count"].as_u64().is_some_and(|n| n >= 1));
+
+    let d = get(&app, "/v1/dataset").await.json();
+    assert_eq!(d["count"], 2);
+    let dkey = d["results"][0]["key"].as_str().expect("key").to_string();
+    let one = get(&app, &format!("/v1/dataset/{dkey}")).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text());
+    assert_eq!(one.json()["key"], dkey.as_str());
+    assert_error(&get(&app, "/v1/dataset/nope").await, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn occurrence_search_uses_gbif_paging() {
+    let app = app();
+    let v = get(&app, "/v1/occurrence/search?limit=5").await.json();
+    assert_eq!(v["count"], 527);
+    assert_eq!(v["offset"], 0);
+    assert_eq!(v["limit"], 5);
+    assert_eq!(v["endOfRecords"], false);
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(5));
+    assert_eq!(v["facets"], json!([]));
+    let first = &v["results"][0];
+    for k in ["occurrenceID", "datasetKey", "scientificName", "eventDate", "nucleotideSequence"] {
+        assert!(!first[k].is_null(), "{k} in {first}");
+    }
+    let v = get(&app, "/v1/occurrence/search?limit=5&offset=525").await.json();
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v["endOfRecords"], true);
+    assert_eq!(get(&app, "/v1/occurrence/search?limit=1000").await.json()["limit"], 300);
+
+    // By sequence: an occurrence's own sequence comes back first at 100 % identity.
+    let seq = first["nucleotideSequence"][0]["sequence"].as_str().expect("sequence").to_string();
+    let nsid = first["nucleotideSequence"][0]["nucleotideSequenceID"].as_str().expect("id").to_string();
+    let v = get(&app, &format!("/v1/occurrence/search?sequence={seq}&minIdentity=0.9&facet=datasetKey")).await.json();
+    assert!(v["count"].as_u64().is_some_and(|n| n >= 1), "{v}");
+    assert_eq!(v["results"][0]["identity"], 100.0);
+    assert_eq!(v["query"]["nucleotideSequenceID"], nsid);
+    assert_eq!(v["facets"][0]["field"], "DATASET_KEY");
+    // By nucleotideSequenceID (GBIF's parameter name), and by dataset.
+    let by_id = get(&app, &format!("/v1/occurrence/search?nucleotideSequence.nucleotideSequenceID={nsid}")).await.json();
+    assert!(by_id["results"].as_array().is_some_and(|r| r.iter().all(|x| x["nucleotideSequence"][0]["nucleotideSequenceID"] == nsid.as_str())));
+    let dkey = first["datasetKey"].as_str().expect("dataset");
+    let by_ds = get(&app, &format!("/v1/occurrence/search?datasetKey={dkey}&limit=0")).await.json();
+    assert!(by_ds["count"].as_u64().is_some_and(|n| n > 0 && n < 527));
+    // by=taxon with a reference sequence: the envelope carries the assignment.
+    let (rseq, _) = reference_sequences();
+    let v = get(&app, &format!("/v1/occurrence/search?sequence={rseq}&by=taxon")).await.json();
+    assert!(v["taxon"]["taxon"]["name"].is_string(), "{v}");
+    assert!(v["count"].is_u64());
+}
+
+#[tokio::test]
+async fn sequence_search_ws_compatibility() {
+    let app = app();
+    let dbs = get(&app, "/databases").await.json();
+    assert!(dbs.as_array().is_some_and(|d| d.iter().any(|x| x["db"] == "meta-fish-lib.udb")));
+    let (seq, _) = reference_sequences();
+    let v = post_json(&app, "/search", &json!({"database": "meta-fish-lib.udb", "sequence": seq})).await.json();
+    assert!(v["matchType"].as_str().is_some_and(|m| m.starts_with("BLAST_")), "{v}");
+    assert_eq!(v["qstart"], 1);
+    assert!(v["alignment"].as_str().is_some_and(|a| a.starts_with(" Query")));
+    let v = post_json(&app, "/search/batch", &json!({"database": "meta-fish-lib", "sequence": [seq, random_seq(9)], "outformat": "blast6out"})).await.json();
+    let arr = v.as_array().expect("array");
+    assert_eq!(arr.len(), 2);
+    assert!(arr[0]["alignment"].is_null());
+    assert_eq!(arr[1], json!({"matchType": "BLAST_NO_MATCH"}));
+    let r = post_json(&app, "/search", &json!({"database": "meta-fish-lib", "sequence": [seq], "outformat": "blast6"})).await;
+    assert!(r.text().split('\t').count() >= 12, "{}", r.text());
+    let r = post_json(&app, "/search", &json!({"database": "nope.udb", "sequence": seq})).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "Unknown database");
+}
+
+#[tokio::test]
+async fn streamed_fasta_search() {
+    let app = app();
+    let q = fixture_queries();
+    let fasta: String = q.iter().take(5).map(|(id, s)| format!(">{id}\n{s}\n")).collect();
+    let r = post_raw(&app, "/v1/search/stream?minIdentity=0.9", "text/x-fasta", fasta).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let lines: Vec<Value> = r.text().lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(lines.len(), 5);
+    for (l, (id, _)) in lines.iter().zip(&q) {
+        assert_eq!(l["id"], id.as_str());
+    }
+    let r = post_raw(&app, "/v1/search/stream?format=tsv", "text/plain", ">a\nACGTACGTAC\n>b\nnot fasta at all >\n".into()).await;
+    assert!(r.text().starts_with("qseqid\t"));
+    let r = post_raw(&app, "/v1/search/stream", "application/json", "{}".into()).await;
+    assert_error(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn openapi_metrics_cors_and_page() {
+    let app = app();
+    let doc = get(&app, "/openapi.json").await.json();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.0")));
+    for p in ["/blast", "/blast/batch", "/search", "/v1/search", "/v1/occurrence/search", "/v1/validation/sequence"] {
+        assert!(doc["paths"][p].is_object(), "{p}");
+    }
+    let _ = get(&app, "/health").await;
+    let m = get(&app, "/metrics").await;
+    assert!(m.text().contains("edna_http_requests_total{route=\"/health\",status=\"200\"}"), "{}", m.text());
+    assert!(m.text().contains("edna_http_request_duration_seconds_bucket"));
+    let pre = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/blast")
+        .header(header::ORIGIN, "https://example.org")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .body(Body::empty())
+        .expect("request");
+    let r = send(&app, pre).await;
+    assert_eq!(r.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).and_then(|v| v.to_str().ok()), Some("*"));
+    let page = get(&app, "/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("/v1/search"));
+}
+
+#[tokio::test]
+async fn serves_over_a_socket_and_shuts_down_gracefully() {
+    let state = AppState::new(index(), &config()).expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(run(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let (seq, _) = reference_sequences();
+    let body = json!({"marker": "12S", "sequence": seq}).to_string();
+    let req = format!(
+        "POST /blast HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    // A plain blocking client on its own thread: the server runs on this test's runtime.
+    let res = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+        conn.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        conn.write_all(req.as_bytes()).expect("write");
+        let mut res = String::new();
+        conn.read_to_string(&mut res).expect("read");
+        res
+    })
+    .await
+    .expect("client");
+    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+    let json_body = res.split("\r\n\r\n").nth(1).expect("body");
+    let v: Value = serde_json::from_str(json_body).expect("json");
+    assert_eq!(v["identity"], 100.0);
+    let _ = stop.send(());
+    let done = tokio::time::timeout(Duration::from_secs(10), server).await.expect("shut down in time");
+    assert!(matches!(done, Ok(Ok(()))));
+}
