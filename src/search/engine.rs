@@ -174,6 +174,8 @@ pub struct SearchStats {
     pub candidates: u64,
     /// Target bases scanned by the edit-distance filter.
     pub filter_bases: u64,
+    /// Targets passing the exact-piece bound.
+    pub piece_passed: u64,
     /// Targets passing the edit-distance bound (aligned).
     pub aligned: u64,
     /// Hits kept.
@@ -349,6 +351,7 @@ impl<'a> Searcher<'a> {
         let max_d = max_edit_distance(n, params.min_identity);
         let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
         let myers = MyersQuery::new(query);
+        let pieces = Pieces::new(query, max_d as usize);
         let scoring = Scoring::vsearch();
         let mut hits = Vec::new();
         for (s, dmin, dmax) in candidates {
@@ -367,11 +370,16 @@ impl<'a> Searcher<'a> {
                 let b = (dmax as i64 + n as i64 + slack).clamp(0, tlen as i64) as usize;
                 (a, b.max(a))
             };
-            index.seq_range_into(s, fs, fe, &mut self.target_buf);
+            let ambiguous = index.seq_range_into(s, fs, fe, &mut self.target_buf);
             self.stats.filter_bases += (fe - fs) as u64;
             // The query may hang off an end only where the scanned stretch reaches the target's real end.
             let pad_left = if fs == 0 { overhang } else { 0 };
             let pad_right = if fe == tlen { overhang } else { 0 };
+            // A target ambiguity code may be compatible with the query: such windows skip the piece filter.
+            if !ambiguous && !pieces.may_align(&self.target_buf, pad_left + pad_right) {
+                continue;
+            }
+            self.stats.piece_passed += 1;
             let Some(m) = myers.best_padded(&self.target_buf, max_d, pad_left, pad_right) else {
                 continue;
             };
@@ -391,6 +399,125 @@ impl<'a> Searcher<'a> {
         }
         hits
     }
+}
+
+/// The pigeonhole filter in front of the edit-distance scan: cut the query into `s` disjoint pieces; an
+/// alignment with at most `e` edits leaves at least `s − e` pieces intact, and each intact piece occurs
+/// exactly in the target window (one edit touches at most one piece). Pieces that may hang off a target
+/// end, or contain ambiguity codes, are counted as present, and a window with ambiguity codes is never
+/// rejected, so the filter cannot lose a hit. It only runs where it can reject anything (high identity).
+struct Pieces {
+    /// 2-bit code of the first `k` bases of each usable piece.
+    codes: Vec<u64>,
+    /// Open-addressing table: code → bitmask of piece indices (for repeated pieces).
+    table: Vec<(u64, u64)>,
+    k: usize,
+    piece_len: usize,
+    /// Pieces that must be found when no overhang is possible.
+    need: usize,
+}
+
+const PIECE_MIN: usize = 12;
+const PIECE_TABLE: usize = 128;
+
+impl Pieces {
+    fn new(query: &[u8], max_edits: usize) -> Self {
+        let n = query.len();
+        let s = (2 * max_edits + 2).min(n / PIECE_MIN).min(63);
+        let mut p = Pieces {
+            codes: Vec::new(),
+            table: vec![(u64::MAX, 0); PIECE_TABLE],
+            k: 0,
+            piece_len: 0,
+            need: 0,
+        };
+        if s <= max_edits {
+            return p;
+        }
+        let piece_len = n / s;
+        let k = piece_len.min(32);
+        let mut need = s - max_edits;
+        for i in 0..s {
+            match edna_seq_code(&query[i * piece_len..i * piece_len + k]) {
+                Some(c) => p.codes.push(c),
+                // An ambiguous piece cannot be checked: count it as found.
+                None => need = need.saturating_sub(1),
+            }
+        }
+        for (i, &c) in p.codes.iter().enumerate() {
+            let mut slot = (mix(c) as usize) % PIECE_TABLE;
+            loop {
+                let e = &mut p.table[slot];
+                if e.0 == u64::MAX || e.0 == c {
+                    e.0 = c;
+                    e.1 |= 1 << i;
+                    break;
+                }
+                slot = (slot + 1) % PIECE_TABLE;
+            }
+        }
+        p.k = k;
+        p.piece_len = piece_len;
+        p.need = need;
+        p
+    }
+
+    /// False only when no alignment with at most `max_edits` edits can exist in `window`.
+    fn may_align(&self, window: &[u8], padding: usize) -> bool {
+        if self.need == 0 {
+            return true;
+        }
+        // Pieces that might lie in the free overhang are not required.
+        let overhang_pieces = if padding == 0 {
+            0
+        } else {
+            padding / self.piece_len.max(1) + 2
+        };
+        let need = self.need.saturating_sub(overhang_pieces);
+        if need == 0 {
+            return true;
+        }
+        // The caller passes only ACGT windows. A=0x41 C=0x43 G=0x47 T=0x54 map to 0..3 by bit arithmetic,
+        // which keeps the loop free of unpredictable branches.
+        let mask: u64 = if self.k == 32 { u64::MAX } else { (1u64 << (2 * self.k)) - 1 };
+        let mut code = 0u64;
+        let mut found = 0u64;
+        for (i, &b) in window.iter().enumerate() {
+            let c = ((b >> 1) ^ (b >> 2)) & 3;
+            code = ((code << 2) | c as u64) & mask;
+            if i + 1 < self.k {
+                continue;
+            }
+            let mut slot = (mix(code) as usize) & (PIECE_TABLE - 1);
+            loop {
+                let e = self.table[slot];
+                if e.0 == code {
+                    found |= e.1;
+                    if found.count_ones() as usize >= need {
+                        return true;
+                    }
+                    break;
+                }
+                if e.0 == u64::MAX {
+                    break;
+                }
+                slot = (slot + 1) & (PIECE_TABLE - 1);
+            }
+        }
+        false
+    }
+}
+
+fn edna_seq_code(bases: &[u8]) -> Option<u64> {
+    bases
+        .iter()
+        .try_fold(0u64, |acc, &b| edna_seq::pack::code2(b).map(|c| (acc << 2) | c as u64))
+}
+
+#[inline]
+fn mix(x: u64) -> u64 {
+    let x = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^ (x >> 29)
 }
 
 /// Marks a target whose seeds include one without a stored position.

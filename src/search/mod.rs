@@ -18,4 +18,6 @@ mod assign;
 mod engine;
 
 pub use assign::{assign, Assignment, MatchType, RankThresholds};
-pub use engine::{min_shared_seeds, Hit, QueryResult, QueryStatus, SearchParams, SearchStats, Searcher, Strand, Target};
+pub use engine::{
+    min_shared_seeds, Hit, QueryResult, QueryStatus, SearchParams, SearchStats, Searcher, Strand, Target,
+};

@@ -440,29 +440,33 @@ impl Index {
         }
     }
 
-    /// Unpacks bases `start..end` of sequence `id` into `out` (cleared; clipped to the sequence).
-    pub fn seq_range_into(&self, id: u32, start: usize, end: usize, out: &mut Vec<u8>) {
+    /// Unpacks bases `start..end` of sequence `id` into `out` (cleared; clipped to the sequence). Returns
+    /// true when the range holds a non-ACGT symbol.
+    pub fn seq_range_into(&self, id: u32, start: usize, end: usize, out: &mut Vec<u8>) -> bool {
         out.clear();
         let entries = self.s::<SeqEntry>(SectionKind::SeqEntries);
         let (Some(e), Some(next)) = (entries.get(id as usize), entries.get(id as usize + 1)) else {
-            return;
+            return false;
         };
         let end = end.min(e.len as usize);
         if start >= end {
-            return;
+            return false;
         }
         let base = e.packed_offset as usize;
         let Some(packed) = self.b(SectionKind::SeqPacked).get(base..base.saturating_add((e.len as usize).div_ceil(4))) else {
-            return;
+            return false;
         };
         let exc = self.s::<Exception>(SectionKind::SeqExceptions).get(e.exc_start as usize..next.exc_start as usize).unwrap_or(&[]);
         unpack_range(packed, start, end, out);
+        let mut ambiguous = false;
         for x in exc {
             let p = x.pos as usize;
             if (start..end).contains(&p) {
                 out[p - start] = x.symbol;
+                ambiguous = true;
             }
         }
+        ambiguous
     }
 
     /// Sequence `id` as a new vector.
