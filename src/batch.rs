@@ -35,7 +35,9 @@ impl<'a> SearcherPool<'a> {
     /// A searcher for each rayon thread (plus one for callers outside the pool).
     pub fn new(index: &'a Index) -> Self {
         let n = rayon::current_num_threads() + 1;
-        SearcherPool { searchers: (0..n).map(|_| Mutex::new(Searcher::new(index))).collect() }
+        SearcherPool {
+            searchers: (0..n).map(|_| Mutex::new(Searcher::new(index))).collect(),
+        }
     }
 
     /// Runs `f` with this thread's searcher.

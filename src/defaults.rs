@@ -13,7 +13,9 @@ pub fn repo_root() -> PathBuf {
 
 /// Where the default index is kept: `$EDNA_SEARCH_INDEX`, else `target/default-index` in the repository.
 pub fn default_index_dir() -> PathBuf {
-    std::env::var_os("EDNA_SEARCH_INDEX").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target/default-index"))
+    std::env::var_os("EDNA_SEARCH_INDEX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/default-index"))
 }
 
 /// The bundled query set used by `edna-search demo`.
@@ -35,7 +37,11 @@ pub fn default_build_config(root: &Path, out: PathBuf) -> BuildConfig {
         }],
         refdbs: ["refSeq-oomycITS", "refSeq-arc5s"]
             .iter()
-            .map(|d| RefdbSpec { dir: refs.join("gbif-refdb").join(d), marker: None, name: None })
+            .map(|d| RefdbSpec {
+                dir: refs.join("gbif-refdb").join(d),
+                marker: None,
+                name: None,
+            })
             .collect(),
         dwca: vec![root.join("fixtures/dwca/noaa_gu1901_12S")],
         seeds: DEFAULT_SEEDS,

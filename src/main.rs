@@ -15,7 +15,11 @@ use edna_search::search::{assign, RankThresholds, SearchParams, Searcher, Strand
 use edna_search::{batch, defaults};
 
 #[derive(Parser)]
-#[command(name = "edna-search", version, about = "Find where a DNA sequence has been found and what it is")]
+#[command(
+    name = "edna-search",
+    version,
+    about = "Find where a DNA sequence has been found and what it is"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -168,14 +172,28 @@ fn run() -> Result<()> {
             let idx = open_index(index)?;
             let t = Instant::now();
             idx.verify().context("verification failed")?;
-            println!("{}: ok ({} bytes verified in {:.2}s)", idx.file().path().display(), idx.file().len(), t.elapsed().as_secs_f64());
+            println!(
+                "{}: ok ({} bytes verified in {:.2}s)",
+                idx.file().path().display(),
+                idx.file().len(),
+                t.elapsed().as_secs_f64()
+            );
             Ok(())
         }
         Command::Search(a) => cmd_search(a, false),
         Command::Assign(a) => cmd_search(a, true),
         Command::Export { index, target } => cmd_export(&open_index(index)?, target),
         Command::Lookup { index, key } => cmd_lookup(&open_index(index)?, &key),
-        Command::Serve { index, listen, workers, max_in_flight, timeout, json_limit, stream_limit, max_batch } => {
+        Command::Serve {
+            index,
+            listen,
+            workers,
+            max_in_flight,
+            timeout,
+            json_limit,
+            stream_limit,
+            max_batch,
+        } => {
             let idx = std::sync::Arc::new(open_index(index)?);
             let config = edna_search::http::ServeConfig {
                 workers,
@@ -222,7 +240,10 @@ fn open_index(dir: Option<PathBuf>) -> Result<Index> {
                 if d.join(edna_index::INDEX_FILE_NAME).exists() {
                     eprintln!("the default index cannot be used ({e}); rebuilding it");
                 }
-                eprintln!("building the default index from the bundled data into {} ...", d.display());
+                eprintln!(
+                    "building the default index from the bundled data into {} ...",
+                    d.display()
+                );
                 let cfg = defaults::default_build_config(&defaults::repo_root(), d.clone());
                 run_build(&cfg)?;
             }
@@ -254,8 +275,10 @@ fn progress_bar(unit: &str) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let b = indicatif::ProgressBar::new(0);
-    let style = indicatif::ProgressStyle::with_template(&format!("{{spinner}} {{msg}} [{{elapsed_precise}}] {{pos}} {unit} {{per_sec}}"))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{spinner}} {{msg}} [{{elapsed_precise}}] {{pos}} {unit} {{per_sec}}"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
     b.set_style(style);
     b.enable_steady_tick(std::time::Duration::from_millis(200));
     Some(b)
@@ -303,23 +326,35 @@ fn cmd_build(args: &[String]) -> Result<()> {
     let mut last_was_refdb = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let mut value = |what: &str| -> Result<String> {
-            it.next().cloned().with_context(|| format!("{flag} needs {what}"))
-        };
+        let mut value =
+            |what: &str| -> Result<String> { it.next().cloned().with_context(|| format!("{flag} needs {what}")) };
         match flag.as_str() {
             "--out" | "-o" => out = Some(PathBuf::from(value("a directory")?)),
             "--reference" => {
-                references.push(LibrarySpec { fasta: value("a file")?.into(), taxonomy: None, style: None, marker: None, name: None });
+                references.push(LibrarySpec {
+                    fasta: value("a file")?.into(),
+                    taxonomy: None,
+                    style: None,
+                    marker: None,
+                    name: None,
+                });
                 last_was_refdb = false;
             }
             "--refdb" => {
-                refdbs.push(RefdbSpec { dir: value("a directory")?.into(), marker: None, name: None });
+                refdbs.push(RefdbSpec {
+                    dir: value("a directory")?.into(),
+                    marker: None,
+                    name: None,
+                });
                 last_was_refdb = true;
             }
             "--dwca" => dwca.push(PathBuf::from(value("a path")?)),
             "--taxonomy" => {
                 let v = value("a file")?;
-                references.last_mut().context("--taxonomy must follow a --reference")?.taxonomy = Some(v.into());
+                references
+                    .last_mut()
+                    .context("--taxonomy must follow a --reference")?
+                    .taxonomy = Some(v.into());
             }
             "--header-style" => {
                 let v = value("a style")?;
@@ -333,17 +368,32 @@ fn cmd_build(args: &[String]) -> Result<()> {
                     "lineage-accession" => HeaderStyle::LineageAccession,
                     other => bail!("unknown header style {other:?} (unite, sintax, dada2, qiime, pr2, bold, rdp, lineage-accession)"),
                 };
-                references.last_mut().context("--header-style must follow a --reference")?.style = Some(style);
+                references
+                    .last_mut()
+                    .context("--header-style must follow a --reference")?
+                    .style = Some(style);
             }
             "--marker" | "--name" => {
                 let v = value("a value")?;
                 let is_marker = flag == "--marker";
                 if last_was_refdb {
-                    let r = refdbs.last_mut().context("--marker/--name must follow a --reference or --refdb")?;
-                    if is_marker { r.marker = Some(v) } else { r.name = Some(v) }
+                    let r = refdbs
+                        .last_mut()
+                        .context("--marker/--name must follow a --reference or --refdb")?;
+                    if is_marker {
+                        r.marker = Some(v)
+                    } else {
+                        r.name = Some(v)
+                    }
                 } else {
-                    let r = references.last_mut().context("--marker/--name must follow a --reference or --refdb")?;
-                    if is_marker { r.marker = Some(v) } else { r.name = Some(v) }
+                    let r = references
+                        .last_mut()
+                        .context("--marker/--name must follow a --reference or --refdb")?;
+                    if is_marker {
+                        r.marker = Some(v)
+                    } else {
+                        r.name = Some(v)
+                    }
                 }
             }
             "--threads" => threads = Some(value("a number")?.parse().context("--threads needs a number")?),
@@ -357,7 +407,12 @@ fn cmd_build(args: &[String]) -> Result<()> {
         }
     }
     let out = out.context("build needs --out DIR")?;
-    for path in references.iter().map(|r| &r.fasta).chain(refdbs.iter().map(|r| &r.dir)).chain(dwca.iter()) {
+    for path in references
+        .iter()
+        .map(|r| &r.fasta)
+        .chain(refdbs.iter().map(|r| &r.dir))
+        .chain(dwca.iter())
+    {
         if !path.exists() {
             bail!("{}: no such file or directory", path.display());
         }
@@ -365,7 +420,14 @@ fn cmd_build(args: &[String]) -> Result<()> {
     if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().ok();
     }
-    run_build(&BuildConfig { out, references, refdbs, dwca, seeds: DEFAULT_SEEDS, limits: Default::default() })
+    run_build(&BuildConfig {
+        out,
+        references,
+        refdbs,
+        dwca,
+        seeds: DEFAULT_SEEDS,
+        limits: Default::default(),
+    })
 }
 
 fn cmd_info(index: &Index, json: bool) -> Result<()> {
@@ -382,7 +444,12 @@ fn cmd_info(index: &Index, json: bool) -> Result<()> {
             .collect();
         let sections: serde_json::Map<String, serde_json::Value> = edna_index::format::SectionKind::ALL
             .iter()
-            .filter_map(|k| index.file().entry(*k).map(|e| (k.name().to_string(), serde_json::json!(e.len))))
+            .filter_map(|k| {
+                index
+                    .file()
+                    .entry(*k)
+                    .map(|e| (k.name().to_string(), serde_json::json!(e.len)))
+            })
             .collect();
         let v = serde_json::json!({
             "format_version": m.format_version,
@@ -408,29 +475,63 @@ fn cmd_info(index: &Index, json: bool) -> Result<()> {
         return Ok(());
     }
     println!("index          {}", index.file().path().display());
-    println!("format         v{} (built by edna-search {})", m.format_version, m.builder_version);
-    println!("sequences      {} distinct ({} bases; {} bases read from inputs)", m.sequences, m.distinct_bases, m.input_bases);
-    println!("references     {} records in {} libraries", m.reference_sequences, m.libraries.len());
+    println!(
+        "format         v{} (built by edna-search {})",
+        m.format_version, m.builder_version
+    );
+    println!(
+        "sequences      {} distinct ({} bases; {} bases read from inputs)",
+        m.sequences, m.distinct_bases, m.input_bases
+    );
+    println!(
+        "references     {} records in {} libraries",
+        m.reference_sequences,
+        m.libraries.len()
+    );
     for l in &m.libraries {
-        println!("  {:<28} {:<6} {:>8} records {:>8} sequences", l.name, l.marker, l.records, l.sequences);
+        println!(
+            "  {:<28} {:<6} {:>8} records {:>8} sequences",
+            l.name, l.marker, l.records, l.sequences
+        );
     }
-    println!("occurrences    {} ({} DNA rows) in {} datasets", m.occurrences, m.dna_rows, m.datasets.len());
+    println!(
+        "occurrences    {} ({} DNA rows) in {} datasets",
+        m.occurrences,
+        m.dna_rows,
+        m.datasets.len()
+    );
     println!("taxa           {}", m.taxa);
     println!("markers        {}", m.markers.join(", "));
-    println!("seeds          k={} w={} (lossless for shared exact runs of ≥ {} bp)", m.seeds.k, m.seeds.w, m.seeds.k + m.seeds.w - 1);
-    println!("size           {} bytes ({:.3} bytes per input base)", index_bytes, index_bytes as f64 / m.input_bases.max(1) as f64);
+    println!(
+        "seeds          k={} w={} (lossless for shared exact runs of ≥ {} bp)",
+        m.seeds.k,
+        m.seeds.w,
+        m.seeds.k + m.seeds.w - 1
+    );
+    println!(
+        "size           {} bytes ({:.3} bytes per input base)",
+        index_bytes,
+        index_bytes as f64 / m.input_bases.max(1) as f64
+    );
     let issues: u64 = m.issues.iter().map(|i| i.count).sum();
     println!("input problems {issues} ({} kinds; see --json)", m.issues.len());
     Ok(())
 }
 
 fn fraction(v: f64) -> f64 {
-    if v > 1.0 { v / 100.0 } else { v }
+    if v > 1.0 {
+        v / 100.0
+    } else {
+        v
+    }
 }
 
 fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
     if let Some(n) = a.threads {
-        rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global().ok();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .ok();
     }
     let index = open_index(a.index.clone())?;
     let params = SearchParams {
@@ -475,11 +576,19 @@ fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
             Format::Sam => output::write_sam_header(&mut out, &index, params.target)?,
             _ => {}
         }
-        batch::run(&index, &mut reader, &params, a.format, a.format == Format::Json, &mut out, &|n| {
-            if let Some(b) = &bar {
-                b.set_position(n)
-            }
-        })?
+        batch::run(
+            &index,
+            &mut reader,
+            &params,
+            a.format,
+            a.format == Format::Json,
+            &mut out,
+            &|n| {
+                if let Some(b) = &bar {
+                    b.set_position(n)
+                }
+            },
+        )?
     };
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -572,9 +681,13 @@ fn cmd_lookup(index: &Index, key: &str) -> Result<()> {
         }
     } else {
         match edna_seq::normalize::clean(key.as_bytes()) {
-            Ok(c) if !c.is_empty() => {
-                (index.find_md5(&edna_seq::normalize::md5_bytes(&c)).into_iter().collect(), "normalised sequence")
-            }
+            Ok(c) if !c.is_empty() => (
+                index
+                    .find_md5(&edna_seq::normalize::md5_bytes(&c))
+                    .into_iter()
+                    .collect(),
+                "normalised sequence",
+            ),
             Ok(_) => bail!("nothing left of the sequence after GBIF normalisation (no run of 8 unambiguous bases)"),
             Err(why) => bail!("invalid sequence: {why}"),
         }
@@ -628,7 +741,13 @@ fn cmd_export(index: &Index, target: TargetArg) -> Result<()> {
         index.seq_into(s, &mut buf);
         let mut ids: Vec<String> = Vec::new();
         if matches!(target, TargetArg::References | TargetArg::All) {
-            ids.extend(index.seq_refs(s).iter().filter_map(|&r| index.reference(r)).map(|r| index.str(r.id).to_string()));
+            ids.extend(
+                index
+                    .seq_refs(s)
+                    .iter()
+                    .filter_map(|&r| index.reference(r))
+                    .map(|r| index.str(r.id).to_string()),
+            );
         }
         if matches!(target, TargetArg::Occurrences | TargetArg::All) && !index.seq_occs(s).is_empty() {
             ids.push(edna_seq::normalize::to_hex(&index.seq_md5(s)));

@@ -38,12 +38,18 @@ pub fn target_rows(index: &Index, hit: &Hit, target: Target) -> Vec<TargetRow> {
     if matches!(target, Target::References | Target::All) {
         for &r in index.seq_refs(hit.seq) {
             if let Some(e) = index.reference(r) {
-                rows.push(TargetRow { sseqid: index.str(e.id).to_string(), reference: Some(r) });
+                rows.push(TargetRow {
+                    sseqid: index.str(e.id).to_string(),
+                    reference: Some(r),
+                });
             }
         }
     }
     if matches!(target, Target::Occurrences | Target::All) && !index.seq_occs(hit.seq).is_empty() {
-        rows.push(TargetRow { sseqid: edna_seq::normalize::to_hex(&index.seq_md5(hit.seq)), reference: None });
+        rows.push(TargetRow {
+            sseqid: edna_seq::normalize::to_hex(&index.seq_md5(hit.seq)),
+            reference: None,
+        });
     }
     rows
 }
@@ -52,14 +58,28 @@ fn taxon_of_reference(index: &Index, r: Option<u32>) -> String {
     let Some(e) = r.and_then(|r| index.reference(r)) else {
         return String::new();
     };
-    index.lineage(e.taxon).iter().filter_map(|&t| index.taxon(t)).map(|t| index.str(t.name)).collect::<Vec<_>>().join(";")
+    index
+        .lineage(e.taxon)
+        .iter()
+        .filter_map(|&t| index.taxon(t))
+        .map(|t| index.str(t.name))
+        .collect::<Vec<_>>()
+        .join(";")
 }
 
 /// One `blast6` row. There is no BLAST statistics model here: `evalue` is 0 and `bitscore` holds the
 /// alignment score (vsearch scoring), so tools that sort by bitscore still rank hits sensibly.
 fn blast6_row(out: &mut dyn Write, q: &QueryResult, h: &Hit, sseqid: &str) -> io::Result<()> {
-    let (ss, se) = if h.strand == '+' { (h.t_start, h.t_end) } else { (h.t_end, h.t_start) };
-    let (qs, qe) = if h.strand == '+' { (h.q_start, h.q_end) } else { (h.q_end, h.q_start) };
+    let (ss, se) = if h.strand == '+' {
+        (h.t_start, h.t_end)
+    } else {
+        (h.t_end, h.t_start)
+    };
+    let (qs, qe) = if h.strand == '+' {
+        (h.q_start, h.q_end)
+    } else {
+        (h.q_end, h.q_start)
+    };
     writeln!(
         out,
         "{}\t{}\t{:.3}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -143,7 +163,10 @@ pub fn write_result(
                         .collect();
                     let mut v = serde_json::to_value(h).unwrap_or_default();
                     if let Some(o) = v.as_object_mut() {
-                        o.insert("nucleotideSequenceID".into(), json!(edna_seq::normalize::to_hex(&index.seq_md5(h.seq))));
+                        o.insert(
+                            "nucleotideSequenceID".into(),
+                            json!(edna_seq::normalize::to_hex(&index.seq_md5(h.seq))),
+                        );
                         o.insert("targets".into(), json!(targets));
                         o.insert("occurrences".into(), json!(index.seq_occs(h.seq).len()));
                     }
@@ -224,8 +247,16 @@ pub fn write_sam_header(out: &mut dyn Write, index: &Index, target: Target) -> i
             }
         }
         if matches!(target, Target::Occurrences | Target::All) && !index.seq_occs(seq).is_empty() {
-            writeln!(out, "@SQ\tSN:{}\tLN:{len}", edna_seq::normalize::to_hex(&index.seq_md5(seq)))?;
+            writeln!(
+                out,
+                "@SQ\tSN:{}\tLN:{len}",
+                edna_seq::normalize::to_hex(&index.seq_md5(seq))
+            )?;
         }
     }
-    writeln!(out, "@PG\tID:edna-search\tPN:edna-search\tVN:{}", env!("CARGO_PKG_VERSION"))
+    writeln!(
+        out,
+        "@PG\tID:edna-search\tPN:edna-search\tVN:{}",
+        env!("CARGO_PKG_VERSION")
+    )
 }

@@ -62,7 +62,12 @@ fn golden_info_of_the_default_index() {
         std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
     }
     let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(got, want, "info differs from {} (UPDATE_GOLDEN=1 to accept)", path.display());
+    assert_eq!(
+        got,
+        want,
+        "info differs from {} (UPDATE_GOLDEN=1 to accept)",
+        path.display()
+    );
 }
 
 #[test]
@@ -102,7 +107,11 @@ fn queries_find_their_own_occurrence_sequences() {
     let index = shared_index();
     let queries = read_fasta(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta"));
     assert_eq!(queries.len(), 243);
-    let params = SearchParams { target: Target::Occurrences, max_hits: 0, ..Default::default() };
+    let params = SearchParams {
+        target: Target::Occurrences,
+        max_hits: 0,
+        ..Default::default()
+    };
     let mut searcher = Searcher::new(index);
     let mut exact = 0;
     for (id, seq) in &queries {
@@ -129,7 +138,10 @@ fn queries_find_their_own_occurrence_sequences() {
 fn reverse_complement_queries_match_on_the_minus_strand() {
     let index = shared_index();
     let queries = read_fasta(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta"));
-    let params = SearchParams { target: Target::Occurrences, ..Default::default() };
+    let params = SearchParams {
+        target: Target::Occurrences,
+        ..Default::default()
+    };
     let mut searcher = Searcher::new(index);
     let (id, seq) = &queries[1];
     let plus = searcher.search(id, seq, &params);
@@ -139,7 +151,14 @@ fn reverse_complement_queries_match_on_the_minus_strand() {
     assert_eq!(plus.hits[0].seq, minus.hits[0].seq);
     assert_eq!(minus.hits[0].strand, '-');
     assert_eq!(plus.hits[0].identity, minus.hits[0].identity);
-    let only_plus = searcher.search(id, &rc, &SearchParams { strand: Strand::Plus, ..params.clone() });
+    let only_plus = searcher.search(
+        id,
+        &rc,
+        &SearchParams {
+            strand: Strand::Plus,
+            ..params.clone()
+        },
+    );
     assert!(only_plus.hits.iter().all(|h| h.strand == '+'));
 }
 
@@ -161,9 +180,15 @@ fn bad_queries_get_a_status_not_a_crash() {
         }
     }
     // Very short and very long queries are searched, not rejected.
-    assert!(matches!(searcher.search("short", b"ACGTTGCAACGT", &p).status, QueryStatus::NoHits));
+    assert!(matches!(
+        searcher.search("short", b"ACGTTGCAACGT", &p).status,
+        QueryStatus::NoHits
+    ));
     let long: Vec<u8> = (0..20_000).map(|i| b"ACGT"[(i * 7 + i / 3) % 4]).collect();
-    assert!(!matches!(searcher.search("long", &long, &p).status, QueryStatus::Invalid(_)));
+    assert!(!matches!(
+        searcher.search("long", &long, &p).status,
+        QueryStatus::Invalid(_)
+    ));
 }
 
 #[test]
@@ -181,7 +206,10 @@ fn builds_are_byte_identical_whatever_the_thread_count() {
 
 fn config_with(dir: &Path, fasta: PathBuf) -> BuildConfig {
     let mut cfg = default_build_config(&repo_root(), dir.to_path_buf());
-    cfg.references = vec![edna_index_builder::reference::LibrarySpec { fasta, ..Default::default() }];
+    cfg.references = vec![edna_index_builder::reference::LibrarySpec {
+        fasta,
+        ..Default::default()
+    }];
     cfg.refdbs.clear();
     cfg.dwca.clear();
     cfg
@@ -192,14 +220,18 @@ fn malformed_inputs_give_errors_naming_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     let bad = tmp.path().join("bad.fasta");
     std::fs::write(&bad, b">ok\nACGTACGTACGT\n>bin\nACGT\x00\x01ACGT\n").unwrap();
-    let err = build(&config_with(&tmp.path().join("out"), bad.clone()), &NoProgress).unwrap_err().to_string();
+    let err = build(&config_with(&tmp.path().join("out"), bad.clone()), &NoProgress)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("bad.fasta") && err.contains("line 4"), "{err}");
     // Nothing half-built is left to open.
     assert!(Index::open(&tmp.path().join("out")).is_err());
 
     let no_header = tmp.path().join("noheader.fasta");
     std::fs::write(&no_header, b"ACGTACGT\n>x\nACGT\n").unwrap();
-    let err = build(&config_with(&tmp.path().join("out2"), no_header), &NoProgress).unwrap_err().to_string();
+    let err = build(&config_with(&tmp.path().join("out2"), no_header), &NoProgress)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("noheader.fasta") && err.contains("line 1"), "{err}");
 
     let not_zip = tmp.path().join("fake.zip");
@@ -222,6 +254,10 @@ fn a_failed_build_keeps_the_previous_index() {
     std::fs::write(&bad, b">a\nACGT\x00\n").unwrap();
     assert!(build(&config_with(&out, bad), &NoProgress).is_err());
     assert_eq!(std::fs::read(out.join(edna_index::INDEX_FILE_NAME)).unwrap(), before);
-    let leftovers: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().filter(|e| e.file_name() != edna_index::INDEX_FILE_NAME).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name() != edna_index::INDEX_FILE_NAME)
+        .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }

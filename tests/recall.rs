@@ -14,14 +14,18 @@ fn vsearch_pairs(file: &str) -> HashMap<(String, String), f64> {
     text.lines()
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            ((f[0].to_string(), f[1].to_string()), f[2].parse::<f64>().expect("identity"))
+            (
+                (f[0].to_string(), f[1].to_string()),
+                f[2].parse::<f64>().expect("identity"),
+            )
         })
         .collect()
 }
 
 fn our_pairs(index: &Index, min_identity: f64) -> HashMap<(String, String), f64> {
     let mut reader =
-        edna_seq::fastx::Reader::from_path(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta")).unwrap();
+        edna_seq::fastx::Reader::from_path(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta"))
+            .unwrap();
     let params = SearchParams {
         min_identity,
         min_coverage: 0.5,
@@ -48,17 +52,29 @@ fn check(index: &Index, fixture: &str, min_identity: f64, min_recall: f64) {
     assert!(truth.len() > 1000, "fixture too small: {}", truth.len());
     let missed: Vec<_> = truth.keys().filter(|k| !ours.contains_key(*k)).collect();
     let recall = 1.0 - missed.len() as f64 / truth.len() as f64;
-    assert!(recall >= min_recall, "recall {recall:.4} < {min_recall}: missed {:?}", &missed[..missed.len().min(5)]);
+    assert!(
+        recall >= min_recall,
+        "recall {recall:.4} < {min_recall}: missed {:?}",
+        &missed[..missed.len().min(5)]
+    );
     let shared: Vec<_> = truth.keys().filter(|k| ours.contains_key(*k)).collect();
     // vsearch prints identity with one decimal: allow its rounding on top of the 0.5-point budget.
     let close = shared.iter().filter(|k| (truth[**k] - ours[**k]).abs() <= 0.55).count();
-    assert!(close as f64 >= 0.99 * shared.len() as f64, "identity agrees on only {close} of {} pairs", shared.len());
+    assert!(
+        close as f64 >= 0.99 * shared.len() as f64,
+        "identity agrees on only {close} of {} pairs",
+        shared.len()
+    );
 }
 
 #[test]
 fn recall_against_exhaustive_vsearch() {
     let dir = tempfile::tempdir().unwrap();
-    build(&default_build_config(&repo_root(), dir.path().to_path_buf()), &NoProgress).unwrap();
+    build(
+        &default_build_config(&repo_root(), dir.path().to_path_buf()),
+        &NoProgress,
+    )
+    .unwrap();
     let index = Index::open(dir.path()).unwrap();
     // Every query is >= 100 bp: lossless at 97 %.
     check(&index, "noaa_asvs_vs_occurrences_97.tsv", 0.97, 1.0);

@@ -20,7 +20,12 @@ use crate::reference::{self, LibrarySpec};
 
 /// Default seed parameters: k-mers of 14 and windows of 11, so every exact shared run of
 /// `w + k − 1 = 24` bases yields a seed (lossless at ≥ 97 % identity over ≥ 100 bp).
-pub const DEFAULT_SEEDS: SeedParams = SeedParams { k: 14, w: 11, hash_seed: 0x5eed_d0a1, bucket_bits: 20 };
+pub const DEFAULT_SEEDS: SeedParams = SeedParams {
+    k: 14,
+    w: 11,
+    hash_seed: 0x5eed_d0a1,
+    bucket_bits: 20,
+};
 
 /// A GBIF reference-database package to read.
 #[derive(Debug, Clone)]
@@ -110,7 +115,10 @@ impl Strings {
         if let Some(r) = self.map.get(s) {
             return *r;
         }
-        let r = StrRef { offset: self.heap.len() as u32, len: s.len() as u32 };
+        let r = StrRef {
+            offset: self.heap.len() as u32,
+            len: s.len() as u32,
+        };
         self.heap.extend_from_slice(s.as_bytes());
         self.map.insert(s.to_string(), r);
         r
@@ -127,7 +135,12 @@ impl Issues {
     fn add(&mut self, file: &str, reason: &str, first: String) {
         self.0
             .entry((file.to_string(), reason.to_string()))
-            .or_insert_with(|| InputIssue { file: file.to_string(), reason: reason.to_string(), count: 0, first })
+            .or_insert_with(|| InputIssue {
+                file: file.to_string(),
+                reason: reason.to_string(),
+                count: 0,
+                first,
+            })
             .count += 1;
     }
     fn warning(&mut self, w: &Warning) {
@@ -183,7 +196,10 @@ impl TaxonTrie {
             });
         }
         let mut order = Vec::with_capacity(self.nodes.len());
-        let mut stack: Vec<u32> = children.get(&NONE).map(|c| c.iter().rev().copied().collect()).unwrap_or_default();
+        let mut stack: Vec<u32> = children
+            .get(&NONE)
+            .map(|c| c.iter().rev().copied().collect())
+            .unwrap_or_default();
         while let Some(id) = stack.pop() {
             order.push(id);
             if let Some(c) = children.get(&id) {
@@ -271,7 +287,11 @@ impl Collector<'_> {
         // References keep their ends (no GBIF anchor trimming): peers align against every base.
         let cleaned = match edna_seq::normalize::clean_reference(&rec.sequence) {
             Ok(c) if c.is_empty() => {
-                self.issues.add(&rec.pos.file, "empty-sequence", format!("{}: {} has no bases", rec.pos, rec.id));
+                self.issues.add(
+                    &rec.pos.file,
+                    "empty-sequence",
+                    format!("{}: {} has no bases", rec.pos, rec.id),
+                );
                 return;
             }
             Ok(c) => c,
@@ -280,16 +300,28 @@ impl Collector<'_> {
                     edna_seq::normalize::Invalid::NaturalLanguage => "natural-language",
                     edna_seq::normalize::Invalid::NonIupac { .. } => "non-iupac",
                 };
-                self.issues.add(&rec.pos.file, reason, format!("{}: {}: {why}", rec.pos, rec.id));
+                self.issues
+                    .add(&rec.pos.file, reason, format!("{}: {}: {why}", rec.pos, rec.id));
                 return;
             }
         };
         let seq = self.seqs.add(cleaned);
-        let taxon = if rec.lineage.is_empty() { NONE } else { self.taxa.insert(&rec.lineage) };
+        let taxon = if rec.lineage.is_empty() {
+            NONE
+        } else {
+            self.taxa.insert(&rec.lineage)
+        };
         let id = self.strings.intern(&rec.id);
         let name = self.strings.opt(&rec.name);
         let accession = self.strings.opt(&rec.accession);
-        self.refs.push(RefTmp { seq, taxon, library, id, name, accession });
+        self.refs.push(RefTmp {
+            seq,
+            taxon,
+            library,
+            id,
+            name,
+            accession,
+        });
         self.progress.advance(1);
     }
 
@@ -302,8 +334,15 @@ impl Collector<'_> {
             let mut lineage = rec.lineage.clone();
             if let Some(name) = rec.scientific_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
                 if lineage.last().is_none_or(|l| l.name != name) {
-                    let rank = rec.taxon_rank.clone().unwrap_or_else(|| "unranked".into()).to_ascii_lowercase();
-                    lineage.push(RankedName { rank, name: name.to_string() });
+                    let rank = rec
+                        .taxon_rank
+                        .clone()
+                        .unwrap_or_else(|| "unranked".into())
+                        .to_ascii_lowercase();
+                    lineage.push(RankedName {
+                        rank,
+                        name: name.to_string(),
+                    });
                 }
             }
             self.taxa.insert(&lineage)
@@ -351,7 +390,11 @@ impl Collector<'_> {
                     } else {
                         "no-anchor"
                     };
-                    self.issues.add(&row.pos.file, reason, format!("{}: occurrence {}", row.pos, rec.occurrence_id));
+                    self.issues.add(
+                        &row.pos.file,
+                        reason,
+                        format!("{}: occurrence {}", row.pos, rec.occurrence_id),
+                    );
                     NONE
                 }
             };
@@ -387,7 +430,11 @@ struct Sink<'a, 'b> {
 
 impl DwcaSink for Sink<'_, '_> {
     fn dataset(&mut self, meta: DatasetMeta) {
-        let path = meta.path.strip_prefix(&self.root).map(Path::to_path_buf).unwrap_or(meta.path.clone());
+        let path = meta
+            .path
+            .strip_prefix(&self.root)
+            .map(Path::to_path_buf)
+            .unwrap_or(meta.path.clone());
         self.c.datasets.push(DatasetInfo {
             key: meta.key,
             title: meta.title,
@@ -400,7 +447,11 @@ impl DwcaSink for Sink<'_, '_> {
     fn occurrence(&mut self, record: OccurrenceRecord) {
         if self.c.datasets.is_empty() {
             // A reader must announce its dataset first; keep the record anyway under an anonymous one.
-            self.dataset(DatasetMeta { key: "unnamed".into(), title: "unnamed".into(), ..Default::default() });
+            self.dataset(DatasetMeta {
+                key: "unnamed".into(),
+                title: "unnamed".into(),
+                ..Default::default()
+            });
         }
         let ds = (self.c.datasets.len() - 1) as u32;
         self.c.occurrence(ds, record);
@@ -450,7 +501,12 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
         Fasta(&'a LibrarySpec),
         Refdb(&'a RefdbSpec),
     }
-    let libs: Vec<Lib> = config.references.iter().map(Lib::Fasta).chain(config.refdbs.iter().map(Lib::Refdb)).collect();
+    let libs: Vec<Lib> = config
+        .references
+        .iter()
+        .map(Lib::Fasta)
+        .chain(config.refdbs.iter().map(Lib::Refdb))
+        .collect();
     type LibRead = Result<(LibraryMeta, Vec<ReferenceRecord>, Vec<Warning>), reference::ReferenceError>;
     let read: Vec<LibRead> = libs
         .par_iter()
@@ -494,10 +550,27 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
 }
 
 fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
-    let Collector { mut strings, issues, taxa, seqs, refs, occs, mut legacy, mut libraries, datasets, markers, input_bases, .. } = c;
+    let Collector {
+        mut strings,
+        issues,
+        taxa,
+        seqs,
+        refs,
+        occs,
+        mut legacy,
+        mut libraries,
+        datasets,
+        markers,
+        input_bases,
+        ..
+    } = c;
     let n = seqs.seqs.len();
     if n >= NONE as usize || occs.len() >= NONE as usize || refs.len() >= NONE as usize {
-        return Err(BuildError::TooLarge(format!("{n} sequences, {} occurrences, {} references", occs.len(), refs.len())));
+        return Err(BuildError::TooLarge(format!(
+            "{n} sequences, {} occurrences, {} references",
+            occs.len(),
+            refs.len()
+        )));
     }
 
     // Sequence ids in digest order.
@@ -520,12 +593,24 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     for &old in &order {
         let s = &seqs.seqs[old as usize];
         distinct_bases += s.len() as u64;
-        seq_entries.push(SeqEntry { packed_offset: packed.len() as u64, len: s.len() as u32, exc_start: exceptions.len() as u32 });
+        seq_entries.push(SeqEntry {
+            packed_offset: packed.len() as u64,
+            len: s.len() as u32,
+            exc_start: exceptions.len() as u32,
+        });
         exc_pairs.clear();
         edna_seq::pack::pack_into(s, &mut packed, &mut exc_pairs);
-        exceptions.extend(exc_pairs.iter().map(|&(pos, symbol)| Exception { pos, symbol, _pad: [0; 3] }));
+        exceptions.extend(exc_pairs.iter().map(|&(pos, symbol)| Exception {
+            pos,
+            symbol,
+            _pad: [0; 3],
+        }));
     }
-    seq_entries.push(SeqEntry { packed_offset: packed.len() as u64, len: 0, exc_start: exceptions.len() as u32 });
+    seq_entries.push(SeqEntry {
+        packed_offset: packed.len() as u64,
+        len: 0,
+        exc_start: exceptions.len() as u32,
+    });
     let md5: Vec<[u8; 16]> = order.iter().map(|&o| seqs.md5[o as usize]).collect();
 
     // References and sequence → references.
@@ -569,12 +654,20 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
             occ_dna.push(row);
         }
     }
-    occ_entries.push(OccEntry { dna_start: occ_dna.len() as u32, ..Default::default() });
+    occ_entries.push(OccEntry {
+        dna_start: occ_dna.len() as u32,
+        ..Default::default()
+    });
     seq_occ_pairs.sort_unstable();
     seq_occ_pairs.dedup();
     let (seq_occ_offsets, seq_occ_ids) = csr(n, seq_occ_pairs.into_iter());
-    let mut legacy_entries: Vec<LegacyEntry> =
-        legacy.drain(..).map(|(md5, tmp)| LegacyEntry { md5, seq: new_id[tmp as usize] }).collect();
+    let mut legacy_entries: Vec<LegacyEntry> = legacy
+        .drain(..)
+        .map(|(md5, tmp)| LegacyEntry {
+            md5,
+            seq: new_id[tmp as usize],
+        })
+        .collect();
     legacy_entries.sort_unstable_by_key(|e| (e.md5, e.seq));
     legacy_entries.dedup();
 
@@ -583,12 +676,25 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     for &old in &taxon_order {
         let (parent, rank, name) = &taxa.nodes[old as usize];
         let parent = remap_taxon(*parent);
-        let depth = if parent == NONE { 0 } else { taxon_entries.get(parent as usize).map_or(0, |p: &TaxonEntry| p.depth + 1) };
-        taxon_entries.push(TaxonEntry { parent, depth, rank: strings.intern(rank), name: strings.intern(name) });
+        let depth = if parent == NONE {
+            0
+        } else {
+            taxon_entries
+                .get(parent as usize)
+                .map_or(0, |p: &TaxonEntry| p.depth + 1)
+        };
+        taxon_entries.push(TaxonEntry {
+            parent,
+            depth,
+            rank: strings.intern(rank),
+            name: strings.intern(name),
+        });
     }
     let mut by_name: Vec<u32> = (0..taxon_entries.len() as u32).collect();
-    let lower: Vec<String> =
-        taxon_entries.iter().map(|t| taxon_name(&strings.heap, t.name).to_ascii_lowercase()).collect();
+    let lower: Vec<String> = taxon_entries
+        .iter()
+        .map(|t| taxon_name(&strings.heap, t.name).to_ascii_lowercase())
+        .collect();
     by_name.sort_by(|&a, &b| (&lower[a as usize], a).cmp(&(&lower[b as usize], b)));
 
     // Seeds.
@@ -603,7 +709,10 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         .fold(Vec::new, |mut acc, (new, &old)| {
             let mut mins = Vec::new();
             edna_seq::kmer::minimizer_positions(&seqs.seqs[old as usize], k, w, seeds.hash_seed, &mut mins);
-            acc.extend(mins.into_iter().map(|(m, p)| (m, new as u32, u16::try_from(p).unwrap_or(u16::MAX))));
+            acc.extend(
+                mins.into_iter()
+                    .map(|(m, p)| (m, new as u32, u16::try_from(p).unwrap_or(u16::MAX))),
+            );
             progress.advance(1);
             acc
         })
@@ -627,7 +736,10 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     key_offsets.push(postings.len() as u32);
     // About four keys per bucket: the bucket table stays small for small indexes.
     let mut seeds = seeds.clone();
-    seeds.bucket_bits = (usize::BITS - keys.len().max(1).leading_zeros()).saturating_sub(2).clamp(8, 2 * seeds.k).min(24);
+    seeds.bucket_bits = (usize::BITS - keys.len().max(1).leading_zeros())
+        .saturating_sub(2)
+        .clamp(8, 2 * seeds.k)
+        .min(24);
     let shift = 2 * seeds.k - seeds.bucket_bits;
     let n_buckets = 1usize << seeds.bucket_bits;
     let mut buckets = vec![0u32; n_buckets + 1];
@@ -688,7 +800,10 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
 
     progress.stage("writing index", None);
     let mut w = IndexWriter::create(&config.out)?;
-    let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| IndexError::Meta { path: config.out.clone(), detail: e.to_string() })?;
+    let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| IndexError::Meta {
+        path: config.out.clone(),
+        detail: e.to_string(),
+    })?;
     w.add_bytes(K::Meta, &meta_json)?;
     w.add_bytes(K::Strings, &strings.heap)?;
     w.add(K::SeqEntries, &seq_entries)?;
@@ -719,11 +834,17 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     progress.stage("verifying index", None);
     let path = w.finish_verified()?;
     let index_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    Ok(BuildSummary { path, meta, index_bytes })
+    Ok(BuildSummary {
+        path,
+        meta,
+        index_bytes,
+    })
 }
 
 fn taxon_name(heap: &[u8], s: StrRef) -> &str {
-    heap.get(s.offset as usize..(s.offset + s.len) as usize).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("")
+    heap.get(s.offset as usize..(s.offset + s.len) as usize)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or("")
 }
 
 /// Compressed-sparse-row from (row, value) pairs sorted by row.

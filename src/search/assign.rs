@@ -68,7 +68,10 @@ impl Default for RankThresholds {
 
 impl RankThresholds {
     fn required(&self, rank: &str) -> Option<f64> {
-        self.0.iter().find(|(r, _)| r.eq_ignore_ascii_case(rank)).map(|(_, t)| *t)
+        self.0
+            .iter()
+            .find(|(r, _)| r.eq_ignore_ascii_case(rank))
+            .map(|(_, t)| *t)
     }
 }
 
@@ -140,7 +143,9 @@ pub fn assign(index: &Index, hits: &[Hit], margin: f64, thresholds: &RankThresho
     let mut mt = MatchType::of_identity(best);
     // blast-ws (branch moredbs): another EXACT hit within 1 point makes an EXACT best AMBIGUOUS.
     if mt == MatchType::Exact
-        && voters[1..].iter().any(|&(id, _)| MatchType::of_identity(id) == MatchType::Exact && best - id < 1.0)
+        && voters[1..]
+            .iter()
+            .any(|&(id, _)| MatchType::of_identity(id) == MatchType::Exact && best - id < 1.0)
     {
         mt = MatchType::Ambiguous;
     }

@@ -192,7 +192,14 @@ pub struct SearchStats {
 /// its own target minimizer at a distinct query position. Summing with the worst split gives
 /// `⌈(L − e − (e+1)(w+k−2)) / w⌉`, increasing in `L`, so the smallest allowed `L` bounds every hit.
 /// At least one seed is always required (a target without any shared seed cannot be found).
-pub fn min_shared_seeds(qlen: usize, ambiguous: usize, min_identity: f64, min_coverage: f64, k: usize, w: usize) -> u32 {
+pub fn min_shared_seeds(
+    qlen: usize,
+    ambiguous: usize,
+    min_identity: f64,
+    min_coverage: f64,
+    k: usize,
+    w: usize,
+) -> u32 {
     let p = min_identity.clamp(0.01, 1.0);
     let l = ((min_coverage.clamp(0.0, 1.0) * qlen as f64).ceil() as usize).clamp(1, qlen.max(1));
     let e = ((1.0 - p) * l as f64 / p + 1e-9).floor() as usize + ambiguous;
@@ -276,8 +283,11 @@ impl<'a> Searcher<'a> {
             return result;
         }
         if query.len() > params.max_query_len {
-            result.status =
-                QueryStatus::Invalid(format!("sequence of {} bases exceeds the limit of {}", query.len(), params.max_query_len));
+            result.status = QueryStatus::Invalid(format!(
+                "sequence of {} bases exceeds the limit of {}",
+                query.len(),
+                params.max_query_len
+            ));
             return result;
         }
         let md5 = edna_seq::normalize::md5_bytes(&query);
@@ -297,7 +307,11 @@ impl<'a> Searcher<'a> {
         if params.max_hits > 0 {
             hits.truncate(params.max_hits);
         }
-        result.status = if hits.is_empty() { QueryStatus::NoHits } else { QueryStatus::Ok };
+        result.status = if hits.is_empty() {
+            QueryStatus::NoHits
+        } else {
+            QueryStatus::Ok
+        };
         result.hits = hits;
         result.sequence = Some(String::from_utf8_lossy(&query).into_owned());
         result
@@ -315,7 +329,9 @@ impl<'a> Searcher<'a> {
         for &(qp, km) in &kmers {
             let (seqs, positions) = index.postings_with_positions(km);
             for (&s, &tp) in seqs.iter().zip(positions) {
-                let Some(c) = self.counts.get_mut(s as usize) else { continue };
+                let Some(c) = self.counts.get_mut(s as usize) else {
+                    continue;
+                };
                 let si = s as usize;
                 if *c == 0 {
                     self.touched.push(s);
@@ -395,7 +411,17 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             self.stats.hits += 1;
-            hits.push(to_hit(s, &aln, query, &self.align_buf, wstart, strand, n, tlen, params.with_alignment));
+            hits.push(to_hit(
+                s,
+                &aln,
+                query,
+                &self.align_buf,
+                wstart,
+                strand,
+                n,
+                tlen,
+                params.with_alignment,
+            ));
         }
         hits
     }
@@ -479,7 +505,11 @@ impl Pieces {
         }
         // The caller passes only ACGT windows. A=0x41 C=0x43 G=0x47 T=0x54 map to 0..3 by bit arithmetic,
         // which keeps the loop free of unpredictable branches.
-        let mask: u64 = if self.k == 32 { u64::MAX } else { (1u64 << (2 * self.k)) - 1 };
+        let mask: u64 = if self.k == 32 {
+            u64::MAX
+        } else {
+            (1u64 << (2 * self.k)) - 1
+        };
         let mut code = 0u64;
         let mut found = 0u64;
         for (i, &b) in window.iter().enumerate() {
@@ -591,7 +621,8 @@ fn eligible(index: &Index, seq: u32, params: &SearchParams) -> bool {
     let ref_ok = || {
         index.seq_refs(seq).iter().any(|&r| {
             index.reference(r).is_some_and(|r| {
-                want.as_deref().is_none_or(|m| meta.libraries.get(r.library as usize).is_some_and(|l| l.marker == m))
+                want.as_deref()
+                    .is_none_or(|m| meta.libraries.get(r.library as usize).is_some_and(|l| l.marker == m))
             })
         })
     };

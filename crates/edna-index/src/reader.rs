@@ -11,8 +11,8 @@ use roaring::RoaringBitmap;
 
 use crate::error::IndexError;
 use crate::format::{
-    Header, SectionEntry, SectionKind, ENDIAN_MARK, FORMAT_VERSION, HEADER_LEN, MAGIC,
-    OLDEST_SUPPORTED_VERSION, SECTION_ALIGN, SECTION_ENTRY_LEN,
+    Header, SectionEntry, SectionKind, ENDIAN_MARK, FORMAT_VERSION, HEADER_LEN, MAGIC, OLDEST_SUPPORTED_VERSION,
+    SECTION_ALIGN, SECTION_ENTRY_LEN,
 };
 use crate::meta::IndexMeta;
 use crate::schema::*;
@@ -83,10 +83,7 @@ impl IndexFile {
         if n > SectionKind::ALL.len() {
             return Err(IndexError::corrupt(
                 path,
-                format!(
-                    "{n} sections listed, at most {} exist",
-                    SectionKind::ALL.len()
-                ),
+                format!("{n} sections listed, at most {} exist", SectionKind::ALL.len()),
             ));
         }
         let table_end = HEADER_LEN + n * SECTION_ENTRY_LEN;
@@ -101,17 +98,13 @@ impl IndexFile {
             .map(bytemuck::pod_read_unaligned)
             .collect();
         if crate::writer::table_checksum(&header, &entries) != header.table_checksum {
-            return Err(IndexError::corrupt(
-                path,
-                "header or section table checksum mismatch",
-            ));
+            return Err(IndexError::corrupt(path, "header or section table checksum mismatch"));
         }
         let mut sections = HashMap::new();
         let mut spans: Vec<(u64, u64)> = Vec::new();
         for e in &entries {
-            let kind = SectionKind::from_u32(e.kind).ok_or_else(|| {
-                IndexError::corrupt(path, format!("unknown section kind {}", e.kind))
-            })?;
+            let kind = SectionKind::from_u32(e.kind)
+                .ok_or_else(|| IndexError::corrupt(path, format!("unknown section kind {}", e.kind)))?;
             let end = e.offset.checked_add(e.len).filter(|&end| end <= len);
             let Some(end) = end else {
                 return Err(IndexError::corrupt(
@@ -201,9 +194,8 @@ impl IndexFile {
                 format!("section {} has element size {}", kind.name(), e.elem_size),
             ));
         }
-        bytemuck::try_cast_slice(self.bytes(kind)?).map_err(|err| {
-            IndexError::corrupt(&self.path, format!("section {}: {err}", kind.name()))
-        })
+        bytemuck::try_cast_slice(self.bytes(kind)?)
+            .map_err(|err| IndexError::corrupt(&self.path, format!("section {}: {err}", kind.name())))
     }
 
     /// Recomputes every section checksum.
@@ -288,10 +280,7 @@ impl Index {
             if got != want {
                 return Err(IndexError::corrupt(
                     path,
-                    format!(
-                        "section {} has {got} elements, expected {want}",
-                        kind.name()
-                    ),
+                    format!("section {} has {got} elements, expected {want}", kind.name()),
                 ));
             }
             Ok(())
@@ -334,10 +323,7 @@ impl Index {
         )?;
         let n_occ = f.typed::<OccEntry>(SectionKind::Occurrences)?.len();
         if n_occ == 0 {
-            return Err(IndexError::corrupt(
-                path,
-                "occurrence section lacks its sentinel",
-            ));
+            return Err(IndexError::corrupt(path, "occurrence section lacks its sentinel"));
         }
         let n_keys = f.typed::<u32>(SectionKind::KmerKeys)?.len();
         expect(
@@ -371,10 +357,7 @@ impl Index {
         ] {
             f.typed::<u32>(kind)?;
         }
-        if self.meta.seeds.k == 0
-            || self.meta.seeds.k > 16
-            || self.meta.seeds.bucket_bits > 2 * self.meta.seeds.k
-        {
+        if self.meta.seeds.k == 0 || self.meta.seeds.k > 16 || self.meta.seeds.bucket_bits > 2 * self.meta.seeds.k {
             return Err(IndexError::corrupt(path, "seed parameters out of range"));
         }
         Ok(())
@@ -416,8 +399,7 @@ impl Index {
         out.clear();
         let (Some(e), Some(next)) = (
             self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize),
-            self.s::<SeqEntry>(SectionKind::SeqEntries)
-                .get(id as usize + 1),
+            self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize + 1),
         ) else {
             return;
         };
@@ -453,10 +435,16 @@ impl Index {
             return false;
         }
         let base = e.packed_offset as usize;
-        let Some(packed) = self.b(SectionKind::SeqPacked).get(base..base.saturating_add((e.len as usize).div_ceil(4))) else {
+        let Some(packed) = self
+            .b(SectionKind::SeqPacked)
+            .get(base..base.saturating_add((e.len as usize).div_ceil(4)))
+        else {
             return false;
         };
-        let exc = self.s::<Exception>(SectionKind::SeqExceptions).get(e.exc_start as usize..next.exc_start as usize).unwrap_or(&[]);
+        let exc = self
+            .s::<Exception>(SectionKind::SeqExceptions)
+            .get(e.exc_start as usize..next.exc_start as usize)
+            .unwrap_or(&[]);
         unpack_range(packed, start, end, out);
         let mut ambiguous = false;
         for x in exc {
@@ -586,10 +574,7 @@ impl Index {
 
     /// Number of occurrences.
     pub fn n_occurrences(&self) -> u32 {
-        (self
-            .s::<OccEntry>(SectionKind::Occurrences)
-            .len()
-            .saturating_sub(1)) as u32
+        (self.s::<OccEntry>(SectionKind::Occurrences).len().saturating_sub(1)) as u32
     }
 
     /// An occurrence.
@@ -606,10 +591,8 @@ impl Index {
     /// DNA rows of an occurrence.
     pub fn occurrence_dna(&self, id: u32) -> &[OccDna] {
         let (Some(e), Some(next)) = (
-            self.s::<OccEntry>(SectionKind::Occurrences)
-                .get(id as usize),
-            self.s::<OccEntry>(SectionKind::Occurrences)
-                .get(id as usize + 1),
+            self.s::<OccEntry>(SectionKind::Occurrences).get(id as usize),
+            self.s::<OccEntry>(SectionKind::Occurrences).get(id as usize + 1),
         ) else {
             return &[];
         };
@@ -630,10 +613,7 @@ impl Index {
         ) else {
             return &[];
         };
-        let Some(keys) = self
-            .s::<u32>(SectionKind::KmerKeys)
-            .get(lo as usize..hi as usize)
-        else {
+        let Some(keys) = self.s::<u32>(SectionKind::KmerKeys).get(lo as usize..hi as usize) else {
             return &[];
         };
         match keys.binary_search(&kmer) {
@@ -665,8 +645,14 @@ impl Index {
         let (Some(&a), Some(&b)) = (offsets.get(i), offsets.get(i + 1)) else {
             return (&[], &[]);
         };
-        let seqs = self.s::<u32>(SectionKind::KmerPostings).get(a as usize..b as usize).unwrap_or(&[]);
-        let pos = self.s::<u16>(SectionKind::KmerPositions).get(a as usize..b as usize).unwrap_or(&[]);
+        let seqs = self
+            .s::<u32>(SectionKind::KmerPostings)
+            .get(a as usize..b as usize)
+            .unwrap_or(&[]);
+        let pos = self
+            .s::<u16>(SectionKind::KmerPositions)
+            .get(a as usize..b as usize)
+            .unwrap_or(&[]);
         if seqs.len() != pos.len() {
             return (&[], &[]);
         }
@@ -730,7 +716,12 @@ static DECODE4: [[u8; 4]; 256] = {
     let bases = *b"ACGT";
     let mut i = 0;
     while i < 256 {
-        t[i] = [bases[i & 3], bases[(i >> 2) & 3], bases[(i >> 4) & 3], bases[(i >> 6) & 3]];
+        t[i] = [
+            bases[i & 3],
+            bases[(i >> 2) & 3],
+            bases[(i >> 4) & 3],
+            bases[(i >> 6) & 3],
+        ];
         i += 1;
     }
     t
@@ -739,7 +730,7 @@ static DECODE4: [[u8; 4]; 256] = {
 fn unpack_range(packed: &[u8], start: usize, end: usize, out: &mut Vec<u8>) {
     out.reserve(end - start);
     let mut i = start;
-    while i < end && i % 4 != 0 {
+    while i < end && !i.is_multiple_of(4) {
         out.push(DECODE4[packed.get(i / 4).copied().unwrap_or(0) as usize][i % 4]);
         i += 1;
     }
@@ -755,4 +746,3 @@ fn unpack_range(packed: &[u8], start: usize, end: usize, out: &mut Vec<u8>) {
         i += 1;
     }
 }
-

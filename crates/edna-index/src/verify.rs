@@ -36,13 +36,7 @@ fn check_offsets<T: Copy + Into<u64>>(
     Ok(())
 }
 
-fn check_ids(
-    index: &Index,
-    name: &str,
-    ids: &[u32],
-    bound: usize,
-    allow_none: bool,
-) -> Result<(), IndexError> {
+fn check_ids(index: &Index, name: &str, ids: &[u32], bound: usize, allow_none: bool) -> Result<(), IndexError> {
     if let Some((i, &id)) = ids
         .iter()
         .enumerate()
@@ -64,10 +58,7 @@ fn check_str(index: &Index, name: &str, s: StrRef) -> Result<(), IndexError> {
     if !ok {
         return Err(fail(
             index,
-            format!(
-                "{name}: string {}+{} is outside the heap or not UTF-8",
-                s.offset, s.len
-            ),
+            format!("{name}: string {}+{} is outside the heap or not UTF-8", s.offset, s.len),
         ));
     }
     Ok(())
@@ -85,28 +76,21 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
     let n_exc = index.s::<Exception>(K::SeqExceptions).len();
     for (i, w) in entries.windows(2).enumerate() {
         let (e, next) = (w[0], w[1]);
-        if e.packed_offset + (e.len as u64).div_ceil(4) > packed_len || e.exc_start > next.exc_start
-        {
+        if e.packed_offset + (e.len as u64).div_ceil(4) > packed_len || e.exc_start > next.exc_start {
             return Err(fail(
                 index,
                 format!("SeqEntries: sequence {i} lies outside the packed store"),
             ));
         }
     }
-    if entries
-        .last()
-        .is_some_and(|e| e.exc_start as usize != n_exc)
-    {
+    if entries.last().is_some_and(|e| e.exc_start as usize != n_exc) {
         return Err(fail(
             index,
             "SeqEntries: exception ranges do not end at the exception table".into(),
         ));
     }
     let legacy: &[LegacyEntry] = index.s(K::LegacyIds);
-    if legacy
-        .windows(2)
-        .any(|w| (w[0].md5, w[0].seq) > (w[1].md5, w[1].seq))
-    {
+    if legacy.windows(2).any(|w| (w[0].md5, w[0].seq) > (w[1].md5, w[1].seq)) {
         return Err(fail(index, "LegacyIds is not sorted".into()));
     }
     check_ids(
@@ -121,20 +105,10 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
     let occs: &[OccEntry] = index.s(K::Occurrences);
     let n_occ = occs.len().saturating_sub(1);
     let ref_ids: &[u32] = index.s(K::SeqRefIds);
-    check_offsets(
-        index,
-        "SeqRefOffsets",
-        index.s::<u32>(K::SeqRefOffsets),
-        ref_ids.len(),
-    )?;
+    check_offsets(index, "SeqRefOffsets", index.s::<u32>(K::SeqRefOffsets), ref_ids.len())?;
     check_ids(index, "SeqRefIds", ref_ids, refs.len(), false)?;
     let occ_ids: &[u32] = index.s(K::SeqOccIds);
-    check_offsets(
-        index,
-        "SeqOccOffsets",
-        index.s::<u32>(K::SeqOccOffsets),
-        occ_ids.len(),
-    )?;
+    check_offsets(index, "SeqOccOffsets", index.s::<u32>(K::SeqOccOffsets), occ_ids.len())?;
     check_ids(index, "SeqOccIds", occ_ids, n_occ, false)?;
 
     let taxa: &[TaxonEntry] = index.s(K::Taxa);
@@ -143,10 +117,7 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
             || (r.taxon != NONE && r.taxon as usize >= taxa.len())
             || r.library as usize >= meta.libraries.len()
         {
-            return Err(fail(
-                index,
-                format!("Refs: record {i} refers outside its tables"),
-            ));
+            return Err(fail(index, format!("Refs: record {i} refers outside its tables")));
         }
         for s in [r.id, r.name, r.accession] {
             check_str(index, "Refs", s)?;
@@ -156,10 +127,7 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
         if t.parent != NONE && t.parent as usize >= i {
             return Err(fail(
                 index,
-                format!(
-                    "Taxa: taxon {i} has parent {} that does not precede it",
-                    t.parent
-                ),
+                format!("Taxa: taxon {i} has parent {} that does not precede it", t.parent),
             ));
         }
         check_str(index, "Taxa", t.rank)?;
@@ -191,23 +159,16 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
             check_str(index, "Occurrences", s)?;
         }
     }
-    if occs
-        .last()
-        .is_some_and(|o| o.dna_start as usize != dna.len())
-    {
+    if occs.last().is_some_and(|o| o.dna_start as usize != dna.len()) {
         return Err(fail(
             index,
             "Occurrences: DNA ranges do not end at the DNA table".into(),
         ));
     }
     for (i, d) in dna.iter().enumerate() {
-        if (d.seq != NONE && d.seq as usize >= n_seqs)
-            || (d.marker != NONE && d.marker as usize >= meta.markers.len())
+        if (d.seq != NONE && d.seq as usize >= n_seqs) || (d.marker != NONE && d.marker as usize >= meta.markers.len())
         {
-            return Err(fail(
-                index,
-                format!("OccDna: row {i} refers outside its tables"),
-            ));
+            return Err(fail(index, format!("OccDna: row {i} refers outside its tables")));
         }
         check_str(index, "OccDna", d.target_gene)?;
     }
@@ -217,12 +178,7 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
         return Err(fail(index, "KmerKeys is not strictly ascending".into()));
     }
     let postings: &[u32] = index.s(K::KmerPostings);
-    check_offsets(
-        index,
-        "KmerOffsets",
-        index.s::<u32>(K::KmerOffsets),
-        postings.len(),
-    )?;
+    check_offsets(index, "KmerOffsets", index.s::<u32>(K::KmerOffsets), postings.len())?;
     check_ids(index, "KmerPostings", postings, n_seqs, false)?;
     if index.s::<u16>(K::KmerPositions).len() != postings.len() {
         return Err(fail(index, "KmerPositions is not parallel to KmerPostings".into()));
@@ -235,20 +191,12 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
             .get(w[0] as usize..w[1] as usize)
             .is_some_and(|ks| ks.iter().any(|&k| (k >> shift) as usize != b))
         {
-            return Err(fail(
-                index,
-                format!("KmerBuckets: bucket {b} holds foreign keys"),
-            ));
+            return Err(fail(index, format!("KmerBuckets: bucket {b} holds foreign keys")));
         }
     }
 
     for (name, off_kind, data_kind, count) in [
-        (
-            "taxon bitmaps",
-            K::TaxonBitmapOffsets,
-            K::TaxonBitmapData,
-            taxa.len(),
-        ),
+        ("taxon bitmaps", K::TaxonBitmapOffsets, K::TaxonBitmapData, taxa.len()),
         (
             "dataset bitmaps",
             K::DatasetBitmapOffsets,
@@ -284,10 +232,7 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
         || meta.reference_sequences as usize != refs.len()
         || meta.occurrences as usize != n_occ
     {
-        return Err(fail(
-            index,
-            "metadata counts disagree with the sections".into(),
-        ));
+        return Err(fail(index, "metadata counts disagree with the sections".into()));
     }
     Ok(())
 }

@@ -11,8 +11,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use crate::error::IndexError;
 use crate::format::{
-    Header, SectionEntry, SectionKind, ENDIAN_MARK, FORMAT_VERSION, HEADER_LEN, MAGIC,
-    SECTION_ALIGN, SECTION_ENTRY_LEN,
+    Header, SectionEntry, SectionKind, ENDIAN_MARK, FORMAT_VERSION, HEADER_LEN, MAGIC, SECTION_ALIGN, SECTION_ENTRY_LEN,
 };
 
 /// Streams sections into a new index file.
@@ -55,19 +54,14 @@ impl IndexWriter {
             .out
             .as_mut()
             .ok_or_else(|| IndexError::corrupt(&self.tmp_path, "writer already finished"))?;
-        out.write_all(bytes)
-            .map_err(|e| IndexError::io(&self.tmp_path, e))?;
+        out.write_all(bytes).map_err(|e| IndexError::io(&self.tmp_path, e))?;
         self.pos += bytes.len() as u64;
         Ok(())
     }
 
     /// Adds a section holding `data`.
     pub fn add<T: Pod>(&mut self, kind: SectionKind, data: &[T]) -> Result<(), IndexError> {
-        self.add_bytes_with_elem(
-            kind,
-            bytemuck::cast_slice(data),
-            std::mem::size_of::<T>() as u32,
-        )
+        self.add_bytes_with_elem(kind, bytemuck::cast_slice(data), std::mem::size_of::<T>() as u32)
     }
 
     /// Adds a byte section.
@@ -75,15 +69,8 @@ impl IndexWriter {
         self.add_bytes_with_elem(kind, data, 1)
     }
 
-    fn add_bytes_with_elem(
-        &mut self,
-        kind: SectionKind,
-        data: &[u8],
-        elem_size: u32,
-    ) -> Result<(), IndexError> {
-        if self.entries.iter().any(|e| e.kind == kind as u32)
-            || self.entries.len() >= self.table_capacity
-        {
+    fn add_bytes_with_elem(&mut self, kind: SectionKind, data: &[u8], elem_size: u32) -> Result<(), IndexError> {
+        if self.entries.iter().any(|e| e.kind == kind as u32) || self.entries.len() >= self.table_capacity {
             return Err(IndexError::corrupt(
                 &self.tmp_path,
                 format!("section {} written twice", kind.name()),
@@ -139,11 +126,8 @@ impl IndexWriter {
             .out
             .take()
             .ok_or_else(|| IndexError::corrupt(&tmp, "writer already finished"))?;
-        let mut file = out
-            .into_inner()
-            .map_err(|e| IndexError::io(&tmp, e.into_error()))?;
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| IndexError::io(&tmp, e))?;
+        let mut file = out.into_inner().map_err(|e| IndexError::io(&tmp, e.into_error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| IndexError::io(&tmp, e))?;
         file.write_all(bytemuck::bytes_of(&header))
             .map_err(|e| IndexError::io(&tmp, e))?;
         file.write_all(bytemuck::cast_slice(&self.entries))

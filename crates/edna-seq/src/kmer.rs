@@ -28,11 +28,7 @@ pub fn kmer_hash(kmer: u32, seed: u32) -> u32 {
 #[inline]
 pub fn for_each_kmer(seq: &[u8], k: usize, mut f: impl FnMut(usize, u32)) {
     debug_assert!((1..=MAX_K).contains(&k));
-    let mask: u32 = if k == 16 {
-        u32::MAX
-    } else {
-        (1u32 << (2 * k)) - 1
-    };
+    let mask: u32 = if k == 16 { u32::MAX } else { (1u32 << (2 * k)) - 1 };
     let mut kmer = 0u32;
     let mut valid = 0usize;
     for (i, &b) in seq.iter().enumerate() {
@@ -61,8 +57,7 @@ pub fn minimizers(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<u32>)
 pub fn minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<(u32, u32)>) {
     debug_assert!(w >= 1);
     // Monotone deque of (hash, position, kmer) over the current run of consecutive k-mers.
-    let mut deque: std::collections::VecDeque<(u32, usize, u32)> =
-        std::collections::VecDeque::with_capacity(w + 1);
+    let mut deque: std::collections::VecDeque<(u32, usize, u32)> = std::collections::VecDeque::with_capacity(w + 1);
     let mut run_start: Option<usize> = None; // position of the first k-mer of the current run
     let mut last_pos: Option<usize> = None;
     let mut last_emitted: Option<usize> = None;
@@ -144,10 +139,7 @@ mod tests {
                 run.windows(w).collect()
             };
             for win in windows {
-                let best = win
-                    .iter()
-                    .min_by_key(|(p, km)| (kmer_hash(*km, seed), *p))
-                    .copied();
+                let best = win.iter().min_by_key(|(p, km)| (kmer_hash(*km, seed), *p)).copied();
                 if let Some((p, km)) = best {
                     if last != Some(p) {
                         last = Some(p);

@@ -56,20 +56,7 @@ pub struct Normalized {
 pub fn is_iupac_dna(b: u8) -> bool {
     matches!(
         b,
-        b'A' | b'C'
-            | b'G'
-            | b'T'
-            | b'R'
-            | b'Y'
-            | b'S'
-            | b'W'
-            | b'K'
-            | b'M'
-            | b'B'
-            | b'D'
-            | b'H'
-            | b'V'
-            | b'N'
+        b'A' | b'C' | b'G' | b'T' | b'R' | b'Y' | b'S' | b'W' | b'K' | b'M' | b'B' | b'D' | b'H' | b'V' | b'N'
     )
 }
 
@@ -161,7 +148,10 @@ pub fn clean_reference(raw: &[u8]) -> Result<Vec<u8>, Invalid> {
         return Err(Invalid::NaturalLanguage);
     }
     if let Some((i, &c)) = s.iter().enumerate().find(|(_, &c)| !is_iupac_dna(c)) {
-        return Err(Invalid::NonIupac { ch: c as char, pos: original_position(raw, i) });
+        return Err(Invalid::NonIupac {
+            ch: c as char,
+            pos: original_position(raw, i),
+        });
     }
     Ok(s)
 }
@@ -221,9 +211,7 @@ fn clean_stages(raw: &[u8]) -> (Vec<u8>, bool, bool, bool) {
             s1.push(b.to_ascii_uppercase());
         }
     }
-    let natural = s1
-        .windows(NATURAL_LANGUAGE.len())
-        .any(|w| w == NATURAL_LANGUAGE);
+    let natural = s1.windows(NATURAL_LANGUAGE.len()).any(|w| w == NATURAL_LANGUAGE);
     let mut has_gaps = false;
     let mut s = Vec::with_capacity(s1.len());
     for b in s1 {
@@ -296,8 +284,7 @@ pub fn normalize(raw: &str) -> Normalized {
     let (s4, has_ws, has_gaps, natural) = clean_stages(raw.as_bytes());
     let ((s7, n_runs_capped), ends_trimmed) = trim_and_cap(&s4);
     let len = s7.len();
-    let (mut n, mut non_acgtn, mut non_iupac, mut gc, mut acgt) =
-        (0usize, 0usize, 0usize, 0usize, 0usize);
+    let (mut n, mut non_acgtn, mut non_iupac, mut gc, mut acgt) = (0usize, 0usize, 0usize, 0usize, 0usize);
     for &c in &s7 {
         match c {
             b'N' => n += 1,
@@ -335,11 +322,7 @@ pub fn normalize(raw: &str) -> Normalized {
         non_acgtn_fraction: frac(non_acgtn),
         n_fraction: frac(n),
         n_runs_capped,
-        gc_content: if acgt == 0 {
-            0.0
-        } else {
-            gc as f64 / acgt as f64
-        },
+        gc_content: if acgt == 0 { 0.0 } else { gc as f64 / acgt as f64 },
         natural_language_detected: natural,
         ends_trimmed,
         gaps_or_whitespace_removed: has_ws || has_gaps,
@@ -424,22 +407,13 @@ mod tests {
                 None,
                 Some("24ade1fd08fa4338480211bb33fe6202"),
             ),
-            (
-                "aaaa",
-                Some(""),
-                None,
-                Some("098890dde069e9abad63f19a0d9e1f32"),
-            ),
+            ("aaaa", Some(""), None, Some("098890dde069e9abad63f19a0d9e1f32")),
         ];
         for (raw, seq, id, legacy) in cases {
             let n = normalize(raw);
             assert_eq!(n.sequence.as_deref(), *seq, "sequence of {raw}");
             assert_eq!(n.nucleotide_sequence_id.as_deref(), *id, "id of {raw}");
-            assert_eq!(
-                legacy_dna_sequence_id(raw).as_deref(),
-                *legacy,
-                "legacy id of {raw}"
-            );
+            assert_eq!(legacy_dna_sequence_id(raw).as_deref(), *legacy, "legacy id of {raw}");
         }
     }
 
@@ -478,7 +452,10 @@ mod tests {
 
     #[test]
     fn references_keep_their_ends() {
-        assert_eq!(clean_reference(b"cacygcggttatacgg-gagg").unwrap(), b"CACYGCGGTTATACGGGAGG");
+        assert_eq!(
+            clean_reference(b"cacygcggttatacgg-gagg").unwrap(),
+            b"CACYGCGGTTATACGGGAGG"
+        );
         assert_eq!(clean(b"cacygcggttatacgg-gagg").unwrap(), b"GCGGTTATACGGGAGG");
         assert!(clean_reference(b"ACGT_ACGT").is_err());
     }

@@ -43,12 +43,7 @@ pub fn pack_into(seq: &[u8], out: &mut Vec<u8>, exceptions: &mut Vec<(u32, u8)>)
 
 /// Unpacks `len` bases from `packed`, applying `exceptions` (positions within the sequence), into `out`
 /// (cleared first).
-pub fn unpack_into(
-    packed: &[u8],
-    len: usize,
-    exceptions: impl IntoIterator<Item = (u32, u8)>,
-    out: &mut Vec<u8>,
-) {
+pub fn unpack_into(packed: &[u8], len: usize, exceptions: impl IntoIterator<Item = (u32, u8)>, out: &mut Vec<u8>) {
     out.clear();
     out.reserve(len);
     let full = len / 4;
