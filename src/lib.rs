@@ -6,6 +6,7 @@
 //! - [`output`]: result writers (blast6, tsv, JSON lines, SAM).
 //! - [`batch`]: streaming batch search over FASTA/FASTQ files in bounded memory, output in input order.
 //! - [`http`]: the HTTP service over the same engine.
+//! - [`build_assign`]: build-time taxon assignment of occurrence sequences with the engine.
 //! - [`defaults`]: the embedded default index built from the data bundled in the repository.
 //!
 //! The index format lives in `edna-index`, ingestion in `edna-index-builder`, alignment in `edna-align`.
@@ -13,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod build_assign;
 pub mod defaults;
 pub mod http;
 pub mod output;

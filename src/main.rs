@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build an index: edna-search build --out DIR [--reference F [--taxonomy T] [--marker M] [--name N]]... [--refdb DIR]... [--dwca PATH]...
+    /// Build an index: edna-search build --out DIR [--reference F [--taxonomy T] [--marker M] [--name N]]... [--refdb DIR]... [--dwca PATH]... [--assign] [--threads N]
     Build {
         /// Inputs and options, in order (see the command summary above).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
@@ -245,7 +245,7 @@ fn open_index(dir: Option<PathBuf>) -> Result<Index> {
                     d.display()
                 );
                 let cfg = defaults::default_build_config(&defaults::repo_root(), d.clone());
-                run_build(&cfg)?;
+                run_build(&cfg, true)?;
             }
             d
         }
@@ -284,10 +284,13 @@ fn progress_bar(unit: &str) -> Option<indicatif::ProgressBar> {
     Some(b)
 }
 
-fn run_build(cfg: &BuildConfig) -> Result<()> {
+fn run_build(cfg: &BuildConfig, assign: bool) -> Result<()> {
     let t = Instant::now();
     let bar = Bar(progress_bar("records"));
-    let summary = build::build(cfg, &bar).with_context(|| format!("building {}", cfg.out.display()))?;
+    let assigner = edna_search::build_assign::EngineAssigner::default();
+    let assigner: Option<&dyn build::OccurrenceAssigner> = if assign { Some(&assigner) } else { None };
+    let summary =
+        build::build_with(cfg, &bar, assigner).with_context(|| format!("building {}", cfg.out.display()))?;
     if let Some(b) = &bar.0 {
         b.finish_and_clear();
     }
@@ -323,6 +326,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
     let mut refdbs: Vec<RefdbSpec> = Vec::new();
     let mut dwca = Vec::new();
     let mut threads: Option<usize> = None;
+    let mut assign = false;
     let mut last_was_refdb = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -396,6 +400,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
                     }
                 }
             }
+            "--assign" => assign = true,
             "--threads" => threads = Some(value("a number")?.parse().context("--threads needs a number")?),
             "--default" => {
                 let cfg = defaults::default_build_config(&defaults::repo_root(), PathBuf::new());
@@ -427,7 +432,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
         dwca,
         seeds: DEFAULT_SEEDS,
         limits: Default::default(),
-    })
+    }, assign)
 }
 
 fn cmd_info(index: &Index, json: bool) -> Result<()> {

@@ -16,7 +16,8 @@ fn index() -> Arc<Index> {
     static INDEX: OnceLock<(tempfile::TempDir, Arc<Index>)> = OnceLock::new();
     let (_, idx) = INDEX.get_or_init(|| {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("temp dir");
-        let cfg = edna_search::defaults::default_build_config(&edna_search::defaults::repo_root(), dir.path().to_path_buf());
+        let cfg =
+            edna_search::defaults::default_build_config(&edna_search::defaults::repo_root(), dir.path().to_path_buf());
         edna_index_builder::build::build(&cfg, &edna_index_builder::build::NoProgress).expect("build test index");
         let idx = Index::open(dir.path()).expect("open test index");
         (dir, Arc::new(idx))
@@ -25,7 +26,10 @@ fn index() -> Arc<Index> {
 }
 
 fn config() -> ServeConfig {
-    ServeConfig { workers: 2, ..ServeConfig::default() }
+    ServeConfig {
+        workers: 2,
+        ..ServeConfig::default()
+    }
 }
 
 fn app_with(config: ServeConfig) -> Router {
@@ -44,7 +48,8 @@ struct Reply {
 
 impl Reply {
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -55,7 +60,10 @@ async fn send(app: &Router, req: Request<Body>) -> Reply {
     let res = app.clone().oneshot(req).await.expect("infallible");
     let status = res.status();
     let headers = res.headers().clone();
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.expect("body").to_vec();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .expect("body")
+        .to_vec();
     Reply { status, headers, body }
 }
 
@@ -68,7 +76,10 @@ async fn post_json(app: &Router, uri: &str, body: &Value) -> Reply {
 }
 
 async fn post_raw(app: &Router, uri: &str, content_type: &str, body: String) -> Reply {
-    let req = Request::post(uri).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).expect("request");
+    let req = Request::post(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body))
+        .expect("request");
     send(app, req).await
 }
 
@@ -76,10 +87,21 @@ async fn post_raw(app: &Router, uri: &str, content_type: &str, body: String) -> 
 /// blast-ws rules make AMBIGUOUS.
 fn reference_sequences() -> (String, Option<String>) {
     let idx = index();
+    let lib = idx
+        .meta()
+        .libraries
+        .iter()
+        .position(|l| l.name == "meta-fish-lib")
+        .expect("meta-fish-lib") as u32;
     let mut shared = None;
     let mut any = None;
     for s in 0..idx.n_seqs() {
-        let refs: Vec<_> = idx.seq_refs(s).iter().filter_map(|&r| idx.reference(r)).filter(|r| r.library == 0).collect();
+        let refs: Vec<_> = idx
+            .seq_refs(s)
+            .iter()
+            .filter_map(|&r| idx.reference(r))
+            .filter(|r| r.library == lib)
+            .collect();
         if refs.is_empty() || idx.seq_len(s) < 100 {
             continue;
         }
@@ -124,7 +146,10 @@ fn fixture_queries() -> Vec<(String, String)> {
 
 fn assert_error(r: &Reply, status: StatusCode, error: &str) {
     assert_eq!(r.status, status, "{}", r.text());
-    assert_eq!(r.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()), Some("application/json"));
+    assert_eq!(
+        r.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
     let v = r.json();
     assert_eq!(v["error"], error, "{v}");
     assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
@@ -168,7 +193,10 @@ async fn blast_single_exact_match_with_string_coordinates() {
     assert_eq!(v["qcovs"], 100);
     assert_eq!(v["distanceToBestMatch"], 0.0);
     assert_eq!(v["expectValue"], 0.0);
-    assert_eq!(v["querySequence"].as_str().map(|s| s.replace('-', "")), Some(seq.clone()));
+    assert_eq!(
+        v["querySequence"].as_str().map(|s| s.replace('-', "")),
+        Some(seq.clone())
+    );
     for k in ["name", "appliedScientificName", "accession", "subjectSequence"] {
         assert!(v[k].is_string(), "{k} in {v}");
     }
@@ -180,16 +208,30 @@ async fn blast_single_exact_match_with_string_coordinates() {
     assert_eq!(g.json(), v);
 
     // A sequence carried by several records: another EXACT hit within 1 point makes it AMBIGUOUS.
-    if let Some(shared) = shared {
-        let v = post_json(&app, "/blast", &json!({"marker": "12s", "sequence": shared})).await.json();
+    {
+        // 1334 records over 732 sequences: some sequences are shared.
+        let shared = shared.expect("a sequence carried by several records");
+        let v = post_json(&app, "/blast", &json!({"marker": "12s", "sequence": shared}))
+            .await
+            .json();
         assert_eq!(v["matchType"], "BLAST_AMBIGUOUS_MATCH", "{v}");
         let alts = v["alternatives"].as_array().expect("alternatives");
         assert!(!alts.is_empty());
-        assert!(alts.iter().all(|a| a["matchType"] == "BLAST_EXACT_MATCH" && a["sequenceLength"].is_null()));
+        assert!(alts
+            .iter()
+            .all(|a| a["matchType"] == "BLAST_EXACT_MATCH" && a["sequenceLength"].is_null()));
         // verbose: every other target (≤ 4 with 5 targets), same match type.
-        let verbose = post_json(&app, "/blast?verbose=true", &json!({"marker": "12S", "sequence": shared})).await.json();
+        let verbose = post_json(
+            &app,
+            "/blast?verbose=true",
+            &json!({"marker": "12S", "sequence": shared}),
+        )
+        .await
+        .json();
         assert_eq!(verbose["matchType"], "BLAST_AMBIGUOUS_MATCH");
-        assert!(verbose["alternatives"].as_array().is_some_and(|a| a.len() <= 4 && a.len() >= alts.len()));
+        assert!(verbose["alternatives"]
+            .as_array()
+            .is_some_and(|a| a.len() <= 4 && a.len() >= alts.len()));
     }
 }
 
@@ -201,7 +243,12 @@ async fn blast_no_match_for_random_sequence() {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json(), json!({"matchType": "BLAST_NO_MATCH", "sequenceLength": 150}));
     // blast-ws drops non-IUPAC characters before counting.
-    let r = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": format!("{seq} 12-_")})).await;
+    let r = post_json(
+        &app,
+        "/blast",
+        &json!({"marker": "12S", "sequence": format!("{seq} 12-_")}),
+    )
+    .await;
     assert_eq!(r.json()["sequenceLength"], 150);
 }
 
@@ -210,7 +257,14 @@ async fn blast_batch_answers_in_input_order() {
     let app = app();
     let (seq, _) = reference_sequences();
     let fixtures = fixture_queries();
-    let batch = vec![seq.clone(), random_seq(1), fixtures[0].1.clone(), fixtures[1].1.clone(), random_seq(2), seq.clone()];
+    let batch = vec![
+        seq.clone(),
+        random_seq(1),
+        fixtures[0].1.clone(),
+        fixtures[1].1.clone(),
+        random_seq(2),
+        seq.clone(),
+    ];
     let r = post_json(&app, "/blast/batch", &json!({"marker": "12S", "sequence": batch})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let v = r.json();
@@ -219,10 +273,15 @@ async fn blast_batch_answers_in_input_order() {
     assert_eq!(arr[1], json!({"matchType": "BLAST_NO_MATCH"}));
     assert_eq!(arr[4], json!({"matchType": "BLAST_NO_MATCH"}));
     assert_eq!(arr[0], arr[5]);
-    assert!(arr[0]["sequenceLength"].is_null(), "batch answers carry no sequenceLength");
+    assert!(
+        arr[0]["sequenceLength"].is_null(),
+        "batch answers carry no sequenceLength"
+    );
     // Each element equals the single answer for that sequence (minus sequenceLength).
     for (i, s) in batch.iter().enumerate() {
-        let mut one = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": s})).await.json();
+        let mut one = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": s}))
+            .await
+            .json();
         if let Some(o) = one.as_object_mut() {
             o.remove("sequenceLength");
         }
@@ -271,7 +330,11 @@ async fn malformed_requests_get_json_errors() {
 
 #[tokio::test]
 async fn oversized_requests_get_413() {
-    let app = app_with(ServeConfig { max_batch: 3, json_limit: 4096, ..config() });
+    let app = app_with(ServeConfig {
+        max_batch: 3,
+        json_limit: 4096,
+        ..config()
+    });
     let seqs: Vec<String> = (0..4).map(random_seq).collect();
     let r = post_json(&app, "/blast/batch", &json!({"marker": "12S", "sequence": seqs})).await;
     assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
@@ -287,9 +350,16 @@ async fn oversized_requests_get_413() {
 
 #[tokio::test]
 async fn busy_service_answers_503_with_retry_after() {
-    let app = app_with(ServeConfig { max_in_flight: 0, ..config() });
+    let app = app_with(ServeConfig {
+        max_in_flight: 0,
+        ..config()
+    });
     let r = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": random_seq(4)})).await;
-    assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, "Server busy, please try again later");
+    assert_error(
+        &r,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Server busy, please try again later",
+    );
     assert!(r.headers.contains_key(header::RETRY_AFTER));
     let r = post_json(&app, "/v1/search", &json!({"sequence": random_seq(4)})).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -300,8 +370,60 @@ async fn busy_service_answers_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn full_service_refuses_instead_of_queuing() {
+    let app = app_with(ServeConfig {
+        max_in_flight: 1,
+        ..config()
+    });
+    // A streamed search holds its slot while its body is open: a deterministic way to fill the service.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(1);
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (b, rx))
+    }));
+    let req = Request::post("/v1/search/stream")
+        .header(header::CONTENT_TYPE, "text/x-fasta")
+        .body(body)
+        .expect("request");
+    let streaming = app.clone().oneshot(req).await.expect("infallible");
+    assert_eq!(streaming.status(), StatusCode::OK);
+    let r = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": random_seq(6)})).await;
+    assert_error(
+        &r,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Server busy, please try again later",
+    );
+    assert_eq!(
+        r.headers.get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    // Finish the stream: its slot comes back.
+    tx.send(Ok(axum::body::Bytes::from(format!(">q\n{}\n", random_seq(8)))))
+        .await
+        .expect("send");
+    drop(tx);
+    let out = axum::body::to_bytes(streaming.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    assert_eq!(String::from_utf8_lossy(&out).lines().count(), 1);
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..100 {
+        status = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": random_seq(6)}))
+            .await
+            .status;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn slow_searches_time_out_with_503() {
-    let app = app_with(ServeConfig { request_timeout: Duration::ZERO, ..config() });
+    let app = app_with(ServeConfig {
+        request_timeout: Duration::ZERO,
+        ..config()
+    });
     let seqs: Vec<String> = fixture_queries().into_iter().map(|q| q.1).take(200).collect();
     let r = post_json(&app, "/blast/batch", &json!({"marker": "12S", "sequence": seqs})).await;
     assert_error(&r, StatusCode::SERVICE_UNAVAILABLE, "timeout");
@@ -355,7 +477,11 @@ async fn validation_matches_gbif_vector() {
     assert_eq!(v["nucleotideSequenceID"], "56b74a652b3ed2f610263b8bb423167c");
     assert_eq!(v["gapsOrWhitespaceRemoved"], true);
     assert_eq!(v["invalid"], false);
-    assert_error(&get(&app, "/v1/validation/sequence").await, StatusCode::BAD_REQUEST, "bad_request");
+    assert_error(
+        &get(&app, "/v1/validation/sequence").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
 }
 
 #[tokio::test]
@@ -369,16 +495,32 @@ async fn sequence_taxon_and_dataset_lookups() {
     assert_eq!(v["sequence"], seq);
     assert!(v["references"].as_array().is_some_and(|r| !r.is_empty()));
     let key = v["references"][0]["taxon"]["key"].as_u64().expect("taxon key");
-    assert_error(&get(&app, &format!("/v1/sequence/{}", "0".repeat(32))).await, StatusCode::NOT_FOUND, "not_found");
-    assert_error(&get(&app, "/v1/sequence/xyz").await, StatusCode::BAD_REQUEST, "bad_request");
+    assert_error(
+        &get(&app, &format!("/v1/sequence/{}", "0".repeat(32))).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
+    assert_error(
+        &get(&app, "/v1/sequence/xyz").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    );
 
     let t = get(&app, &format!("/v1/taxon/{key}")).await.json();
     assert_eq!(t["key"], key);
-    assert!(t["lineage"].as_array().is_some_and(|l| l.last().is_some_and(|x| x["key"] == key)));
+    assert!(t["lineage"]
+        .as_array()
+        .is_some_and(|l| l.last().is_some_and(|x| x["key"] == key)));
     assert!(t["occurrenceCount"].is_u64());
-    assert_error(&get(&app, "/v1/taxon/999999999").await, StatusCode::NOT_FOUND, "not_found");
+    assert_error(
+        &get(&app, "/v1/taxon/999999999").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    );
     let name = t["name"].as_str().unwrap_or("").to_string();
-    let found = get(&app, &format!("/v1/taxon?name={}", name.replace(' ', "%20"))).await.json();
+    let found = get(&app, &format!("/v1/taxon?name={}", name.replace(' ', "%20")))
+        .await
+        .json();
     assert!(found["count"].as_u64().is_some_and(|n| n >= 1));
 
     let d = get(&app, "/v1/dataset").await.json();
@@ -401,7 +543,13 @@ async fn occurrence_search_uses_gbif_paging() {
     assert_eq!(v["results"].as_array().map(Vec::len), Some(5));
     assert_eq!(v["facets"], json!([]));
     let first = &v["results"][0];
-    for k in ["occurrenceID", "datasetKey", "scientificName", "eventDate", "nucleotideSequence"] {
+    for k in [
+        "occurrenceID",
+        "datasetKey",
+        "scientificName",
+        "eventDate",
+        "nucleotideSequence",
+    ] {
         assert!(!first[k].is_null(), "{k} in {first}");
     }
     let v = get(&app, "/v1/occurrence/search?limit=5&offset=525").await.json();
@@ -410,22 +558,44 @@ async fn occurrence_search_uses_gbif_paging() {
     assert_eq!(get(&app, "/v1/occurrence/search?limit=1000").await.json()["limit"], 300);
 
     // By sequence: an occurrence's own sequence comes back first at 100 % identity.
-    let seq = first["nucleotideSequence"][0]["sequence"].as_str().expect("sequence").to_string();
-    let nsid = first["nucleotideSequence"][0]["nucleotideSequenceID"].as_str().expect("id").to_string();
-    let v = get(&app, &format!("/v1/occurrence/search?sequence={seq}&minIdentity=0.9&facet=datasetKey")).await.json();
+    let seq = first["nucleotideSequence"][0]["sequence"]
+        .as_str()
+        .expect("sequence")
+        .to_string();
+    let nsid = first["nucleotideSequence"][0]["nucleotideSequenceID"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let v = get(
+        &app,
+        &format!("/v1/occurrence/search?sequence={seq}&minIdentity=0.9&facet=datasetKey"),
+    )
+    .await
+    .json();
     assert!(v["count"].as_u64().is_some_and(|n| n >= 1), "{v}");
     assert_eq!(v["results"][0]["identity"], 100.0);
     assert_eq!(v["query"]["nucleotideSequenceID"], nsid);
     assert_eq!(v["facets"][0]["field"], "DATASET_KEY");
     // By nucleotideSequenceID (GBIF's parameter name), and by dataset.
-    let by_id = get(&app, &format!("/v1/occurrence/search?nucleotideSequence.nucleotideSequenceID={nsid}")).await.json();
-    assert!(by_id["results"].as_array().is_some_and(|r| r.iter().all(|x| x["nucleotideSequence"][0]["nucleotideSequenceID"] == nsid.as_str())));
+    let by_id = get(
+        &app,
+        &format!("/v1/occurrence/search?nucleotideSequence.nucleotideSequenceID={nsid}"),
+    )
+    .await
+    .json();
+    assert!(by_id["results"].as_array().is_some_and(|r| r
+        .iter()
+        .all(|x| x["nucleotideSequence"][0]["nucleotideSequenceID"] == nsid.as_str())));
     let dkey = first["datasetKey"].as_str().expect("dataset");
-    let by_ds = get(&app, &format!("/v1/occurrence/search?datasetKey={dkey}&limit=0")).await.json();
+    let by_ds = get(&app, &format!("/v1/occurrence/search?datasetKey={dkey}&limit=0"))
+        .await
+        .json();
     assert!(by_ds["count"].as_u64().is_some_and(|n| n > 0 && n < 527));
     // by=taxon with a reference sequence: the envelope carries the assignment.
     let (rseq, _) = reference_sequences();
-    let v = get(&app, &format!("/v1/occurrence/search?sequence={rseq}&by=taxon")).await.json();
+    let v = get(&app, &format!("/v1/occurrence/search?sequence={rseq}&by=taxon"))
+        .await
+        .json();
     assert!(v["taxon"]["taxon"]["name"].is_string(), "{v}");
     assert!(v["count"].is_u64());
 }
@@ -434,18 +604,37 @@ async fn occurrence_search_uses_gbif_paging() {
 async fn sequence_search_ws_compatibility() {
     let app = app();
     let dbs = get(&app, "/databases").await.json();
-    assert!(dbs.as_array().is_some_and(|d| d.iter().any(|x| x["db"] == "meta-fish-lib.udb")));
+    assert!(dbs
+        .as_array()
+        .is_some_and(|d| d.iter().any(|x| x["db"] == "meta-fish-lib.udb")));
     let (seq, _) = reference_sequences();
-    let v = post_json(&app, "/search", &json!({"database": "meta-fish-lib.udb", "sequence": seq})).await.json();
+    let v = post_json(
+        &app,
+        "/search",
+        &json!({"database": "meta-fish-lib.udb", "sequence": seq}),
+    )
+    .await
+    .json();
     assert!(v["matchType"].as_str().is_some_and(|m| m.starts_with("BLAST_")), "{v}");
     assert_eq!(v["qstart"], 1);
     assert!(v["alignment"].as_str().is_some_and(|a| a.starts_with(" Query")));
-    let v = post_json(&app, "/search/batch", &json!({"database": "meta-fish-lib", "sequence": [seq, random_seq(9)], "outformat": "blast6out"})).await.json();
+    let v = post_json(
+        &app,
+        "/search/batch",
+        &json!({"database": "meta-fish-lib", "sequence": [seq, random_seq(9)], "outformat": "blast6out"}),
+    )
+    .await
+    .json();
     let arr = v.as_array().expect("array");
     assert_eq!(arr.len(), 2);
     assert!(arr[0]["alignment"].is_null());
     assert_eq!(arr[1], json!({"matchType": "BLAST_NO_MATCH"}));
-    let r = post_json(&app, "/search", &json!({"database": "meta-fish-lib", "sequence": [seq], "outformat": "blast6"})).await;
+    let r = post_json(
+        &app,
+        "/search",
+        &json!({"database": "meta-fish-lib", "sequence": [seq], "outformat": "blast6"}),
+    )
+    .await;
     assert!(r.text().split('\t').count() >= 12, "{}", r.text());
     let r = post_json(&app, "/search", &json!({"database": "nope.udb", "sequence": seq})).await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "Unknown database");
@@ -458,12 +647,22 @@ async fn streamed_fasta_search() {
     let fasta: String = q.iter().take(5).map(|(id, s)| format!(">{id}\n{s}\n")).collect();
     let r = post_raw(&app, "/v1/search/stream?minIdentity=0.9", "text/x-fasta", fasta).await;
     assert_eq!(r.status, StatusCode::OK);
-    let lines: Vec<Value> = r.text().lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let lines: Vec<Value> = r
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
     assert_eq!(lines.len(), 5);
     for (l, (id, _)) in lines.iter().zip(&q) {
         assert_eq!(l["id"], id.as_str());
     }
-    let r = post_raw(&app, "/v1/search/stream?format=tsv", "text/plain", ">a\nACGTACGTAC\n>b\nnot fasta at all >\n".into()).await;
+    let r = post_raw(
+        &app,
+        "/v1/search/stream?format=tsv",
+        "text/plain",
+        ">a\nACGTACGTAC\n>b\nnot fasta at all >\n".into(),
+    )
+    .await;
     assert!(r.text().starts_with("qseqid\t"));
     let r = post_raw(&app, "/v1/search/stream", "application/json", "{}".into()).await;
     assert_error(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
@@ -474,12 +673,24 @@ async fn openapi_metrics_cors_and_page() {
     let app = app();
     let doc = get(&app, "/openapi.json").await.json();
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.0")));
-    for p in ["/blast", "/blast/batch", "/search", "/v1/search", "/v1/occurrence/search", "/v1/validation/sequence"] {
+    for p in [
+        "/blast",
+        "/blast/batch",
+        "/search",
+        "/v1/search",
+        "/v1/occurrence/search",
+        "/v1/validation/sequence",
+    ] {
         assert!(doc["paths"][p].is_object(), "{p}");
     }
     let _ = get(&app, "/health").await;
     let m = get(&app, "/metrics").await;
-    assert!(m.text().contains("edna_http_requests_total{route=\"/health\",status=\"200\"}"), "{}", m.text());
+    assert!(
+        m.text()
+            .contains("edna_http_requests_total{route=\"/health\",status=\"200\"}"),
+        "{}",
+        m.text()
+    );
     assert!(m.text().contains("edna_http_request_duration_seconds_bucket"));
     let pre = Request::builder()
         .method(Method::OPTIONS)
@@ -489,7 +700,12 @@ async fn openapi_metrics_cors_and_page() {
         .body(Body::empty())
         .expect("request");
     let r = send(&app, pre).await;
-    assert_eq!(r.headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).and_then(|v| v.to_str().ok()), Some("*"));
+    assert_eq!(
+        r.headers
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .and_then(|v| v.to_str().ok()),
+        Some("*")
+    );
     let page = get(&app, "/").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("/v1/search"));
@@ -527,6 +743,8 @@ async fn serves_over_a_socket_and_shuts_down_gracefully() {
     let v: Value = serde_json::from_str(json_body).expect("json");
     assert_eq!(v["identity"], 100.0);
     let _ = stop.send(());
-    let done = tokio::time::timeout(Duration::from_secs(10), server).await.expect("shut down in time");
+    let done = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("shut down in time");
     assert!(matches!(done, Ok(Ok(()))));
 }

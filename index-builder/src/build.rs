@@ -70,6 +70,9 @@ pub enum BuildError {
     /// Nothing to index.
     #[error("no input: give at least one --reference, --refdb or --dwca")]
     NoInput,
+    /// Build-time taxon assignment failed.
+    #[error("assigning occurrence sequences: {0}")]
+    Assign(String),
     /// Too large for the format's 32-bit ids.
     #[error("input too large: {0}")]
     TooLarge(String),
@@ -88,6 +91,20 @@ pub struct NoProgress;
 impl Progress for NoProgress {
     fn stage(&self, _: &str, _: Option<u64>) {}
     fn advance(&self, _: u64) {}
+}
+
+/// Assigns occurrence sequences to taxa against the reference libraries at build time. The search
+/// engine implements it; the builder does not depend on the engine.
+pub trait OccurrenceAssigner: Sync {
+    /// `reference_index` is a finished index of the reference libraries alone; each query is a cleaned
+    /// occurrence sequence with its canonical marker. Returns the consensus lineage (top down) per query,
+    /// or `None` when nothing can be said.
+    fn assign(
+        &self,
+        reference_index: &Path,
+        queries: &[(Vec<u8>, Option<String>)],
+        progress: &dyn Progress,
+    ) -> Result<Vec<Option<Vec<RankedName>>>, String>;
 }
 
 /// What a finished build reports.
@@ -264,6 +281,8 @@ struct Collector<'a> {
     markers: Vec<String>,
     marker_ids: HashMap<String, u32>,
     input_bases: u64,
+    /// Temporary sequence id → temporary taxon id from build-time assignment.
+    assigned: HashMap<u32, u32>,
     progress: &'a dyn Progress,
 }
 
@@ -411,6 +430,7 @@ impl Collector<'_> {
                     pcr_primer_name_forward: s.opt(&row.pcr_primer_name_forward),
                     pcr_primer_name_reverse: s.opt(&row.pcr_primer_name_reverse),
                     legacy_md5: legacy,
+                    assigned_taxon: NONE,
                 },
             ));
         }
@@ -476,6 +496,16 @@ fn library_info(meta: LibraryMeta, records: u64) -> LibraryInfo {
 
 /// Builds an index from `config`; the new index replaces the old one only once complete and verified.
 pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
+    build_with(config, progress, None)
+}
+
+/// As [`build`], and with an `assigner` every distinct occurrence sequence gets a consensus taxon against
+/// the reference libraries of the same build (kept beside the published one, with its own bitmaps).
+pub fn build_with(
+    config: &BuildConfig,
+    progress: &dyn Progress,
+    assigner: Option<&dyn OccurrenceAssigner>,
+) -> Result<BuildSummary, BuildError> {
     if config.references.is_empty() && config.refdbs.is_empty() && config.dwca.is_empty() {
         return Err(BuildError::NoInput);
     }
@@ -492,6 +522,7 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
         markers: Vec::new(),
         marker_ids: HashMap::new(),
         input_bases: 0,
+        assigned: HashMap::new(),
         progress,
     };
 
@@ -546,7 +577,50 @@ pub fn build(config: &BuildConfig, progress: &dyn Progress) -> Result<BuildSumma
         let mut sink = Sink { c: &mut c, root };
         dwca::read_dwca(path, &config.limits, &mut sink)?;
     }
+    if let Some(assigner) = assigner {
+        if !c.refs.is_empty() && !c.occs.is_empty() {
+            assign_occurrences(config, &mut c, assigner, progress)?;
+        }
+    }
     write_index(config, c, progress)
+}
+
+fn assign_occurrences(
+    config: &BuildConfig,
+    c: &mut Collector<'_>,
+    assigner: &dyn OccurrenceAssigner,
+    progress: &dyn Progress,
+) -> Result<(), BuildError> {
+    // The references alone, as an index the engine can search (built by this same function).
+    let refs_dir = config.out.join(format!(".assign-references-{}", std::process::id()));
+    let refs_config = BuildConfig { out: refs_dir.clone(), dwca: Vec::new(), ..config.clone() };
+    let result = (|| {
+        build(&refs_config, &NoProgress)?;
+        // Distinct occurrence sequences in first-seen order, each with the marker of its first DNA row.
+        let mut seen: HashMap<u32, ()> = HashMap::new();
+        let mut ids = Vec::new();
+        let mut queries = Vec::new();
+        for o in &c.occs {
+            for (tmp, row) in &o.dna {
+                if *tmp != NONE && seen.insert(*tmp, ()).is_none() {
+                    ids.push(*tmp);
+                    let marker = c.markers.get(row.marker as usize).cloned();
+                    queries.push((c.seqs.seqs[*tmp as usize].clone(), marker));
+                }
+            }
+        }
+        progress.stage("assigning occurrence sequences", Some(queries.len() as u64));
+        let lineages = assigner.assign(&refs_dir.join(edna_index::INDEX_FILE_NAME), &queries, progress).map_err(BuildError::Assign)?;
+        for (tmp, lineage) in ids.into_iter().zip(lineages) {
+            if let Some(lineage) = lineage.filter(|l| !l.is_empty()) {
+                let taxon = c.taxa.insert(&lineage);
+                c.assigned.insert(tmp, taxon);
+            }
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&refs_dir);
+    result
 }
 
 fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
@@ -562,6 +636,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         datasets,
         markers,
         input_bases,
+        assigned,
         ..
     } = c;
     let n = seqs.seqs.len();
@@ -649,6 +724,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
             let mut row = *row;
             if *tmp != NONE {
                 row.seq = new_id[*tmp as usize];
+                row.assigned_taxon = assigned.get(tmp).map_or(NONE, |&t| remap_taxon(t));
                 seq_occ_pairs.push((row.seq, i as u32));
             }
             occ_dna.push(row);
@@ -757,6 +833,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     let mut taxon_bms = vec![roaring::RoaringBitmap::new(); taxon_entries.len()];
     let mut dataset_bms = vec![roaring::RoaringBitmap::new(); datasets.len()];
     let mut marker_bms = vec![roaring::RoaringBitmap::new(); markers.len()];
+    let mut assigned_bms = vec![roaring::RoaringBitmap::new(); taxon_entries.len()];
     for (i, o) in occ_entries[..occ_entries.len() - 1].iter().enumerate() {
         let i = i as u32;
         if let Some(bm) = dataset_bms.get_mut(o.dataset as usize) {
@@ -775,11 +852,19 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
             if let Some(bm) = marker_bms.get_mut(d.marker as usize) {
                 bm.insert(i as u32);
             }
+            let mut t = d.assigned_taxon;
+            let mut guard = 0;
+            while t != NONE && guard < 64 {
+                assigned_bms[t as usize].insert(i as u32);
+                t = taxon_entries[t as usize].parent;
+                guard += 1;
+            }
         }
     }
     let (tb_off, tb_data) = blobs(&taxon_bms);
     let (db_off, db_data) = blobs(&dataset_bms);
     let (mb_off, mb_data) = blobs(&marker_bms);
+    let (ab_off, ab_data) = blobs(&assigned_bms);
 
     let meta = IndexMeta {
         format_version: edna_index::format::FORMAT_VERSION,
@@ -829,6 +914,8 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     w.add_bytes(K::TaxonBitmapData, &tb_data)?;
     w.add(K::DatasetBitmapOffsets, &db_off)?;
     w.add_bytes(K::DatasetBitmapData, &db_data)?;
+    w.add(K::AssignedTaxonBitmapOffsets, &ab_off)?;
+    w.add_bytes(K::AssignedTaxonBitmapData, &ab_data)?;
     w.add(K::MarkerBitmapOffsets, &mb_off)?;
     w.add_bytes(K::MarkerBitmapData, &mb_data)?;
     progress.stage("verifying index", None);

@@ -42,7 +42,9 @@ const MIN_COVERAGE: f64 = 0.5;
 
 /// blast-ws's input sanitising: drop every character outside the IUPAC alphabet (either case).
 pub fn sanitize(s: &str) -> String {
-    s.chars().filter(|c| "ACGTURYSWKMBDHVNacgturyswkmbdhvn".contains(*c)).collect()
+    s.chars()
+        .filter(|c| "ACGTURYSWKMBDHVNacgturyswkmbdhvn".contains(*c))
+        .collect()
 }
 
 /// The libraries a blast-ws `marker` selects: an exact library name first, then blast-ws's prefix families
@@ -54,26 +56,36 @@ pub(crate) fn resolve_marker(state: &AppState, marker: &str) -> Result<Vec<u32>,
         return Err(no_marker());
     }
     let libs = state.libraries();
-    let by_name: Vec<u32> = libs.iter().filter(|l| l.name.eq_ignore_ascii_case(marker)).map(|l| l.id).collect();
+    let by_name: Vec<u32> = libs
+        .iter()
+        .filter(|l| l.name.eq_ignore_ascii_case(marker))
+        .map(|l| l.id)
+        .collect();
     if !by_name.is_empty() {
         return Ok(by_name);
     }
     let lower = marker.to_ascii_lowercase();
     let p3: String = lower.chars().take(3).collect();
-    let family: Option<Box<dyn Fn(&str) -> bool>> = match p3.as_str() {
-        "coi" | "co1" => Some(Box::new(|m: &str| m == "COI")),
-        "its" => Some(Box::new(|m: &str| m.starts_with("ITS"))),
-        "16s" => Some(Box::new(|m: &str| m == "16S")),
-        "12s" => Some(Box::new(|m: &str| m == "12S")),
-        "18s" => Some(Box::new(|m: &str| m == "18S")),
-        _ if lower.starts_with("rbcl") => Some(Box::new(|m: &str| m == "rbcL")),
+    // (canonical marker or prefix, is a prefix): `ITS` covers ITS, ITS1 and ITS2 libraries.
+    let family: Option<(&str, bool)> = match p3.as_str() {
+        "coi" | "co1" => Some(("COI", false)),
+        "its" => Some(("ITS", true)),
+        "16s" => Some(("16S", false)),
+        "12s" => Some(("12S", false)),
+        "18s" => Some(("18S", false)),
+        _ if lower.starts_with("rbcl") => Some(("rbcL", false)),
         _ => None,
     };
     let canon = edna_index::meta::canonical_marker(marker);
-    let chosen: Vec<u32> = match family {
-        Some(f) => libs.iter().filter(|l| f(&l.marker)).map(|l| l.id).collect(),
-        None => libs.iter().filter(|l| l.marker == canon).map(|l| l.id).collect(),
-    };
+    let chosen: Vec<u32> = libs
+        .iter()
+        .filter(|l| match family {
+            Some((m, true)) => l.marker.starts_with(m),
+            Some((m, false)) => l.marker == m,
+            None => l.marker == canon,
+        })
+        .map(|l| l.id)
+        .collect();
     if chosen.is_empty() {
         let known: Vec<String> = libs.iter().map(|l| format!("{} ({})", l.name, l.marker)).collect();
         let why = if BLAST_WS_MARKERS.iter().any(|m| lower.starts_with(m)) {
@@ -83,14 +95,20 @@ pub(crate) fn resolve_marker(state: &AppState, marker: &str) -> Result<Vec<u32>,
         };
         return Err(ApiError::unprocessable(
             "Unsupported marker",
-            format!("{why}; use a marker (ITS, COI, 16S, 12S, 18S, rbcL) or a library name: {}", known.join(", ")),
+            format!(
+                "{why}; use a marker (ITS, COI, 16S, 12S, 18S, rbcL) or a library name: {}",
+                known.join(", ")
+            ),
         ));
     }
     Ok(chosen)
 }
 
 fn no_marker() -> ApiError {
-    ApiError::unprocessable("No marker given", "the request needs a marker (e.g. COI, ITS, 16S, 12S, 18S, rbcL) or a library name")
+    ApiError::unprocessable(
+        "No marker given",
+        "the request needs a marker (e.g. COI, ITS, 16S, 12S, 18S, rbcL) or a library name",
+    )
 }
 
 fn no_sequence() -> ApiError {
@@ -102,7 +120,11 @@ fn no_sequence() -> ApiError {
 /// and filtered by library afterwards.
 fn params_for(state: &AppState, libs: &[u32], min_identity: f64, targets: usize) -> SearchParams {
     let all = state.libraries();
-    let markers: Vec<&str> = all.iter().filter(|l| libs.contains(&l.id)).map(|l| l.marker.as_str()).collect();
+    let markers: Vec<&str> = all
+        .iter()
+        .filter(|l| libs.contains(&l.id))
+        .map(|l| l.marker.as_str())
+        .collect();
     let meta = state.index().meta();
     let same_marker = markers.windows(2).all(|w| w[0] == w[1]);
     let exact_set = same_marker
@@ -115,7 +137,11 @@ fn params_for(state: &AppState, libs: &[u32], min_identity: f64, targets: usize)
         min_identity: min_identity.clamp(IDENTITY_FLOOR, 1.0),
         min_coverage: MIN_COVERAGE,
         max_hits: if exact_set { targets } else { 0 },
-        marker: if exact_set { markers.first().map(|m| m.to_string()) } else { None },
+        marker: if exact_set {
+            markers.first().map(|m| m.to_string())
+        } else {
+            None
+        },
         strand: Strand::Both,
         target: Target::References,
         with_alignment: true,
@@ -134,7 +160,9 @@ fn identity_fraction(v: &Value) -> Result<Option<f64>, ApiError> {
     };
     match x {
         Some(x) if x.is_finite() && x > 0.0 && x <= 100.0 => Ok(Some(if x > 1.0 { x / 100.0 } else { x })),
-        _ => Err(ApiError::bad_request(format!("identity must be a percentage between 0 and 100, got {v}"))),
+        _ => Err(ApiError::bad_request(format!(
+            "identity must be a percentage between 0 and 100, got {v}"
+        ))),
     }
 }
 
@@ -267,7 +295,13 @@ fn candidates<'h>(index: &Index, hits: &'h [Hit], libs: &[u32], max: usize, flav
                 "" => leaf_name(index, e.taxon).unwrap_or("").to_string(),
                 n => n.replace('_', " "),
             };
-            out.push(Cand { hit: h, reference: r, identity, match_type: flavor.match_type(identity), name });
+            out.push(Cand {
+                hit: h,
+                reference: r,
+                identity,
+                match_type: flavor.match_type(identity),
+                name,
+            });
         }
     }
     out
@@ -285,7 +319,11 @@ fn decide(cands: &[Cand<'_>], verbose: bool, flavor: Flavor) -> (Vec<usize>, Mat
                 && (flavor == Flavor::BlastWs || c.name != best.name)
         })
         .collect();
-    let mt = if !near.is_empty() && best.match_type == MatchType::Exact { MatchType::Ambiguous } else { best.match_type };
+    let mt = if !near.is_empty() && best.match_type == MatchType::Exact {
+        MatchType::Ambiguous
+    } else {
+        best.match_type
+    };
     let alternatives = if verbose { (1..cands.len()).collect() } else { near };
     (alternatives, mt)
 }
@@ -319,7 +357,15 @@ fn blast_match(index: &Index, c: &Cand<'_>, best: f64, mt: MatchType) -> BlastMa
     }
 }
 
-fn vsearch_match(index: &Index, c: &Cand<'_>, best: f64, mt: MatchType, flavor: Flavor, q: &QueryResult, qid: &str) -> VsearchMatch {
+fn vsearch_match(
+    index: &Index,
+    c: &Cand<'_>,
+    best: f64,
+    mt: MatchType,
+    flavor: Flavor,
+    q: &QueryResult,
+    qid: &str,
+) -> VsearchMatch {
     let e = index.reference(c.reference).copied().unwrap_or_default();
     let h = c.hit;
     let (qs, qe, ss, se) = coords(h);
@@ -358,7 +404,14 @@ fn alnout(qid: &str, qlen: usize, target: &str, h: &Hit) -> String {
     let _ = writeln!(s, "Target {}nt >{target}", h.target_length);
     let Some([q, mid, t]) = &h.aligned else { return s };
     let (q, mid, t) = (q.as_bytes(), mid.as_bytes(), t.as_bytes());
-    let (mut qpos, mut tpos) = (if h.strand == '+' { h.q_start } else { (qlen as u32 + 1).saturating_sub(h.q_start) }, h.t_start);
+    let (mut qpos, mut tpos) = (
+        if h.strand == '+' {
+            h.q_start
+        } else {
+            (qlen as u32 + 1).saturating_sub(h.q_start)
+        },
+        h.t_start,
+    );
     let width = 60;
     let mut i = 0;
     while i < q.len() {
@@ -367,9 +420,22 @@ fn alnout(qid: &str, qlen: usize, target: &str, h: &Hit) -> String {
         let qn = qc.iter().filter(|&&b| b != b'-').count() as u32;
         let tn = tc.iter().filter(|&&b| b != b'-').count() as u32;
         let _ = writeln!(s);
-        let _ = writeln!(s, "Qry {:>5} {} {} {}", qpos, h.strand, String::from_utf8_lossy(qc), qpos + qn.saturating_sub(1));
+        let _ = writeln!(
+            s,
+            "Qry {:>5} {} {} {}",
+            qpos,
+            h.strand,
+            String::from_utf8_lossy(qc),
+            qpos + qn.saturating_sub(1)
+        );
         let _ = writeln!(s, "{:>12}{}", "", String::from_utf8_lossy(mc));
-        let _ = writeln!(s, "Tgt {:>5} + {} {}", tpos, String::from_utf8_lossy(tc), tpos + tn.saturating_sub(1));
+        let _ = writeln!(
+            s,
+            "Tgt {:>5} + {} {}",
+            tpos,
+            String::from_utf8_lossy(tc),
+            tpos + tn.saturating_sub(1)
+        );
         qpos += qn;
         tpos += tn;
         i = end;
@@ -420,7 +486,10 @@ impl Answer {
 fn answer(index: &Index, q: &QueryResult, libs: &[u32], max: usize, verbose: bool, flavor: Flavor) -> Answer {
     let cands = candidates(index, &q.hits, libs, max, flavor);
     if cands.is_empty() {
-        return Answer::NoMatch { match_type: MatchType::NoMatch.as_str(), sequence_length: None };
+        return Answer::NoMatch {
+            match_type: MatchType::NoMatch.as_str(),
+            sequence_length: None,
+        };
     }
     let (alts, mt) = decide(&cands, verbose, flavor);
     let best = cands[0].identity;
@@ -428,7 +497,11 @@ fn answer(index: &Index, q: &QueryResult, libs: &[u32], max: usize, verbose: boo
         Flavor::BlastWs => {
             let mut m = blast_match(index, &cands[0], best, mt);
             if verbose || !alts.is_empty() {
-                m.alternatives = Some(alts.iter().map(|&i| blast_match(index, &cands[i], best, cands[i].match_type)).collect());
+                m.alternatives = Some(
+                    alts.iter()
+                        .map(|&i| blast_match(index, &cands[i], best, cands[i].match_type))
+                        .collect(),
+                );
             }
             Answer::Blast(m)
         }
@@ -436,7 +509,9 @@ fn answer(index: &Index, q: &QueryResult, libs: &[u32], max: usize, verbose: boo
             let mut m = vsearch_match(index, &cands[0], best, mt, flavor, q, &q.id);
             if verbose || !alts.is_empty() {
                 m.alternatives = Some(
-                    alts.iter().map(|&i| vsearch_match(index, &cands[i], best, cands[i].match_type, flavor, q, &q.id)).collect(),
+                    alts.iter()
+                        .map(|&i| vsearch_match(index, &cands[i], best, cands[i].match_type, flavor, q, &q.id))
+                        .collect(),
                 );
             }
             Answer::Vsearch(m)
@@ -479,8 +554,16 @@ fn blast_request(state: &AppState, v: &Value, query: &Params, batch: bool) -> Re
             }
             (out, false)
         }
-        Some(Value::Array(_)) => return Err(ApiError::bad_request("sequence must be a string here; POST several to /blast/batch")),
-        Some(_) => return Err(ApiError::bad_request("sequence must be a string or an array of strings")),
+        Some(Value::Array(_)) => {
+            return Err(ApiError::bad_request(
+                "sequence must be a string here; POST several to /blast/batch",
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "sequence must be a string or an array of strings",
+            ))
+        }
     };
     if sequences.len() > state.limits().max_batch {
         return Err(ApiError::too_large(format!(
@@ -495,13 +578,25 @@ fn blast_request(state: &AppState, v: &Value, query: &Params, batch: bool) -> Re
     }
     .unwrap_or(BLAST_MIN_IDENTITY);
     let targets = match v.get("max_target_seqs") {
-        Some(Value::Number(n)) => n.as_u64().map_or(BLAST_TARGETS, |n| (n as usize).clamp(1, BLAST_TARGETS_LIMIT)),
-        Some(Value::String(s)) => s.trim().parse::<usize>().map_or(BLAST_TARGETS, |n| n.clamp(1, BLAST_TARGETS_LIMIT)),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .map_or(BLAST_TARGETS, |n| (n as usize).clamp(1, BLAST_TARGETS_LIMIT)),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<usize>()
+            .map_or(BLAST_TARGETS, |n| n.clamp(1, BLAST_TARGETS_LIMIT)),
         _ => BLAST_TARGETS,
     };
     // blast-ws reads `verbose` from the query string; the body is accepted too.
     let verbose = query.flag("verbose") || truthy(v.get("verbose"));
-    Ok(BlastRequest { libs, sequences, single: single && !batch, min_identity, verbose, targets })
+    Ok(BlastRequest {
+        libs,
+        sequences,
+        single: single && !batch,
+        min_identity,
+        verbose,
+        targets,
+    })
 }
 
 async fn run_blast(state: AppState, req: BlastRequest) -> Result<Response, ApiError> {
@@ -517,7 +612,10 @@ async fn run_blast(state: AppState, req: BlastRequest) -> Result<Response, ApiEr
                 let clean = sanitize(&raw);
                 let r = s.search(&i.to_string(), clean.as_bytes(), &params);
                 let a = answer(s.index(), &r, &libs, targets, verbose, Flavor::BlastWs);
-                (if single { a.with_sequence_length(clean.len()) } else { a }, r.hits.len())
+                (
+                    if single { a.with_sequence_length(clean.len()) } else { a },
+                    r.hits.len(),
+                )
             }),
         )
         .await?;
@@ -534,7 +632,11 @@ async fn run_blast(state: AppState, req: BlastRequest) -> Result<Response, ApiEr
 }
 
 /// `POST /blast` `{marker, sequence, perc_identity?}` (`?verbose=true`): one Match.
-pub async fn blast_post(State(state): State<AppState>, query: Params, JsonBody(body): JsonBody<Value>) -> Result<Response, ApiError> {
+pub async fn blast_post(
+    State(state): State<AppState>,
+    query: Params,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
     let req = blast_request(&state, &body, &query, false)?;
     run_blast(state, req).await
 }
@@ -542,7 +644,11 @@ pub async fn blast_post(State(state): State<AppState>, query: Params, JsonBody(b
 /// `GET /blast?marker=&sequence=[&perc_identity=][&verbose=true]`: one Match.
 pub async fn blast_get(State(state): State<AppState>, query: Params) -> Result<Response, ApiError> {
     let mut v = serde_json::Map::new();
-    for (k, names) in [("marker", &["marker"][..]), ("sequence", &["sequence"]), ("perc_identity", &["perc_identity"])] {
+    for (k, names) in [
+        ("marker", &["marker"][..]),
+        ("sequence", &["sequence"]),
+        ("perc_identity", &["perc_identity"]),
+    ] {
         if let Some(x) = query.get(names) {
             v.insert(k.into(), Value::from(x));
         }
@@ -552,7 +658,11 @@ pub async fn blast_get(State(state): State<AppState>, query: Params) -> Result<R
 }
 
 /// `POST /blast/batch` `{marker, sequence: [..]}`: Matches in input order.
-pub async fn blast_batch(State(state): State<AppState>, query: Params, JsonBody(body): JsonBody<Value>) -> Result<Response, ApiError> {
+pub async fn blast_batch(
+    State(state): State<AppState>,
+    query: Params,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
     let req = blast_request(&state, &body, &query, true)?;
     run_blast(state, req).await
 }
@@ -562,25 +672,40 @@ pub async fn blast_batch(State(state): State<AppState>, query: Params, JsonBody(
 fn resolve_database(state: &AppState, db: &str) -> Result<Vec<u32>, ApiError> {
     let name = db.trim();
     let bare = name.strip_suffix(".udb").unwrap_or(name);
-    let libs: Vec<u32> = state.libraries().iter().filter(|l| l.name.eq_ignore_ascii_case(bare)).map(|l| l.id).collect();
+    let libs: Vec<u32> = state
+        .libraries()
+        .iter()
+        .filter(|l| l.name.eq_ignore_ascii_case(bare))
+        .map(|l| l.id)
+        .collect();
     if !libs.is_empty() {
         return Ok(libs);
     }
     resolve_marker(state, bare).map_err(|_| {
         let known: Vec<String> = state.libraries().iter().map(|l| format!("{}.udb", l.name)).collect();
-        ApiError::unprocessable("Unknown database", format!("no database {name:?}; GET /databases lists them: {}", known.join(", ")))
+        ApiError::unprocessable(
+            "Unknown database",
+            format!("no database {name:?}; GET /databases lists them: {}", known.join(", ")),
+        )
     })
 }
 
 /// `POST /search` and `/search/batch` (sequence-search-ws): `{database, sequence (string or array), identity?,
 /// outformat?, verbose?}` → one Match for a string, an array in input order for an array.
 /// `outformat: "blast6"` (not a vsearch name) answers BLAST tabular text instead.
-pub async fn search(State(state): State<AppState>, query: Params, JsonBody(body): JsonBody<Value>) -> Result<Response, ApiError> {
+pub async fn search(
+    State(state): State<AppState>,
+    query: Params,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
     let field = |k: &str| -> Option<Value> { body.get(k).cloned().or_else(|| query.get(&[k]).map(Value::from)) };
     let db = match field("database") {
         Some(Value::String(s)) if !s.trim().is_empty() => s,
         None | Some(Value::Null) | Some(Value::String(_)) => {
-            return Err(ApiError::unprocessable("No database given", "the request needs a database; GET /databases lists them"));
+            return Err(ApiError::unprocessable(
+                "No database given",
+                "the request needs a database; GET /databases lists them",
+            ));
         }
         Some(_) => return Err(ApiError::bad_request("database must be a string")),
     };
@@ -599,7 +724,11 @@ pub async fn search(State(state): State<AppState>, query: Params, JsonBody(body)
             }
             (out, false)
         }
-        Some(_) => return Err(ApiError::bad_request("sequence must be a string or an array of strings")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "sequence must be a string or an array of strings",
+            ))
+        }
     };
     if sequences.len() > state.limits().max_batch {
         return Err(ApiError::too_large(format!(
@@ -615,7 +744,9 @@ pub async fn search(State(state): State<AppState>, query: Params, JsonBody(body)
         _ => String::new(),
     };
     let text = outformat == "blast6";
-    let flavor = Flavor::Vsearch { alignment: outformat != "blast6out" && !text };
+    let flavor = Flavor::Vsearch {
+        alignment: outformat != "blast6out" && !text,
+    };
     let _slot = state.admit()?;
     let params = Arc::new(params_for(&state, &libs, min_identity, VSEARCH_TARGETS));
     let libs = Arc::new(libs);
@@ -642,7 +773,11 @@ pub async fn search(State(state): State<AppState>, query: Params, JsonBody(body)
                 body.push_str(&t);
             }
         }
-        return Ok(([(header::CONTENT_TYPE, "text/tab-separated-values; charset=utf-8")], body).into_response());
+        return Ok((
+            [(header::CONTENT_TYPE, "text/tab-separated-values; charset=utf-8")],
+            body,
+        )
+            .into_response());
     }
     let mut values: Vec<Answer> = results.into_iter().map(|r| r.0).collect();
     Ok(match (single, values.pop()) {
@@ -715,6 +850,62 @@ mod tests {
         assert!(identity_fraction(&Value::from(150)).is_err());
         assert!(identity_fraction(&Value::from("x")).is_err());
         assert_eq!(identity_fraction(&Value::Null).ok().flatten(), None);
+    }
+
+    fn hit(identity: f64) -> Hit {
+        Hit {
+            seq: 0,
+            identity,
+            alignment_length: 10,
+            mismatches: 0,
+            gap_opens: 0,
+            q_start: 1,
+            q_end: 10,
+            t_start: 1,
+            t_end: 10,
+            strand: '+',
+            query_coverage: 1.0,
+            score: 20,
+            target_length: 10,
+            cigar: None,
+            aligned: Some(["ACGTACGTAC".into(), "||||| ||||".into(), "ACGTAGGTAC".into()]),
+        }
+    }
+
+    fn cand<'h>(h: &'h Hit, name: &str, flavor: Flavor) -> Cand<'h> {
+        let identity = flavor.round(h.identity * 100.0);
+        Cand {
+            hit: h,
+            reference: 0,
+            identity,
+            match_type: flavor.match_type(identity),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn ambiguous_needs_another_exact_within_one_point() {
+        let f = Flavor::BlastWs;
+        let (a, b, c) = (hit(1.0), hit(0.995), hit(0.989));
+        let near = [cand(&a, "x", f), cand(&b, "y", f)];
+        assert_eq!(decide(&near, false, f), (vec![1], MatchType::Ambiguous));
+        // Verbose lists everything but does not change the type.
+        assert_eq!(decide(&near, true, f), (vec![1], MatchType::Ambiguous));
+        let far = [cand(&a, "x", f), cand(&c, "y", f)];
+        assert_eq!(decide(&far, false, f), (vec![], MatchType::Exact));
+        assert_eq!(decide(&far, true, f), (vec![1], MatchType::Exact));
+        // sequence-search-ws also needs a different name.
+        let v = Flavor::Vsearch { alignment: false };
+        let same = [cand(&a, "x", v), cand(&b, "x", v)];
+        assert_eq!(decide(&same, false, v), (vec![], MatchType::Exact));
+    }
+
+    #[test]
+    fn alnout_block_counts_columns() {
+        let text = alnout("0", 10, "ref1", &hit(0.9));
+        assert!(text.starts_with(" Query 10nt >0\nTarget 10nt >ref1\n"), "{text}");
+        assert!(text.contains("Qry     1 + ACGTACGTAC 10"), "{text}");
+        assert!(text.contains("10 cols, 9 ids (90.0%), 0 gaps (0.0%)"), "{text}");
     }
 
     #[test]

@@ -35,7 +35,12 @@ struct Body<'a> {
 impl ApiError {
     /// An error with any status.
     pub fn new(status: StatusCode, error: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        ApiError { status, error: error.into(), message: message.into(), retry_after: None }
+        ApiError {
+            status,
+            error: error.into(),
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     /// 400: malformed request or bad parameter.
@@ -65,7 +70,10 @@ impl ApiError {
 
     /// 503 because every search slot is taken; clients should retry.
     pub fn busy(message: impl Into<String>) -> Self {
-        ApiError { retry_after: Some(1), ..Self::new(StatusCode::SERVICE_UNAVAILABLE, BUSY, message) }
+        ApiError {
+            retry_after: Some(1),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, BUSY, message)
+        }
     }
 
     /// 503 because the search ran past the request timeout.
@@ -82,13 +90,20 @@ impl ApiError {
 
     /// 500 without internals: details go to the log, not to the client.
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the request id in the x-request-id header identifies it in the server log")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the request id in the x-request-id header identifies it in the server log",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body { error: &self.error, message: &self.message };
+        let body = Body {
+            error: &self.error,
+            message: &self.message,
+        };
         let mut res = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -32,7 +32,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         use serde_json::error::Category;
         match e.classify() {
             Category::Data => ApiError::bad_request(format!("invalid request body: {e}")),
-            _ => ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_json", format!("malformed JSON: {e}")),
+            _ => ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("malformed JSON: {e}"),
+            ),
         }
     })
 }
@@ -41,7 +45,14 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
-    let ct = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = ct
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if ct.is_empty() || ct == "application/json" || ct.ends_with("+json") {
         Ok(())
     } else {
@@ -91,7 +102,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
 /// A parameter name as compared.
 fn squash(name: &str) -> String {
-    name.chars().filter(|c| !matches!(c, '.' | '_' | '-')).flat_map(char::to_lowercase).collect()
+    name.chars()
+        .filter(|c| !matches!(c, '.' | '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 impl Params {
@@ -106,19 +120,28 @@ impl Params {
     /// The first value of any of `names`, trimmed; empty values count as absent.
     pub fn get(&self, names: &[&str]) -> Option<&str> {
         let names: Vec<String> = names.iter().map(|n| squash(n)).collect();
-        self.0.iter().find(|(k, v)| names.contains(k) && !v.trim().is_empty()).map(|(_, v)| v.trim())
+        self.0
+            .iter()
+            .find(|(k, v)| names.contains(k) && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
     }
 
     /// Every non-empty value of any of `names` (repeated parameters; comma lists are not split).
     pub fn all(&self, names: &[&str]) -> Vec<&str> {
         let names: Vec<String> = names.iter().map(|n| squash(n)).collect();
-        self.0.iter().filter(|(k, v)| names.contains(k) && !v.trim().is_empty()).map(|(_, v)| v.trim()).collect()
+        self.0
+            .iter()
+            .filter(|(k, v)| names.contains(k) && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+            .collect()
     }
 
     /// A boolean flag (`true`/`1`/`yes`/empty-with-key count as true).
     pub fn flag(&self, name: &str) -> bool {
         let key = squash(name);
-        self.0.iter().any(|(k, v)| *k == key && matches!(v.trim().to_ascii_lowercase().as_str(), "" | "true" | "1" | "yes"))
+        self.0
+            .iter()
+            .any(|(k, v)| *k == key && matches!(v.trim().to_ascii_lowercase().as_str(), "" | "true" | "1" | "yes"))
     }
 
     /// A number, 400 when present but unparsable.
@@ -130,5 +153,38 @@ impl Params {
                 .map(Some)
                 .map_err(|_| ApiError::bad_request(format!("parameter {} must be a number, got {v:?}", names[0]))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_match_gbif_style() {
+        let uri: axum::http::Uri =
+            "/x?dataset_key=a&DATASETKEY=b&nucleotideSequence.nucleotideSequenceID=c&limit=&verbose"
+                .parse()
+                .unwrap();
+        let p = Params::from_uri(&uri).unwrap();
+        assert_eq!(p.all(&["datasetKey"]), vec!["a", "b"]);
+        assert_eq!(p.get(&["nucleotide-sequence_nucleotideSequenceID"]), Some("c"));
+        assert_eq!(p.get(&["limit"]), None);
+        assert!(p.flag("verbose"));
+        assert_eq!(p.number::<usize>(&["limit"]).ok().flatten(), None);
+        let bad = Params::from_uri(&"/x?limit=ten".parse().unwrap()).unwrap();
+        assert!(bad.number::<usize>(&["limit"]).is_err());
+    }
+
+    #[test]
+    fn json_content_types() {
+        let mut h = HeaderMap::new();
+        assert!(check_json_content_type(&h).is_ok());
+        h.insert(header::CONTENT_TYPE, "application/json; charset=utf-8".parse().unwrap());
+        assert!(check_json_content_type(&h).is_ok());
+        h.insert(header::CONTENT_TYPE, "application/problem+json".parse().unwrap());
+        assert!(check_json_content_type(&h).is_ok());
+        h.insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert_eq!(check_json_content_type(&h).map_err(|e| e.status.as_u16()), Err(415));
     }
 }

@@ -16,7 +16,9 @@ use tracing::Instrument;
 use super::AppState;
 
 /// Latency histogram bucket bounds in seconds.
-const BUCKETS: [f64; 14] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0];
+const BUCKETS: [f64; 14] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0,
+];
 
 /// The request id header (taken from the client when sane, else generated).
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -71,7 +73,11 @@ impl Metrics {
         let _ = writeln!(s, "# TYPE edna_http_requests_total counter");
         for (route, r) in routes.iter() {
             for (status, n) in &r.by_status {
-                let _ = writeln!(s, "edna_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", esc(route));
+                let _ = writeln!(
+                    s,
+                    "edna_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
+                    esc(route)
+                );
             }
         }
         let _ = writeln!(s, "# HELP edna_http_request_duration_seconds Request latency by route.");
@@ -79,11 +85,26 @@ impl Metrics {
         for (route, r) in routes.iter() {
             let route = esc(route);
             for (bound, n) in BUCKETS.iter().zip(r.buckets) {
-                let _ = writeln!(s, "edna_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
+                let _ = writeln!(
+                    s,
+                    "edna_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
+                );
             }
-            let _ = writeln!(s, "edna_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", r.count);
-            let _ = writeln!(s, "edna_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", r.sum);
-            let _ = writeln!(s, "edna_http_request_duration_seconds_count{{route=\"{route}\"}} {}", r.count);
+            let _ = writeln!(
+                s,
+                "edna_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                r.count
+            );
+            let _ = writeln!(
+                s,
+                "edna_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                r.sum
+            );
+            let _ = writeln!(
+                s,
+                "edna_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                r.count
+            );
         }
         drop(routes);
         let gauge = |s: &mut String, name: &str, help: &str, kind: &str, v: String| {
@@ -91,11 +112,41 @@ impl Metrics {
             let _ = writeln!(s, "# TYPE {name} {kind}");
             let _ = writeln!(s, "{name} {v}");
         };
-        gauge(&mut s, "edna_http_in_flight", "Requests being served.", "gauge", self.in_flight.load(Ordering::Relaxed).to_string());
-        gauge(&mut s, "edna_search_queries_total", "Query sequences searched.", "counter", self.queries.load(Ordering::Relaxed).to_string());
-        gauge(&mut s, "edna_search_hits_total", "Sequence-level hits found.", "counter", self.hits.load(Ordering::Relaxed).to_string());
-        gauge(&mut s, "edna_http_rejected_total", "Requests refused with 503 (all search slots taken).", "counter", self.rejected.load(Ordering::Relaxed).to_string());
-        gauge(&mut s, "edna_search_slots_free", "Search slots free.", "gauge", state.free_slots().to_string());
+        gauge(
+            &mut s,
+            "edna_http_in_flight",
+            "Requests being served.",
+            "gauge",
+            self.in_flight.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut s,
+            "edna_search_queries_total",
+            "Query sequences searched.",
+            "counter",
+            self.queries.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut s,
+            "edna_search_hits_total",
+            "Sequence-level hits found.",
+            "counter",
+            self.hits.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut s,
+            "edna_http_rejected_total",
+            "Requests refused with 503 (all search slots taken).",
+            "counter",
+            self.rejected.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut s,
+            "edna_search_slots_free",
+            "Search slots free.",
+            "gauge",
+            state.free_slots().to_string(),
+        );
         let m = state.index().meta();
         let _ = writeln!(s, "# HELP edna_index_info Index metadata (value 1).");
         let _ = writeln!(s, "# TYPE edna_index_info gauge");
@@ -109,7 +160,11 @@ impl Metrics {
         );
         for (name, help, v) in [
             ("edna_index_sequences", "Distinct sequences in the index.", m.sequences),
-            ("edna_index_reference_records", "Reference-library records.", m.reference_sequences),
+            (
+                "edna_index_reference_records",
+                "Reference-library records.",
+                m.reference_sequences,
+            ),
             ("edna_index_occurrences", "Occurrences.", m.occurrences),
             ("edna_index_taxa", "Taxa.", m.taxa),
             ("edna_index_bytes", "Index file size.", state.index().file().len()),
@@ -139,7 +194,11 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
         format!("{:08x}-{n}", std::process::id())
     });
     // Group by route template, not raw path, so /v1/taxon/{key} is one series.
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str())
+        .to_string();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", id = %id, method = %method, path = %path);

@@ -88,15 +88,21 @@ impl Default for ServeConfig {
 /// Limits the handlers consult.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
+    /// Largest JSON body in bytes.
     pub json_limit: usize,
+    /// Largest streamed FASTA body in bytes.
     pub stream_limit: u64,
+    /// Most sequences in one JSON request.
     pub max_batch: usize,
+    /// Longest a search may run.
     pub request_timeout: Duration,
 }
 
 /// A reference library as the handlers see it.
 pub(crate) struct Library {
+    /// Index into `IndexMeta::libraries` (`RefEntry::library`).
     pub id: u32,
+    /// Its name.
     pub name: String,
     /// `canonical_marker` of the library's marker.
     pub marker: String,
@@ -161,14 +167,17 @@ impl AppState {
         &self.inner.index
     }
 
+    /// Request limits.
     pub(crate) fn limits(&self) -> &Limits {
         &self.inner.limits
     }
 
+    /// The reference libraries with canonical markers.
     pub(crate) fn libraries(&self) -> &[Library] {
         &self.inner.libraries
     }
 
+    /// The search threads.
     pub(crate) fn workers(&self) -> &Workers {
         &self.inner.workers
     }
@@ -249,6 +258,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/occurrence/search", get(occurrence::search))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Innermost: a panicking handler becomes a JSON 500 that the metrics and logs still see.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                ApiError::internal().into_response()
+            },
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(cors)
         .with_state(state)
@@ -274,7 +290,10 @@ pub async fn run(
 pub fn serve(index: Arc<Index>, config: ServeConfig) -> anyhow::Result<()> {
     init_logging();
     let state = AppState::new(index, &config)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("edna-http").build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("edna-http")
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -362,7 +381,11 @@ async fn ready(State(state): State<AppState>) -> Response {
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
     let text = state.metrics().render(&state);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 async fn not_found() -> ApiError {
@@ -370,5 +393,9 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint; GET /openapi.json lists them")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this endpoint; GET /openapi.json lists them",
+    )
 }

@@ -64,23 +64,40 @@ fn dataset_json(d: &edna_index::meta::DatasetInfo) -> Value {
 #[derive(Deserialize)]
 #[serde(untagged)]
 pub enum QueryIn {
+    /// Just the sequence (id `queryN`).
     Plain(String),
-    Named { id: Option<String>, sequence: String },
+    /// With an id.
+    Named {
+        /// Query id.
+        id: Option<String>,
+        /// Raw sequence.
+        sequence: String,
+    },
 }
 
 /// `/v1/search` request body.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchRequest {
+    /// Id of `sequence`.
     id: Option<String>,
+    /// One query.
     sequence: Option<String>,
+    /// Several queries.
     sequences: Option<Vec<QueryIn>>,
+    /// Fraction or percent (default 0.97).
     min_identity: Option<f64>,
+    /// Fraction or percent of the query (default 0.5).
     min_coverage: Option<f64>,
+    /// Sequence hits per query (default 100).
     max_hits: Option<usize>,
+    /// Only targets of this marker.
     marker: Option<String>,
+    /// `references`, `occurrences` or `all` (default).
     target: Option<String>,
+    /// `both` (default) or `plus`.
     strand: Option<String>,
+    /// `alignment`, `occurrences`, `taxon`.
     #[serde(default)]
     include: Vec<String>,
 }
@@ -88,15 +105,20 @@ pub struct SearchRequest {
 /// What to add to each result.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Include {
+    /// CIGAR and aligned strings per hit.
     pub alignment: bool,
+    /// A sample of each hit's occurrences.
     pub occurrences: bool,
+    /// A consensus taxon assignment per query.
     pub taxon: bool,
 }
 
 /// A fraction given as a fraction (≤ 1) or a percentage.
 pub(crate) fn fraction(name: &str, v: f64) -> Result<f64, ApiError> {
     if !v.is_finite() || !(0.0..=100.0).contains(&v) {
-        return Err(ApiError::bad_request(format!("{name} must be a fraction (0-1) or a percentage (0-100), got {v}")));
+        return Err(ApiError::bad_request(format!(
+            "{name} must be a fraction (0-1) or a percentage (0-100), got {v}"
+        )));
     }
     Ok(if v > 1.0 { v / 100.0 } else { v })
 }
@@ -106,7 +128,10 @@ pub(crate) fn known_marker(state: &AppState, marker: &str) -> Result<String, Api
     let canon = edna_index::meta::canonical_marker(marker);
     let meta = state.index().meta();
     let known = state.libraries().iter().any(|l| l.marker == canon)
-        || meta.markers.iter().any(|m| edna_index::meta::canonical_marker(m) == canon);
+        || meta
+            .markers
+            .iter()
+            .any(|m| edna_index::meta::canonical_marker(m) == canon);
     if known {
         Ok(canon)
     } else {
@@ -114,13 +139,22 @@ pub(crate) fn known_marker(state: &AppState, marker: &str) -> Result<String, Api
         all.extend(meta.markers.iter().map(|m| edna_index::meta::canonical_marker(m)));
         all.sort();
         all.dedup();
-        Err(ApiError::unprocessable("unsupported_marker", format!("no sequences of marker {marker:?} in this index; markers: {}", all.join(", "))))
+        Err(ApiError::unprocessable(
+            "unsupported_marker",
+            format!(
+                "no sequences of marker {marker:?} in this index; markers: {}",
+                all.join(", ")
+            ),
+        ))
     }
 }
 
 /// `POST /v1/search`: `{sequence | sequences: [{id, sequence}], minIdentity, minCoverage, maxHits, marker,
 /// target, strand, include}` → `{params, results: [...]}` in input order.
-pub async fn search(State(state): State<AppState>, JsonBody(req): JsonBody<SearchRequest>) -> Result<Json<Value>, ApiError> {
+pub async fn search(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<SearchRequest>,
+) -> Result<Json<Value>, ApiError> {
     let queries: Vec<(String, String)> = match (req.sequence, req.sequences) {
         (Some(s), None) => vec![(req.id.unwrap_or_else(|| "query".into()), s)],
         (None, Some(list)) => list
@@ -132,7 +166,12 @@ pub async fn search(State(state): State<AppState>, JsonBody(req): JsonBody<Searc
             })
             .collect(),
         (Some(_), Some(_)) => return Err(ApiError::bad_request("give either sequence or sequences, not both")),
-        (None, None) => return Err(ApiError::unprocessable("no_sequence", "the request needs sequence or sequences")),
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "no_sequence",
+                "the request needs sequence or sequences",
+            ))
+        }
     };
     if queries.is_empty() {
         return Err(ApiError::unprocessable("no_sequence", "sequences is empty"));
@@ -150,7 +189,11 @@ pub async fn search(State(state): State<AppState>, JsonBody(req): JsonBody<Searc
             "alignment" => include.alignment = true,
             "occurrences" => include.occurrences = true,
             "taxon" => include.taxon = true,
-            other => return Err(ApiError::bad_request(format!("unknown include {other:?} (alignment, occurrences, taxon)"))),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown include {other:?} (alignment, occurrences, taxon)"
+                )))
+            }
         }
     }
     let target = match req.target.as_deref().map(|t| t.trim().to_ascii_lowercase()) {
@@ -158,7 +201,11 @@ pub async fn search(State(state): State<AppState>, JsonBody(req): JsonBody<Searc
         Some(t) if t == "all" => Target::All,
         Some(t) if t == "references" => Target::References,
         Some(t) if t == "occurrences" => Target::Occurrences,
-        Some(t) => return Err(ApiError::bad_request(format!("target must be references, occurrences or all, got {t:?}"))),
+        Some(t) => {
+            return Err(ApiError::bad_request(format!(
+                "target must be references, occurrences or all, got {t:?}"
+            )))
+        }
     };
     let strand = match req.strand.as_deref().map(|t| t.trim().to_ascii_lowercase()) {
         None => Strand::Both,
@@ -202,7 +249,9 @@ pub async fn search(State(state): State<AppState>, JsonBody(req): JsonBody<Searc
         )
         .await?;
     state.count(results.len(), results.iter().map(|r| r.1).sum());
-    Ok(Json(json!({"params": echo, "results": results.into_iter().map(|r| r.0).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"params": echo, "results": results.into_iter().map(|r| r.0).collect::<Vec<_>>()}),
+    ))
 }
 
 /// `{key, name, rank}` of a taxon.
@@ -237,8 +286,12 @@ pub(crate) fn references_json(index: &Index, seq: u32, max: usize) -> Vec<Value>
         .take(max)
         .filter_map(|&r| index.reference(r))
         .map(|e| {
-            let lineage: Vec<&str> =
-                index.lineage(e.taxon).iter().filter_map(|&t| index.taxon(t)).map(|t| index.str(t.name)).collect();
+            let lineage: Vec<&str> = index
+                .lineage(e.taxon)
+                .iter()
+                .filter_map(|&t| index.taxon(t))
+                .map(|t| index.str(t.name))
+                .collect();
             json!({
                 "id": index.str(e.id),
                 "library": libs.get(e.library as usize).map(|l| l.name.as_str()),
@@ -290,7 +343,10 @@ pub(crate) fn result_json(index: &Index, r: &QueryResult, include: Include) -> V
                     o.insert("occurrences".into(), Value::Array(list));
                 }
                 if let (true, Some([q, m, t])) = (include.alignment, &h.aligned) {
-                    o.insert("alignment".into(), json!({"cigar": h.cigar, "query": q, "midline": m, "target": t}));
+                    o.insert(
+                        "alignment".into(),
+                        json!({"cigar": h.cigar, "query": q, "midline": m, "target": t}),
+                    );
                 }
             }
             v
@@ -344,7 +400,9 @@ pub(crate) fn occurrences_named(index: &Index, name: &str) -> roaring::RoaringBi
 
 /// `GET /v1/validation/sequence?sequence=`: GBIF's normaliser result, field for field.
 pub async fn validate(params: Params) -> Result<Json<edna_seq::normalize::Normalized>, ApiError> {
-    let raw = params.get(&["sequence"]).ok_or_else(|| ApiError::bad_request("the sequence parameter is required"))?;
+    let raw = params
+        .get(&["sequence"])
+        .ok_or_else(|| ApiError::bad_request("the sequence parameter is required"))?;
     Ok(Json(edna_seq::normalize::normalize(raw)))
 }
 
@@ -359,7 +417,9 @@ pub async fn sequence(State(state): State<AppState>, Path(id): Path<String>) -> 
         None => (index.find_legacy(&digest), "dnaSequenceID"),
     };
     let Some(&seq) = seqs.first() else {
-        return Err(ApiError::not_found(format!("no sequence with nucleotideSequenceID or dnaSequenceID {id}")));
+        return Err(ApiError::not_found(format!(
+            "no sequence with nucleotideSequenceID or dnaSequenceID {id}"
+        )));
     };
     let occs = index.seq_occs(seq);
     let sample: Vec<Value> = occs
@@ -395,15 +455,26 @@ fn taxon_json(index: &Index, key: u32) -> Option<Value> {
 
 /// `GET /v1/taxon/{key}`: name, rank, lineage and occurrence count.
 pub async fn taxon(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
-    let key: u32 = key.trim().parse().map_err(|_| ApiError::bad_request("a taxon key is a number"))?;
-    taxon_json(state.index(), key).map(Json).ok_or_else(|| ApiError::not_found(format!("no taxon {key}")))
+    let key: u32 = key
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::bad_request("a taxon key is a number"))?;
+    taxon_json(state.index(), key)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no taxon {key}")))
 }
 
 /// `GET /v1/taxon?name=`: taxa of that name (case-insensitive).
 pub async fn taxon_search(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
-    let name = params.get(&["name", "q"]).ok_or_else(|| ApiError::bad_request("the name parameter is required"))?;
+    let name = params
+        .get(&["name", "q"])
+        .ok_or_else(|| ApiError::bad_request("the name parameter is required"))?;
     let index = state.index();
-    let results: Vec<Value> = index.find_taxa_by_name(name).into_iter().filter_map(|k| taxon_json(index, k)).collect();
+    let results: Vec<Value> = index
+        .find_taxa_by_name(name)
+        .into_iter()
+        .filter_map(|k| taxon_json(index, k))
+        .collect();
     Ok(Json(json!({"count": results.len(), "results": results})))
 }
 

@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::extract::Params;
 use super::native::{assignment_json, fraction, known_marker, occurrences_named};
 use super::AppState;
-use crate::search::{SearchParams, Strand, Target};
+use crate::search::{QueryStatus, SearchParams, Strand, Target};
 
 /// GBIF caps `limit` at 300.
 const MAX_LIMIT: usize = 300;
@@ -68,7 +68,10 @@ pub(crate) fn occurrence_record(index: &Index, occ: u32, opts: RecordOptions) ->
         for t in index.lineage(e.published_taxon) {
             if let Some(te) = index.taxon(t) {
                 let rank = index.str(te.rank);
-                if matches!(rank, "kingdom" | "phylum" | "class" | "order" | "family" | "genus" | "species") {
+                if matches!(
+                    rank,
+                    "kingdom" | "phylum" | "class" | "order" | "family" | "genus" | "species"
+                ) {
                     put(&mut o, rank, index.str(te.name));
                 }
             }
@@ -86,8 +89,11 @@ pub(crate) fn occurrence_record(index: &Index, occ: u32, opts: RecordOptions) ->
     put(&mut o, "materialSampleID", index.str(e.material_sample_id));
     let dna = index.occurrence_dna(occ);
     o.insert("isSequenced".into(), Value::Bool(dna.iter().any(|d| d.seq != NONE)));
-    let mut legacy: Vec<String> =
-        dna.iter().filter(|d| d.legacy_md5 != [0; 16]).map(|d| edna_seq::normalize::to_hex(&d.legacy_md5)).collect();
+    let mut legacy: Vec<String> = dna
+        .iter()
+        .filter(|d| d.legacy_md5 != [0; 16])
+        .map(|d| edna_seq::normalize::to_hex(&d.legacy_md5))
+        .collect();
     legacy.dedup();
     if !legacy.is_empty() {
         o.insert("dnaSequenceID".into(), json!(legacy));
@@ -97,12 +103,18 @@ pub(crate) fn occurrence_record(index: &Index, occ: u32, opts: RecordOptions) ->
         .map(|d| {
             let mut n = Map::new();
             if d.seq != NONE {
-                n.insert("nucleotideSequenceID".into(), Value::from(edna_seq::normalize::to_hex(&index.seq_md5(d.seq))));
+                n.insert(
+                    "nucleotideSequenceID".into(),
+                    Value::from(edna_seq::normalize::to_hex(&index.seq_md5(d.seq))),
+                );
             }
             put(&mut n, "targetGene", index.str(d.target_gene));
             if d.seq != NONE {
                 if opts.sequences {
-                    n.insert("sequence".into(), Value::from(String::from_utf8_lossy(&index.seq(d.seq)).into_owned()));
+                    n.insert(
+                        "sequence".into(),
+                        Value::from(String::from_utf8_lossy(&index.seq(d.seq)).into_owned()),
+                    );
                 }
                 n.insert("sequenceLength".into(), json!(index.seq_len(d.seq)));
             }
@@ -125,10 +137,16 @@ fn occurrences_of(index: &Index, seqs: impl IntoIterator<Item = u32>) -> Roaring
 
 /// What the sequence part of a search produced.
 enum SequencePart {
+    /// The query is not a usable sequence.
+    Invalid(String),
     /// Occurrences with the identity (percent) of their best-matching sequence.
     Similar { identity: HashMap<u32, f64>, query: Value },
     /// Occurrences of the assigned taxon (`by=taxon`).
-    Taxon { occurrences: RoaringBitmap, assignment: Value, query: Value },
+    Taxon {
+        occurrences: RoaringBitmap,
+        assignment: Value,
+        query: Value,
+    },
 }
 
 fn hex_ids(params: &Params, names: &[&str]) -> Result<Vec<[u8; 16]>, ApiError> {
@@ -136,16 +154,24 @@ fn hex_ids(params: &Params, names: &[&str]) -> Result<Vec<[u8; 16]>, ApiError> {
         .all(names)
         .into_iter()
         .map(|v| {
-            edna_seq::normalize::parse_hex_md5(v).ok_or_else(|| ApiError::bad_request(format!("{} must be 32 hexadecimal characters, got {v:?}", names[0])))
+            edna_seq::normalize::parse_hex_md5(v).ok_or_else(|| {
+                ApiError::bad_request(format!("{} must be 32 hexadecimal characters, got {v:?}", names[0]))
+            })
         })
         .collect()
 }
 
 /// `GET /v1/occurrence/search`.
 pub async fn search(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
-    let limit = params.number::<usize>(&["limit"])?.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    let limit = params
+        .number::<usize>(&["limit"])?
+        .unwrap_or(DEFAULT_LIMIT)
+        .min(MAX_LIMIT);
     let offset = params.number::<usize>(&["offset"])?.unwrap_or(0);
-    let min_identity = fraction("minIdentity", params.number::<f64>(&["minIdentity", "identity"])?.unwrap_or(0.97))?;
+    let min_identity = fraction(
+        "minIdentity",
+        params.number::<f64>(&["minIdentity", "identity"])?.unwrap_or(0.97),
+    )?;
     let min_coverage = fraction("minCoverage", params.number::<f64>(&["minCoverage"])?.unwrap_or(0.5))?;
     let marker = match params.get(&["marker", "nucleotideSequence.targetGene", "targetGene"]) {
         Some(m) => Some(known_marker(&state, m)?),
@@ -155,21 +181,45 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
         None => false,
         Some(b) if b == "taxon" => true,
         Some(b) if b == "sequence" => false,
-        Some(b) => return Err(ApiError::bad_request(format!("by must be sequence or taxon, got {b:?}"))),
+        Some(b) => {
+            return Err(ApiError::bad_request(format!(
+                "by must be sequence or taxon, got {b:?}"
+            )))
+        }
     };
-    let ids = hex_ids(&params, &["nucleotideSequenceID", "nucleotideSequence.nucleotideSequenceID"])?;
+    let ids = hex_ids(
+        &params,
+        &["nucleotideSequenceID", "nucleotideSequence.nucleotideSequenceID"],
+    )?;
     let legacy = hex_ids(&params, &["dnaSequenceID"])?;
-    let exact_seqs: Vec<String> = params.all(&["nucleotideSequence.sequence"]).into_iter().map(str::to_string).collect();
-    let taxon_names: Vec<String> = params.all(&["taxon", "scientificName"]).into_iter().map(str::to_string).collect();
+    let exact_seqs: Vec<String> = params
+        .all(&["nucleotideSequence.sequence"])
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    let taxon_names: Vec<String> = params
+        .all(&["taxon", "scientificName"])
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let mut taxon_keys = Vec::new();
     for k in params.all(&["taxonKey"]) {
-        taxon_keys.push(k.parse::<u32>().map_err(|_| ApiError::bad_request(format!("taxonKey must be a number, got {k:?}")))?);
+        taxon_keys.push(
+            k.parse::<u32>()
+                .map_err(|_| ApiError::bad_request(format!("taxonKey must be a number, got {k:?}")))?,
+        );
     }
     let dataset_keys: Vec<String> = params.all(&["datasetKey"]).into_iter().map(str::to_string).collect();
-    let countries: Vec<String> = params.all(&["country", "countryCode"]).into_iter().map(str::to_ascii_uppercase).collect();
+    let countries: Vec<String> = params
+        .all(&["country", "countryCode"])
+        .into_iter()
+        .map(str::to_ascii_uppercase)
+        .collect();
     let facets: Vec<String> = params.all(&["facet"]).into_iter().map(str::to_string).collect();
     let facet_limit = params.number::<usize>(&["facetLimit"])?.unwrap_or(FACET_LIMIT);
-    let with_sequences = !params.get(&["includeSequence"]).is_some_and(|v| v.eq_ignore_ascii_case("false"));
+    let with_sequences = !params
+        .get(&["includeSequence"])
+        .is_some_and(|v| v.eq_ignore_ascii_case("false"));
 
     let sequence_part = match params.get(&["sequence"]) {
         None if by_taxon => return Err(ApiError::bad_request("by=taxon needs a sequence")),
@@ -182,7 +232,11 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
                 max_hits: MAX_SEQUENCE_HITS,
                 marker: marker.clone(),
                 strand: Strand::Both,
-                target: if by_taxon { Target::References } else { Target::Occurrences },
+                target: if by_taxon {
+                    Target::References
+                } else {
+                    Target::Occurrences
+                },
                 with_alignment: false,
                 ..SearchParams::default()
             });
@@ -197,7 +251,9 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
                             "status": r.status.to_string(), "sequenceHits": r.hits.len(), "totalSequenceHits": r.total_hits,
                         });
                         let n = r.hits.len();
-                        let part = if by_taxon {
+                        let part = if let QueryStatus::Invalid(why) = &r.status {
+                            SequencePart::Invalid(why.clone())
+                        } else if by_taxon {
                             let assignment = assignment_json(index, &r.hits);
                             let name = assignment.pointer("/taxon/name").and_then(Value::as_str).map(str::to_string);
                             let occurrences = name.map(|n| occurrences_named(index, &n)).unwrap_or_default();
@@ -219,6 +275,12 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
                 .await?;
             let (part, hits) = parts.pop().ok_or_else(ApiError::internal)?;
             state.count(1, hits);
+            if let SequencePart::Invalid(why) = part {
+                return Err(ApiError::unprocessable(
+                    "invalid_sequence",
+                    format!("the sequence cannot be searched: {why}"),
+                ));
+            }
             Some(part)
         }
     };
@@ -243,12 +305,16 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
                 identity = Some(id);
                 extra.insert("query".into(), query);
             }
-            Some(SequencePart::Taxon { occurrences, assignment, query }) => {
+            Some(SequencePart::Taxon {
+                occurrences,
+                assignment,
+                query,
+            }) => {
                 and(occurrences);
                 extra.insert("query".into(), query);
                 extra.insert("taxon".into(), assignment);
             }
-            None => {}
+            Some(SequencePart::Invalid(_)) | None => {}
         }
         if !ids.is_empty() {
             and(occurrences_of(index, ids.iter().filter_map(|d| index.find_md5(d))));
@@ -311,7 +377,11 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
             set = set
                 .iter()
                 .filter(|&o| {
-                    index.occurrence(o).is_some_and(|e| countries.iter().any(|c| c.eq_ignore_ascii_case(index.str(e.country_code))))
+                    index.occurrence(o).is_some_and(|e| {
+                        countries
+                            .iter()
+                            .any(|c| c.eq_ignore_ascii_case(index.str(e.country_code)))
+                    })
                 })
                 .collect();
         }
@@ -328,14 +398,23 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
         let results: Vec<Value> = page
             .iter()
             .filter_map(|&o| {
-                let mut r = occurrence_record(index, o, RecordOptions { sequences: with_sequences })?;
+                let mut r = occurrence_record(
+                    index,
+                    o,
+                    RecordOptions {
+                        sequences: with_sequences,
+                    },
+                )?;
                 if let (Some(id), Some(obj)) = (&identity, r.as_object_mut()) {
                     obj.insert("identity".into(), json!(id.get(&o).copied().unwrap_or(0.0)));
                 }
                 Some(r)
             })
             .collect();
-        let facet_values: Vec<Value> = facets.iter().map(|f| facet(index, &set, f, facet_limit)).collect::<Result<_, _>>()?;
+        let facet_values: Vec<Value> = facets
+            .iter()
+            .map(|f| facet(index, &set, f, facet_limit))
+            .collect::<Result<_, _>>()?;
         let mut v = Map::new();
         v.insert("offset".into(), json!(offset));
         v.insert("limit".into(), json!(limit));
@@ -357,23 +436,47 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
 
 /// GBIF facet: `{"field": "DATASET_KEY", "counts": [{"name", "count"}]}`, most frequent first.
 fn facet(index: &Index, set: &RoaringBitmap, name: &str, limit: usize) -> Result<Value, ApiError> {
-    let squashed: String = name.chars().filter(|c| !matches!(c, '.' | '_' | '-')).flat_map(char::to_lowercase).collect();
-    let (field, key): (&str, Box<dyn Fn(u32) -> Vec<String>>) = match squashed.as_str() {
-        "datasetkey" => ("DATASET_KEY", Box::new(|o| {
-            index.occurrence(o).and_then(|e| index.meta().datasets.get(e.dataset as usize)).map(|d| d.key.clone()).into_iter().collect()
-        })),
-        "country" | "countrycode" => ("COUNTRY", Box::new(|o| index.occurrence(o).map(|e| index.str(e.country_code).to_string()).into_iter().collect())),
-        "scientificname" => ("SCIENTIFIC_NAME", Box::new(|o| index.occurrence(o).map(|e| index.str(e.scientific_name).to_string()).into_iter().collect())),
-        "marker" | "targetgene" | "nucleotidesequencetargetgene" => ("TARGET_GENE", Box::new(|o| {
-            let mut v: Vec<String> = index
-                .occurrence_dna(o)
-                .iter()
-                .filter_map(|d| index.meta().markers.get(d.marker as usize).cloned())
-                .collect();
-            v.dedup();
-            v
-        })),
-        _ => return Err(ApiError::bad_request(format!("unknown facet {name:?} (datasetKey, country, scientificName, marker)"))),
+    let squashed: String = name
+        .chars()
+        .filter(|c| !matches!(c, '.' | '_' | '-'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    let field = match squashed.as_str() {
+        "datasetkey" => "DATASET_KEY",
+        "country" | "countrycode" => "COUNTRY",
+        "scientificname" => "SCIENTIFIC_NAME",
+        "marker" | "targetgene" | "nucleotidesequencetargetgene" => "TARGET_GENE",
+        _ => {
+            return Err(ApiError::bad_request(format!(
+                "unknown facet {name:?} (datasetKey, country, scientificName, marker)"
+            )))
+        }
+    };
+    let meta = index.meta();
+    let key = |o: u32| -> Vec<String> {
+        let Some(e) = index.occurrence(o) else {
+            return Vec::new();
+        };
+        match field {
+            "DATASET_KEY" => meta
+                .datasets
+                .get(e.dataset as usize)
+                .map(|d| d.key.clone())
+                .into_iter()
+                .collect(),
+            "COUNTRY" => vec![index.str(e.country_code).to_string()],
+            "SCIENTIFIC_NAME" => vec![index.str(e.scientific_name).to_string()],
+            _ => {
+                let mut v: Vec<String> = index
+                    .occurrence_dna(o)
+                    .iter()
+                    .filter_map(|d| meta.markers.get(d.marker as usize).cloned())
+                    .collect();
+                v.sort();
+                v.dedup();
+                v
+            }
+        }
     };
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for o in set {
@@ -385,6 +488,10 @@ fn facet(index: &Index, set: &RoaringBitmap, name: &str, limit: usize) -> Result
     }
     let mut list: Vec<(String, u64)> = counts.into_iter().collect();
     list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let counts: Vec<Value> = list.into_iter().take(limit).map(|(name, count)| json!({"name": name, "count": count})).collect();
+    let counts: Vec<Value> = list
+        .into_iter()
+        .take(limit)
+        .map(|(name, count)| json!({"name": name, "count": count}))
+        .collect();
     Ok(json!({"field": field, "counts": counts}))
 }

@@ -61,32 +61,59 @@ fn error_line(format: Format, code: &str, message: &str) -> Bytes {
 /// with a FASTA or FASTQ body.
 pub async fn search_stream(State(state): State<AppState>, params: Params, req: Request) -> Result<Response, ApiError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        let ok = ct.starts_with("text/") || matches!(ct.as_str(), "" | "application/octet-stream" | "application/x-fasta" | "application/x-fastq");
+        let ct = ct
+            .to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let ok = ct.starts_with("text/")
+            || matches!(
+                ct.as_str(),
+                "" | "application/octet-stream" | "application/x-fasta" | "application/x-fastq"
+            );
         if !ok {
             return Err(ApiError::unsupported_media(format!(
                 "expected a FASTA/FASTQ body (text/plain or application/x-fasta), got {ct:?}; JSON goes to POST /v1/search"
             )));
         }
     }
-    if req.headers().get(header::CONTENT_ENCODING).is_some_and(|v| v.as_bytes() != b"identity") {
-        return Err(ApiError::unsupported_media("compressed request bodies are not supported; send plain FASTA"));
+    if req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes() != b"identity")
+    {
+        return Err(ApiError::unsupported_media(
+            "compressed request bodies are not supported; send plain FASTA",
+        ));
     }
     let limit = state.limits().stream_limit;
     if content_length(req.headers()).is_some_and(|n| n > limit) {
-        return Err(ApiError::too_large(format!("request body exceeds the limit of {limit} bytes")));
+        return Err(ApiError::too_large(format!(
+            "request body exceeds the limit of {limit} bytes"
+        )));
     }
     let format = match params.get(&["format"]).map(str::to_ascii_lowercase).as_deref() {
         None | Some("json") | Some("jsonl") | Some("ndjson") => Format::Json,
         Some("tsv") => Format::Tsv,
         Some("blast6") | Some("blast6out") => Format::Blast6,
-        Some(f) => return Err(ApiError::bad_request(format!("format must be json, tsv or blast6, got {f:?}"))),
+        Some(f) => {
+            return Err(ApiError::bad_request(format!(
+                "format must be json, tsv or blast6, got {f:?}"
+            )))
+        }
     };
     let target = match params.get(&["target"]).map(str::to_ascii_lowercase).as_deref() {
         None | Some("all") => Target::All,
         Some("references") => Target::References,
         Some("occurrences") => Target::Occurrences,
-        Some(t) => return Err(ApiError::bad_request(format!("target must be references, occurrences or all, got {t:?}"))),
+        Some(t) => {
+            return Err(ApiError::bad_request(format!(
+                "target must be references, occurrences or all, got {t:?}"
+            )))
+        }
     };
     let strand = match params.get(&["strand"]).map(str::to_ascii_lowercase).as_deref() {
         None | Some("both") => Strand::Both,
@@ -97,7 +124,10 @@ pub async fn search_stream(State(state): State<AppState>, params: Params, req: R
         Some(m) => Some(known_marker(&state, m)?),
         None => None,
     };
-    let with_taxon = params.all(&["include"]).iter().any(|v| v.split(',').any(|x| x.trim().eq_ignore_ascii_case("taxon")));
+    let with_taxon = params
+        .all(&["include"])
+        .iter()
+        .any(|v| v.split(',').any(|x| x.trim().eq_ignore_ascii_case("taxon")));
     let search = Arc::new(SearchParams {
         min_identity: fraction("minIdentity", params.number(&["minIdentity"])?.unwrap_or(0.97))?,
         min_coverage: fraction("minCoverage", params.number(&["minCoverage"])?.unwrap_or(0.5))?,
@@ -113,14 +143,29 @@ pub async fn search_stream(State(state): State<AppState>, params: Params, req: R
     // Body → parser thread.
     let (body_tx, body_rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
     let mut body = req.into_body().into_data_stream();
+    let idle = state.limits().request_timeout;
     tokio::spawn(async move {
         let mut total: u64 = 0;
-        while let Some(chunk) = body.next().await {
+        loop {
+            // A client that stops sending must not hold a search slot forever.
+            let chunk = match tokio::time::timeout(idle, body.next()).await {
+                Ok(Some(c)) => c,
+                Ok(None) => return,
+                Err(_) => {
+                    let msg = format!("no request data for {} s", idle.as_secs());
+                    let _ = body_tx.send(Err(io::Error::new(io::ErrorKind::TimedOut, msg))).await;
+                    return;
+                }
+            };
             let item = match chunk {
                 Ok(b) => {
                     total += b.len() as u64;
                     if total > limit {
-                        let _ = body_tx.send(Err(io::Error::other(format!("request body exceeds the limit of {limit} bytes")))).await;
+                        let _ = body_tx
+                            .send(Err(io::Error::other(format!(
+                                "request body exceeds the limit of {limit} bytes"
+                            ))))
+                            .await;
                         return;
                     }
                     Ok(b)
@@ -137,7 +182,13 @@ pub async fn search_stream(State(state): State<AppState>, params: Params, req: R
     // Parser thread → batches of records.
     let (rec_tx, mut rec_rx) = mpsc::channel::<Result<Vec<(String, Vec<u8>)>, String>>(2);
     tokio::task::spawn_blocking(move || {
-        let input = io::BufReader::with_capacity(1 << 16, ChannelReader { rx: body_rx, cur: Bytes::new() });
+        let input = io::BufReader::with_capacity(
+            1 << 16,
+            ChannelReader {
+                rx: body_rx,
+                cur: Bytes::new(),
+            },
+        );
         let mut reader = edna_seq::fastx::Reader::new(input, "request body".into());
         let mut batch = Vec::with_capacity(BATCH);
         loop {
@@ -170,7 +221,12 @@ pub async fn search_stream(State(state): State<AppState>, params: Params, req: R
     let st = state.clone();
     tokio::spawn(async move {
         let _slot = slot;
-        if format == Format::Tsv && out_tx.send(Bytes::from(format!("{}\n", output::TSV_HEADER))).await.is_err() {
+        if format == Format::Tsv
+            && out_tx
+                .send(Bytes::from(format!("{}\n", output::TSV_HEADER)))
+                .await
+                .is_err()
+        {
             return;
         }
         while let Some(batch) = rec_rx.recv().await {
@@ -216,7 +272,9 @@ pub async fn search_stream(State(state): State<AppState>, params: Params, req: R
         }
     });
 
-    let stream = futures_util::stream::unfold(out_rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, io::Error>(b), rx)) });
+    let stream = futures_util::stream::unfold(out_rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, io::Error>(b), rx))
+    });
     let ctype = match format {
         Format::Json => "application/x-ndjson",
         _ => "text/tab-separated-values; charset=utf-8",

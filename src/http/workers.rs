@@ -44,7 +44,9 @@ impl Workers {
         for i in 0..threads {
             let rx = Arc::clone(&rx);
             let index = Arc::clone(&index);
-            std::thread::Builder::new().name(format!("edna-search-{i}")).spawn(move || worker_loop(&index, &rx))?;
+            std::thread::Builder::new()
+                .name(format!("edna-search-{i}"))
+                .spawn(move || worker_loop(&index, &rx))?;
         }
         Ok(Workers { tx, threads })
     }

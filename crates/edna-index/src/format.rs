@@ -143,6 +143,10 @@ section_kinds! {
     DatasetBitmapOffsets = 52,
     /// Serialized roaring bitmaps: occurrences per dataset.
     DatasetBitmapData = 53,
+    /// `u64[n_taxa + 1]` offsets into `AssignedTaxonBitmapData`.
+    AssignedTaxonBitmapOffsets = 56,
+    /// Serialized roaring bitmaps: occurrences whose build-time assigned lineage contains the taxon.
+    AssignedTaxonBitmapData = 57,
     /// `u64[n_markers + 1]` offsets into `MarkerBitmapData`.
     MarkerBitmapOffsets = 54,
     /// Serialized roaring bitmaps: occurrences per marker.

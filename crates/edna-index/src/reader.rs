@@ -312,6 +312,11 @@ impl Index {
             n_taxa + 1,
         )?;
         expect(
+            SectionKind::AssignedTaxonBitmapOffsets,
+            f.typed::<u64>(SectionKind::AssignedTaxonBitmapOffsets)?.len(),
+            n_taxa + 1,
+        )?;
+        expect(
             SectionKind::DatasetBitmapOffsets,
             f.typed::<u64>(SectionKind::DatasetBitmapOffsets)?.len(),
             self.meta.datasets.len() + 1,
@@ -664,6 +669,15 @@ impl Index {
         blob_bitmap(
             self.s::<u64>(SectionKind::TaxonBitmapOffsets),
             self.b(SectionKind::TaxonBitmapData),
+            id,
+        )
+    }
+
+    /// Occurrences whose build-time assigned lineage includes taxon `id`.
+    pub fn assigned_taxon_bitmap(&self, id: u32) -> RoaringBitmap {
+        blob_bitmap(
+            self.s::<u64>(SectionKind::AssignedTaxonBitmapOffsets),
+            self.b(SectionKind::AssignedTaxonBitmapData),
             id,
         )
     }

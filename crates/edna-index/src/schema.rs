@@ -145,6 +145,8 @@ pub struct OccDna {
     pub pcr_primer_name_reverse: StrRef,
     /// Legacy `dnaSequenceID` digest of the raw published sequence (all zero when empty).
     pub legacy_md5: [u8; 16],
+    /// Consensus taxon assigned to the sequence at build time against the reference libraries, or [`NONE`].
+    pub assigned_taxon: u32,
 }
 
 #[cfg(test)]
@@ -160,6 +162,6 @@ mod tests {
         assert_eq!(std::mem::size_of::<RefEntry>(), 36);
         assert_eq!(std::mem::size_of::<TaxonEntry>(), 24);
         assert_eq!(std::mem::size_of::<OccEntry>(), 128);
-        assert_eq!(std::mem::size_of::<OccDna>(), 64);
+        assert_eq!(std::mem::size_of::<OccDna>(), 68);
     }
 }

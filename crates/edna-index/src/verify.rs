@@ -166,7 +166,9 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
         ));
     }
     for (i, d) in dna.iter().enumerate() {
-        if (d.seq != NONE && d.seq as usize >= n_seqs) || (d.marker != NONE && d.marker as usize >= meta.markers.len())
+        if (d.seq != NONE && d.seq as usize >= n_seqs)
+            || (d.marker != NONE && d.marker as usize >= meta.markers.len())
+            || (d.assigned_taxon != NONE && d.assigned_taxon as usize >= taxa.len())
         {
             return Err(fail(index, format!("OccDna: row {i} refers outside its tables")));
         }
@@ -197,6 +199,7 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
 
     for (name, off_kind, data_kind, count) in [
         ("taxon bitmaps", K::TaxonBitmapOffsets, K::TaxonBitmapData, taxa.len()),
+        ("assigned taxon bitmaps", K::AssignedTaxonBitmapOffsets, K::AssignedTaxonBitmapData, taxa.len()),
         (
             "dataset bitmaps",
             K::DatasetBitmapOffsets,
