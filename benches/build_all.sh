@@ -18,7 +18,7 @@ args=(build --out "$OUT"
   --reference "$R/16S_rRNA16S_gold_microbiomeutil.fasta.gz" --marker 16S --name 16S_gold
   --reference "$R/multi_meta-fish-lib_2021-01-07_master.csv.gz" --marker 12S --name meta-fish-lib)
 for d in "$R"/gbif_refdb_format/refSeq-*/; do args+=(--refdb "$d"); done
-args+=(--dwca "$D/dwca")
+args+=(--dwca "$D/dwca" ${ASSIGN:+--assign})
 mkdir -p "$(dirname "$OUT")"
 /usr/bin/time -v "$BIN" "${args[@]}" 2> >(tee "$OUT.build.log" >&2)
 grep -E "Elapsed|Maximum resident" "$OUT.build.log"
