@@ -201,21 +201,8 @@ pub fn write_result(
                     } else {
                         seq.to_string()
                     };
-                    // Soft-clip the unaligned query ends so SAM readers see the full read.
-                    let qlen = s.len() as u32;
-                    let (lead, trail) = if h.strand == '+' {
-                        (h.q_start - 1, qlen - h.q_end)
-                    } else {
-                        (qlen - h.q_start, h.q_end - 1)
-                    };
-                    let mut cigar = String::new();
-                    if lead > 0 {
-                        cigar.push_str(&format!("{lead}S"));
-                    }
-                    cigar.push_str(h.cigar.as_deref().unwrap_or("*"));
-                    if trail > 0 {
-                        cigar.push_str(&format!("{trail}S"));
-                    }
+                    // The aligner's CIGAR already soft-clips the unaligned query ends (S), so it spans the read.
+                    let cigar = h.cigar.as_deref().unwrap_or("*");
                     writeln!(
                         out,
                         "{}\t{flag}\t{}\t{}\t255\t{cigar}\t*\t0\t0\t{}\t*\tAS:i:{}\tNM:i:{}\tZI:f:{:.4}",
