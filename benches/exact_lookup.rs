@@ -15,14 +15,19 @@ fn main() {
     let dir = match std::env::var_os("EDNA_BENCH_INDEX") {
         Some(d) => std::path::PathBuf::from(d),
         None => {
-            let cfg = edna_search::defaults::default_build_config(&edna_search::defaults::repo_root(), tmp.path().into());
+            let cfg =
+                edna_search::defaults::default_build_config(&edna_search::defaults::repo_root(), tmp.path().into());
             edna_index_builder::build::build(&cfg, &edna_index_builder::build::NoProgress).expect("build");
             tmp.path().to_path_buf()
         }
     };
     let t = Instant::now();
     let index = Index::open(&dir).expect("open");
-    println!("open: {:.3} ms ({} bytes)", t.elapsed().as_secs_f64() * 1e3, index.file().len());
+    println!(
+        "open: {:.3} ms ({} bytes)",
+        t.elapsed().as_secs_f64() * 1e3,
+        index.file().len()
+    );
     let n = index.n_seqs();
     let digests: Vec<[u8; 16]> = (0..n).map(|s| index.seq_md5(s)).collect();
     let seqs: Vec<Vec<u8>> = (0..n.min(200_000)).map(|s| index.seq(s)).collect();
@@ -37,7 +42,11 @@ fn main() {
     }
     let secs = t.elapsed().as_secs_f64();
     assert_eq!(found, rounds * n as usize, "every digest must be found");
-    println!("lookup by nucleotideSequenceID: {:.2} M/s ({} lookups)", found as f64 / secs / 1e6, found);
+    println!(
+        "lookup by nucleotideSequenceID: {:.2} M/s ({} lookups)",
+        found as f64 / secs / 1e6,
+        found
+    );
 
     let t = Instant::now();
     let mut found = 0usize;

@@ -26,7 +26,11 @@ pub struct EngineAssigner {
 impl Default for EngineAssigner {
     fn default() -> Self {
         // Down to the order threshold of the default rank cut; most of the query must align.
-        EngineAssigner { min_identity: 0.90, min_coverage: 0.8, margin: 0.5 }
+        EngineAssigner {
+            min_identity: 0.90,
+            min_coverage: 0.8,
+            margin: 0.5,
+        }
     }
 }
 
@@ -59,12 +63,21 @@ impl OccurrenceAssigner for EngineAssigner {
                 if !lib_markers.iter().any(|m| m == marker) {
                     return None;
                 }
-                let params = SearchParams { marker: Some(marker.clone()), ..base.clone() };
+                let params = SearchParams {
+                    marker: Some(marker.clone()),
+                    ..base.clone()
+                };
                 pool.with(|s| {
                     let r = s.search("", seq, &params);
                     let a = assign(&index, &r.hits, self.margin, &thresholds, &[]);
-                    let lineage: Vec<RankedName> =
-                        a.lineage.into_iter().map(|t| RankedName { rank: t.rank, name: t.name }).collect();
+                    let lineage: Vec<RankedName> = a
+                        .lineage
+                        .into_iter()
+                        .map(|t| RankedName {
+                            rank: t.rank,
+                            name: t.name,
+                        })
+                        .collect();
                     (!lineage.is_empty()).then_some(lineage)
                 })
             })

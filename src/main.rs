@@ -289,8 +289,7 @@ fn run_build(cfg: &BuildConfig, assign: bool) -> Result<()> {
     let bar = Bar(progress_bar("records"));
     let assigner = edna_search::build_assign::EngineAssigner::default();
     let assigner: Option<&dyn build::OccurrenceAssigner> = if assign { Some(&assigner) } else { None };
-    let summary =
-        build::build_with(cfg, &bar, assigner).with_context(|| format!("building {}", cfg.out.display()))?;
+    let summary = build::build_with(cfg, &bar, assigner).with_context(|| format!("building {}", cfg.out.display()))?;
     if let Some(b) = &bar.0 {
         b.finish_and_clear();
     }
@@ -425,14 +424,17 @@ fn cmd_build(args: &[String]) -> Result<()> {
     if let Some(n) = threads {
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global().ok();
     }
-    run_build(&BuildConfig {
-        out,
-        references,
-        refdbs,
-        dwca,
-        seeds: DEFAULT_SEEDS,
-        limits: Default::default(),
-    }, assign)
+    run_build(
+        &BuildConfig {
+            out,
+            references,
+            refdbs,
+            dwca,
+            seeds: DEFAULT_SEEDS,
+            limits: Default::default(),
+        },
+        assign,
+    )
 }
 
 fn cmd_info(index: &Index, json: bool) -> Result<()> {

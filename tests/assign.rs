@@ -37,11 +37,27 @@ fn library(dir: &std::path::Path) -> Index {
     let a = base_seq(1);
     let records = [
         // Two species of one genus, 1 substitution apart (99.5 %), and a more distant genus of the family.
-        ("r1", "d:Eukaryota,p:Chordata,c:Actinopteri,o:Gadiformes,f:Gadidae,g:Gadus,s:Gadus_morhua", a.clone()),
-        ("r2", "d:Eukaryota,p:Chordata,c:Actinopteri,o:Gadiformes,f:Gadidae,g:Gadus,s:Gadus_macrocephalus", mutate(&a, &[100])),
-        ("r3", "d:Eukaryota,p:Chordata,c:Actinopteri,o:Gadiformes,f:Gadidae,g:Melanogrammus,s:Melanogrammus_aeglefinus", mutate(&a, &[10, 40, 70, 130, 160, 190])),
+        (
+            "r1",
+            "d:Eukaryota,p:Chordata,c:Actinopteri,o:Gadiformes,f:Gadidae,g:Gadus,s:Gadus_morhua",
+            a.clone(),
+        ),
+        (
+            "r2",
+            "d:Eukaryota,p:Chordata,c:Actinopteri,o:Gadiformes,f:Gadidae,g:Gadus,s:Gadus_macrocephalus",
+            mutate(&a, &[100]),
+        ),
+        (
+            "r3",
+            "d:Eukaryota,p:Chordata,c:Actinopteri,o:Gadiformes,f:Gadidae,g:Melanogrammus,s:Melanogrammus_aeglefinus",
+            mutate(&a, &[10, 40, 70, 130, 160, 190]),
+        ),
         // An unrelated sequence.
-        ("r4", "d:Eukaryota,p:Chordata,c:Mammalia,o:Primates,f:Hominidae,g:Homo,s:Homo_sapiens", base_seq(2)),
+        (
+            "r4",
+            "d:Eukaryota,p:Chordata,c:Mammalia,o:Primates,f:Hominidae,g:Homo,s:Homo_sapiens",
+            base_seq(2),
+        ),
     ];
     let fasta = dir.join("lib.fasta");
     let mut text = String::new();
@@ -52,7 +68,11 @@ fn library(dir: &std::path::Path) -> Index {
     let out = dir.join("idx");
     let cfg = BuildConfig {
         out: out.clone(),
-        references: vec![LibrarySpec { fasta, marker: Some("12S".into()), ..Default::default() }],
+        references: vec![LibrarySpec {
+            fasta,
+            marker: Some("12S".into()),
+            ..Default::default()
+        }],
         refdbs: Vec::new(),
         dwca: Vec::new(),
         seeds: DEFAULT_SEEDS,
@@ -67,7 +87,11 @@ fn match_types_and_consensus() {
     let tmp = tempfile::tempdir().unwrap();
     let index = library(tmp.path());
     let mut s = Searcher::new(&index);
-    let params = SearchParams { min_identity: 0.8, max_hits: 0, ..Default::default() };
+    let params = SearchParams {
+        min_identity: 0.8,
+        max_hits: 0,
+        ..Default::default()
+    };
     let t = RankThresholds::default();
     let a = base_seq(1);
 

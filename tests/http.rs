@@ -598,6 +598,30 @@ async fn occurrence_search_uses_gbif_paging() {
         .json();
     assert!(v["taxon"]["taxon"]["name"].is_string(), "{v}");
     assert!(v["count"].is_u64());
+    let r = get(&app, "/v1/occurrence/search?sequence=aaaa").await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "invalid_sequence");
+    let r = get(&app, "/v1/occurrence/search?by=taxon").await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+
+    // Occurrences by the taxon assigned to their sequence at build time (when the build assigned any).
+    let page = get(&app, "/v1/occurrence/search?limit=300&includeSequence=false")
+        .await
+        .json();
+    let assigned = page["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["nucleotideSequence"].as_array().cloned().unwrap_or_default())
+        .find_map(|d| d["assignedTaxon"]["name"].as_str().map(str::to_string));
+    if let Some(name) = assigned {
+        let v = get(
+            &app,
+            &format!("/v1/occurrence/search?assignedTaxon={}", name.replace(' ', "%20")),
+        )
+        .await
+        .json();
+        assert!(v["count"].as_u64().is_some_and(|n| n >= 1), "{name}: {v}");
+    }
 }
 
 #[tokio::test]
@@ -711,6 +735,22 @@ async fn openapi_metrics_cors_and_page() {
     assert!(page.text().contains("/v1/search"));
 }
 
+/// Sends `parts` on one connection, pausing `pause` between them, and reads the whole response.
+fn exchange(addr: std::net::SocketAddr, parts: &[&[u8]], pause: Duration) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
+        conn.write_all(p).expect("write");
+    }
+    let mut res = String::new();
+    conn.read_to_string(&mut res).expect("read");
+    res
+}
+
 #[tokio::test]
 async fn serves_over_a_socket_and_shuts_down_gracefully() {
     let state = AppState::new(index(), &config()).expect("state");
@@ -726,23 +766,32 @@ async fn serves_over_a_socket_and_shuts_down_gracefully() {
         "POST /blast HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    // A plain blocking client on its own thread: the server runs on this test's runtime.
-    let res = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut conn = std::net::TcpStream::connect(addr).expect("connect");
-        conn.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        conn.write_all(req.as_bytes()).expect("write");
-        let mut res = String::new();
-        conn.read_to_string(&mut res).expect("read");
-        res
-    })
-    .await
-    .expect("client");
+    // Plain blocking clients on their own threads: the server runs on this test's runtime.
+    let res = tokio::task::spawn_blocking(move || exchange(addr, &[req.as_bytes()], Duration::ZERO))
+        .await
+        .expect("client");
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     let json_body = res.split("\r\n\r\n").nth(1).expect("body");
     let v: Value = serde_json::from_str(json_body).expect("json");
     assert_eq!(v["identity"], 100.0);
+
+    // A request in flight when shutdown starts still gets its whole answer: the body is sent in two
+    // parts, with the shutdown signal in between.
+    let fasta = format!(">late\n{seq}\n");
+    let head = format!(
+        "POST /v1/search/stream HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/x-fasta\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        fasta.len()
+    );
+    let (first, rest) = fasta.split_at(10);
+    let (first, rest) = (format!("{head}{first}"), rest.to_string());
+    let client = tokio::task::spawn_blocking(move || {
+        exchange(addr, &[first.as_bytes(), rest.as_bytes()], Duration::from_millis(300))
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let _ = stop.send(());
+    let res = client.await.expect("client");
+    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+    assert!(res.contains("\"id\":\"late\""), "{res}");
     let done = tokio::time::timeout(Duration::from_secs(10), server)
         .await
         .expect("shut down in time");

@@ -593,7 +593,11 @@ fn assign_occurrences(
 ) -> Result<(), BuildError> {
     // The references alone, as an index the engine can search (built by this same function).
     let refs_dir = config.out.join(format!(".assign-references-{}", std::process::id()));
-    let refs_config = BuildConfig { out: refs_dir.clone(), dwca: Vec::new(), ..config.clone() };
+    let refs_config = BuildConfig {
+        out: refs_dir.clone(),
+        dwca: Vec::new(),
+        ..config.clone()
+    };
     let result = (|| {
         build(&refs_config, &NoProgress)?;
         // Distinct occurrence sequences in first-seen order, each with the marker of its first DNA row.
@@ -610,7 +614,9 @@ fn assign_occurrences(
             }
         }
         progress.stage("assigning occurrence sequences", Some(queries.len() as u64));
-        let lineages = assigner.assign(&refs_dir.join(edna_index::INDEX_FILE_NAME), &queries, progress).map_err(BuildError::Assign)?;
+        let lineages = assigner
+            .assign(&refs_dir.join(edna_index::INDEX_FILE_NAME), &queries, progress)
+            .map_err(BuildError::Assign)?;
         for (tmp, lineage) in ids.into_iter().zip(lineages) {
             if let Some(lineage) = lineage.filter(|l| !l.is_empty()) {
                 let taxon = c.taxa.insert(&lineage);

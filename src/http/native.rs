@@ -377,10 +377,11 @@ pub(crate) fn result_json(index: &Index, r: &QueryResult, include: Include) -> V
     v
 }
 
-/// The consensus assignment with GBIF's match type, plus how many occurrences carry that taxon's name.
+/// The consensus assignment with GBIF's match type, plus how many occurrences carry that taxon's name
+/// (published, or assigned to their sequence at build time).
 pub(crate) fn assignment_json(index: &Index, hits: &[Hit]) -> Value {
     let a = assign(index, hits, ASSIGN_MARGIN, &RankThresholds::default(), &[]);
-    let occurrences = a.taxon.as_ref().map(|t| occurrences_named(index, &t.name).len());
+    let occurrences = a.taxon.as_ref().map(|t| occurrences_named(index, &t.name, true).len());
     let mut v = serde_json::to_value(&a).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.insert("occurrenceCount".into(), json!(occurrences));
@@ -389,11 +390,15 @@ pub(crate) fn assignment_json(index: &Index, hits: &[Hit]) -> Value {
 }
 
 /// Occurrences whose published lineage includes a taxon of this name (union over homonymous taxa, which
-/// the index keeps apart when their lineages differ).
-pub(crate) fn occurrences_named(index: &Index, name: &str) -> roaring::RoaringBitmap {
+/// the index keeps apart when their lineages differ), plus with `assigned` those whose sequence was assigned
+/// to it at build time against the reference libraries.
+pub(crate) fn occurrences_named(index: &Index, name: &str, assigned: bool) -> roaring::RoaringBitmap {
     let mut all = roaring::RoaringBitmap::new();
     for t in index.find_taxa_by_name(name) {
         all |= index.taxon_bitmap(t);
+        if assigned {
+            all |= index.assigned_taxon_bitmap(t);
+        }
     }
     all
 }
@@ -450,6 +455,7 @@ fn taxon_json(index: &Index, key: u32) -> Option<Value> {
         "parentKey": (t.parent != NONE).then_some(t.parent),
         "lineage": lineage,
         "occurrenceCount": index.taxon_bitmap(key).len(),
+        "assignedOccurrenceCount": index.assigned_taxon_bitmap(key).len(),
     }))
 }
 

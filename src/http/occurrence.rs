@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
 use super::extract::Params;
-use super::native::{assignment_json, fraction, known_marker, occurrences_named};
+use super::native::{assignment_json, fraction, known_marker, occurrences_named, taxon_ref_json};
 use super::AppState;
 use crate::search::{QueryStatus, SearchParams, Strand, Target};
 
@@ -109,6 +109,10 @@ pub(crate) fn occurrence_record(index: &Index, occ: u32, opts: RecordOptions) ->
                 );
             }
             put(&mut n, "targetGene", index.str(d.target_gene));
+            if d.assigned_taxon != NONE {
+                // Not a GBIF field: the taxon this index assigned to the sequence from its reference libraries.
+                n.insert("assignedTaxon".into(), taxon_ref_json(index, d.assigned_taxon));
+            }
             if d.seq != NONE {
                 if opts.sequences {
                     n.insert(
@@ -202,6 +206,14 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
         .into_iter()
         .map(str::to_string)
         .collect();
+    let assigned_names: Vec<String> = params.all(&["assignedTaxon"]).into_iter().map(str::to_string).collect();
+    let mut assigned_keys = Vec::new();
+    for k in params.all(&["assignedTaxonKey"]) {
+        assigned_keys.push(
+            k.parse::<u32>()
+                .map_err(|_| ApiError::bad_request(format!("assignedTaxonKey must be a number, got {k:?}")))?,
+        );
+    }
     let mut taxon_keys = Vec::new();
     for k in params.all(&["taxonKey"]) {
         taxon_keys.push(
@@ -256,7 +268,7 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
                         } else if by_taxon {
                             let assignment = assignment_json(index, &r.hits);
                             let name = assignment.pointer("/taxon/name").and_then(Value::as_str).map(str::to_string);
-                            let occurrences = name.map(|n| occurrences_named(index, &n)).unwrap_or_default();
+                            let occurrences = name.map(|n| occurrences_named(index, &n, true)).unwrap_or_default();
                             SequencePart::Taxon { occurrences, assignment, query }
                         } else {
                             let mut identity: HashMap<u32, f64> = HashMap::new();
@@ -343,7 +355,7 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
         if !taxon_names.is_empty() {
             let mut b = RoaringBitmap::new();
             for n in &taxon_names {
-                b |= occurrences_named(index, n);
+                b |= occurrences_named(index, n, false);
             }
             and(b);
         }
@@ -351,6 +363,18 @@ pub async fn search(State(state): State<AppState>, params: Params) -> Result<Jso
             let mut b = RoaringBitmap::new();
             for &k in &taxon_keys {
                 b |= index.taxon_bitmap(k);
+            }
+            and(b);
+        }
+        if !assigned_names.is_empty() || !assigned_keys.is_empty() {
+            let mut b = RoaringBitmap::new();
+            for n in &assigned_names {
+                for t in index.find_taxa_by_name(n) {
+                    b |= index.assigned_taxon_bitmap(t);
+                }
+            }
+            for &k in &assigned_keys {
+                b |= index.assigned_taxon_bitmap(k);
             }
             and(b);
         }

@@ -90,13 +90,17 @@ fn occurrence_schema() -> Value {
         "dnaSequenceID".into(),
         json!({"type": "array", "items": {"type": "string"}}),
     );
-    let dna = typed(&[
+    let mut dna = typed(&[
         ("nucleotideSequenceID", "string"),
         ("targetGene", "string"),
         ("sequence", "string"),
         ("sequenceLength", "integer"),
         ("invalid", "boolean"),
     ]);
+    dna.insert(
+        "assignedTaxon".into(),
+        json!({"$ref": "#/components/schemas/TaxonRef", "description": "Not a GBIF field: the taxon this index assigned to the sequence"}),
+    );
     props.insert(
         "nucleotideSequence".into(),
         json!({"type": "array", "items": {"type": "object", "properties": dna}}),
@@ -253,7 +257,7 @@ fn spec() -> Value {
             json!({"get": {"summary": "Occurrences by sequence similarity, nucleotideSequenceID, taxon or dataset (GBIF paging envelope and field names). Criteria combine with AND.",
                 "parameters": [
                     qp("sequence", "Occurrences whose sequence is similar to this one, most similar first (each with `identity`)", json!({"type": "string"})),
-                    qp("by", "taxon: occurrences of the consensus taxon assigned to `sequence` from the references", json!({"type": "string", "enum": ["sequence", "taxon"]})),
+                    qp("by", "taxon: occurrences of the consensus taxon assigned to `sequence` from the references (published under it, or with a sequence assigned to it)", json!({"type": "string", "enum": ["sequence", "taxon"]})),
                     qp("minIdentity", "For `sequence` (default 0.97)", json!({"type": "number"})),
                     qp("minCoverage", "For `sequence` (default 0.5)", json!({"type": "number"})),
                     qp("nucleotideSequenceID", "Repeatable; also as nucleotideSequence.nucleotideSequenceID", json!({"type": "string"})),
@@ -261,6 +265,8 @@ fn spec() -> Value {
                     qp("nucleotideSequence.sequence", "Exact normalised sequence", json!({"type": "string"})),
                     qp("taxon", "Taxon name (any rank), repeatable; also as scientificName", json!({"type": "string"})),
                     qp("taxonKey", "Taxon key of this index, repeatable", json!({"type": "integer"})),
+                    qp("assignedTaxon", "Taxon name assigned to the occurrence's sequence at build time from the reference libraries, repeatable", json!({"type": "string"})),
+                    qp("assignedTaxonKey", "As assignedTaxon, by key", json!({"type": "integer"})),
                     qp("datasetKey", "Repeatable", json!({"type": "string"})),
                     qp("marker", "Target gene (canonicalised: 12S, COI, ITS, ...)", json!({"type": "string"})),
                     qp("country", "ISO country code, repeatable", json!({"type": "string"})),

@@ -199,7 +199,12 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
 
     for (name, off_kind, data_kind, count) in [
         ("taxon bitmaps", K::TaxonBitmapOffsets, K::TaxonBitmapData, taxa.len()),
-        ("assigned taxon bitmaps", K::AssignedTaxonBitmapOffsets, K::AssignedTaxonBitmapData, taxa.len()),
+        (
+            "assigned taxon bitmaps",
+            K::AssignedTaxonBitmapOffsets,
+            K::AssignedTaxonBitmapData,
+            taxa.len(),
+        ),
         (
             "dataset bitmaps",
             K::DatasetBitmapOffsets,
