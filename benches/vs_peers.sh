@@ -47,13 +47,21 @@ timed() { # name cmd...
   printf '%s\t%s\t%s\t%.1f\n' "$name" "$e" "$m" "$(echo "$NQ / $e" | bc -l)" >> "$T"
 }
 UF=query+target+id+alnlen+mism+opens+qilo+qihi+tilo+tihi+ql+tl
-vs() { local name=$1; shift; timed "$name" vsearch --usearch_global "$OUT/queries.fasta" --db "$OUT/ref.fasta" --threads "$THREADS" --userout "$OUT/$name.tsv" --userfields $UF --quiet "$@"; }
+# REUSE=1 keeps existing peer outputs (the exhaustive runs take minutes) and re-times only ours.
+vs() {
+  local name=$1; shift
+  if [[ -n ${REUSE:-} && -s $OUT/$name.tsv && -s $OUT/$name.time ]]; then
+    read -r e m < "$OUT/$name.time"; printf '%s\t%s\t%s\t%.1f\n' "$name" "$e" "$m" "$(echo "$NQ / $e" | bc -l)" >> "$T"; return
+  fi
+  timed "$name" vsearch --usearch_global "$OUT/queries.fasta" --db "$OUT/ref.fasta" --threads "$THREADS" --userout "$OUT/$name.tsv" --userfields $UF --quiet "$@"; }
 timed ours_index "$BIN" build --out "$OUT/idx" --reference "$OUT/ref.fasta" --name ref
 vs vsearch_exh97 --id 0.97 --query_cov 0.5 --maxaccepts 0 --maxrejects 0 --maxhits 0
 vs vsearch_exh90 --id 0.90 --query_cov 0.5 --maxaccepts 0 --maxrejects 0 --maxhits 0
 vs vsearch_gbif --id 0.9 --query_cov 0.5 --maxaccepts 100 --maxrejects 100 --maxhits 100
 vs vsearch_default97 --id 0.97
+vs vsearch_default90 --id 0.90
 makeblastdb -in "$OUT/ref.fasta" -dbtype nucl -out "$OUT/blastdb" >/dev/null
+[[ -n ${REUSE:-} && -s $OUT/blast_megablast.tsv ]] && { read -r e m < "$OUT/blast_megablast.time"; printf 'blast_megablast\t%s\t%s\t%.1f\n' "$e" "$m" "$(echo "$NQ / $e" | bc -l)" >> "$T"; } || \
 timed blast_megablast blastn -task megablast -query "$OUT/queries.fasta" -db "$OUT/blastdb" -outfmt "6 qseqid sseqid pident length mismatch gapopen qstart qend sstart send evalue bitscore" -max_target_seqs 5 -max_hsps 1 -qcov_hsp_perc 50 -num_threads "$THREADS" -out "$OUT/blast_megablast.tsv"
 for id in 0.97 0.90; do
   timed "ours_$id" "$BIN" search --index "$OUT/idx" "$OUT/queries.fasta" --min-identity $id --min-coverage 0.5 --max-hits 0 --strand plus --format blast6 --threads "$THREADS" --out "$OUT/ours_$id.b6"

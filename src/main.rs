@@ -467,6 +467,7 @@ fn cmd_info(index: &Index, json: bool) -> Result<()> {
             "dna_rows": m.dna_rows,
             "datasets": m.datasets.len(),
             "taxa": m.taxa,
+            "assigned_dna_rows": m.assigned_dna_rows,
             "input_bases": m.input_bases,
             "distinct_bases": m.distinct_bases,
             "index_bytes": index_bytes,
@@ -502,9 +503,10 @@ fn cmd_info(index: &Index, json: bool) -> Result<()> {
         );
     }
     println!(
-        "occurrences    {} ({} DNA rows) in {} datasets",
+        "occurrences    {} ({} DNA rows, {} with a build-time assigned taxon) in {} datasets",
         m.occurrences,
         m.dna_rows,
+        m.assigned_dna_rows,
         m.datasets.len()
     );
     println!("taxa           {}", m.taxa);

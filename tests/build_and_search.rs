@@ -46,6 +46,7 @@ fn info_summary(index: &Index) -> serde_json::Value {
         "dna_rows": m.dna_rows,
         "datasets": m.datasets.iter().map(|d| serde_json::json!({"key": d.key, "title": d.title, "licence": d.licence, "occurrences": d.occurrences})).collect::<Vec<_>>(),
         "taxa": m.taxa,
+        "assigned_dna_rows": m.assigned_dna_rows,
         "input_bases": m.input_bases,
         "distinct_bases": m.distinct_bases,
         "markers": m.markers,

@@ -884,6 +884,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         occurrences: (occ_entries.len() - 1) as u64,
         dna_rows: occ_dna.len() as u64,
         taxa: taxon_entries.len() as u64,
+        assigned_dna_rows: occ_dna.iter().filter(|d| d.assigned_taxon != NONE).count() as u64,
         input_bases,
         distinct_bases,
         issues: issues.into_sorted(),

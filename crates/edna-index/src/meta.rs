@@ -92,6 +92,9 @@ pub struct IndexMeta {
     pub dna_rows: u64,
     /// Taxa.
     pub taxa: u64,
+    /// DNA rows whose sequence got a taxon by build-time assignment.
+    #[serde(default)]
+    pub assigned_dna_rows: u64,
     /// Bases read from all inputs (every record and row counted).
     pub input_bases: u64,
     /// Bases of the distinct sequences.
