@@ -293,15 +293,16 @@ impl<'a> Searcher<'a> {
         let md5 = edna_seq::normalize::md5_bytes(&query);
         result.nucleotide_sequence_id = Some(edna_seq::normalize::to_hex(&md5));
         result.exact = self.index.find_md5(&md5);
-        let mut hits = self.strand_hits(&query, '+', params);
+        let rc;
+        let mut strands: Vec<(&[u8], char)> = vec![(&query, '+')];
         if params.strand == Strand::Both {
-            let rc = edna_seq::pack::reverse_complement(&query);
-            let minus = self.strand_hits(&rc, '-', params);
-            // Keep the better strand per target.
-            hits.extend(minus);
-            hits.sort_by(|a, b| a.seq.cmp(&b.seq).then(order(a, b)));
-            hits.dedup_by_key(|h| h.seq);
+            rc = edna_seq::pack::reverse_complement(&query);
+            strands.push((&rc, '-'));
         }
+        let mut hits = self.verify(&strands, params);
+        // Keep the better strand per target.
+        hits.sort_by(|a, b| a.seq.cmp(&b.seq).then(order(a, b)));
+        hits.dedup_by_key(|h| h.seq);
         hits.sort_by(order);
         result.total_hits = hits.len();
         if params.max_hits > 0 {
@@ -317,7 +318,9 @@ impl<'a> Searcher<'a> {
         result
     }
 
-    fn strand_hits(&mut self, query: &[u8], strand: char, params: &SearchParams) -> Vec<Hit> {
+    /// Seeds one strand: appends `(seed count, target, strand, dmin, dmax)` for every eligible target that
+    /// passes the seed-count bound.
+    fn seed_candidates(&mut self, query: &[u8], strand: usize, params: &SearchParams, out: &mut Vec<Candidate>) {
         let index = self.index;
         let seeds = &index.meta().seeds;
         let (k, w) = (seeds.k as usize, seeds.w as usize);
@@ -350,30 +353,44 @@ impl<'a> Searcher<'a> {
         }
         let ambiguous = query.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
         let threshold = min_shared_seeds(n, ambiguous, params.min_identity, params.min_coverage, k, w);
-        let mut candidates: Vec<(u32, i32, i32)> = Vec::new();
         self.stats.seeded += self.touched.len() as u64;
-        for &s in &self.touched {
+        let touched = std::mem::take(&mut self.touched);
+        for &s in &touched {
             let si = s as usize;
-            if self.counts[si] >= threshold {
-                candidates.push((s, self.dmin[si], self.dmax[si]));
+            let count = self.counts[si];
+            self.counts[si] = 0;
+            if count >= threshold && self.is_eligible(s, params) {
+                out.push(Candidate { count, seq: s, strand: strand as u8, dmin: self.dmin[si], dmax: self.dmax[si] });
             }
         }
-        for &s in &self.touched {
-            self.counts[s as usize] = 0;
-        }
+        self.touched = touched;
         self.touched.clear();
-        candidates.sort_unstable();
+    }
 
-        let max_d = max_edit_distance(n, params.min_identity);
+    /// Verifies the candidates of every strand, best seeded first. With `max_hits`, the identity of the
+    /// `max_hits`-th best target found so far becomes the bar for the rest (only targets at least that
+    /// good can enter the top), which tightens the edit-distance and piece filters as good hits arrive;
+    /// the top `max_hits` in the documented order come out exactly as without it.
+    fn verify(&mut self, strands: &[(&[u8], char)], params: &SearchParams) -> Vec<Hit> {
+        let index = self.index;
+        let mut candidates = Vec::new();
+        for (i, (q, _)) in strands.iter().enumerate() {
+            self.seed_candidates(q, i, params, &mut candidates);
+        }
+        // Most seeds first; ties in a fixed order so results never depend on hash or thread order.
+        candidates.sort_unstable_by(|a, b| b.count.cmp(&a.count).then(a.seq.cmp(&b.seq)).then(a.strand.cmp(&b.strand)));
+        let n = strands[0].0.len();
         let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
-        let myers = MyersQuery::new(query);
-        let pieces = Pieces::new(query, max_d as usize);
+        let myers: Vec<MyersQuery> = strands.iter().map(|(q, _)| MyersQuery::new(q)).collect();
         let scoring = Scoring::vsearch();
+        let mut bar = params.min_identity;
+        let mut max_d = max_edit_distance(n, bar);
+        let mut pieces: Vec<Pieces> = strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect();
+        let mut best_per_target: Vec<(u32, f64)> = Vec::new();
         let mut hits = Vec::new();
-        for (s, dmin, dmax) in candidates {
-            if !self.is_eligible(s, params) {
-                continue;
-            }
+        for c in candidates {
+            let (query, strand) = strands[c.strand as usize];
+            let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
             self.stats.candidates += 1;
             let tlen = index.seq_len(s) as usize;
             // Every alignment with at most max_d errors that contains one of the seeds lies inside
@@ -392,11 +409,11 @@ impl<'a> Searcher<'a> {
             let pad_left = if fs == 0 { overhang } else { 0 };
             let pad_right = if fe == tlen { overhang } else { 0 };
             // A target ambiguity code may be compatible with the query: such windows skip the piece filter.
-            if !ambiguous && !pieces.may_align(&self.target_buf, pad_left + pad_right) {
+            if !ambiguous && !pieces[c.strand as usize].may_align(&self.target_buf, pad_left + pad_right) {
                 continue;
             }
             self.stats.piece_passed += 1;
-            let Some(m) = myers.best_padded(&self.target_buf, max_d, pad_left, pad_right) else {
+            let Some(m) = myers[c.strand as usize].best_padded(&self.target_buf, max_d, pad_left, pad_right) else {
                 continue;
             };
             self.stats.aligned += 1;
@@ -411,20 +428,40 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             self.stats.hits += 1;
-            hits.push(to_hit(
-                s,
-                &aln,
-                query,
-                &self.align_buf,
-                wstart,
-                strand,
-                n,
-                tlen,
-                params.with_alignment,
-            ));
+            hits.push(to_hit(s, &aln, query, &self.align_buf, wstart, strand, n, tlen, params.with_alignment));
+            if params.max_hits > 0 {
+                match best_per_target.iter_mut().find(|(t, _)| *t == s) {
+                    Some(e) => e.1 = e.1.max(identity),
+                    None => best_per_target.push((s, identity)),
+                }
+                if best_per_target.len() >= params.max_hits {
+                    // The max_hits-th best identity among distinct targets so far.
+                    let mut ids: Vec<f64> = best_per_target.iter().map(|e| e.1).collect();
+                    let k = params.max_hits - 1;
+                    ids.select_nth_unstable_by(k, |a, b| b.total_cmp(a));
+                    let kth = ids[k];
+                    if kth > bar {
+                        bar = kth;
+                        let d = max_edit_distance(n, bar - 1e-9);
+                        if d < max_d {
+                            max_d = d;
+                            pieces = strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect();
+                        }
+                    }
+                }
+            }
         }
         hits
     }
+}
+
+/// A target to verify on one strand.
+struct Candidate {
+    count: u32,
+    seq: u32,
+    strand: u8,
+    dmin: i32,
+    dmax: i32,
 }
 
 /// The pigeonhole filter in front of the edit-distance scan: cut the query into `s` disjoint pieces; an
