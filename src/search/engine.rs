@@ -388,7 +388,15 @@ impl<'a> Searcher<'a> {
         let mut pieces: Vec<Pieces> = strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect();
         let mut best_per_target: Vec<(u32, f64)> = Vec::new();
         let mut hits = Vec::new();
+        let seeds = &index.meta().seeds;
+        let query_ambiguous = strands[0].0.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
+        let mut min_seeds = 0;
         for c in candidates {
+            // Candidates come most-seeded first: once they fall below what the current bar requires, no
+            // later one can enter the top either.
+            if c.count < min_seeds {
+                break;
+            }
             let (query, strand) = strands[c.strand as usize];
             let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
             self.stats.candidates += 1;
@@ -405,9 +413,16 @@ impl<'a> Searcher<'a> {
             };
             let ambiguous = index.seq_range_into(s, fs, fe, &mut self.target_buf);
             self.stats.filter_bases += (fe - fs) as u64;
-            // The query may hang off an end only where the scanned stretch reaches the target's real end.
-            let pad_left = if fs == 0 { overhang } else { 0 };
-            let pad_right = if fe == tlen { overhang } else { 0 };
+            // The query may hang off an end only where the scanned stretch reaches the target's real end,
+            // and (by the same diagonal argument as the window) by at most −dmin + slack bases on the left
+            // and dmax + n − tlen + slack on the right.
+            let (pad_left, pad_right) = if dmin == FULL_SCAN {
+                (overhang, overhang)
+            } else {
+                let left = (slack - dmin as i64).clamp(0, overhang as i64) as usize;
+                let right = (dmax as i64 + n as i64 + slack - tlen as i64).clamp(0, overhang as i64) as usize;
+                (if fs == 0 { left } else { 0 }, if fe == tlen { right } else { 0 })
+            };
             // A target ambiguity code may be compatible with the query: such windows skip the piece filter.
             if !ambiguous && !pieces[c.strand as usize].may_align(&self.target_buf, pad_left + pad_right) {
                 continue;
@@ -447,6 +462,14 @@ impl<'a> Searcher<'a> {
                             max_d = d;
                             pieces = strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect();
                         }
+                        min_seeds = min_shared_seeds(
+                            n,
+                            query_ambiguous,
+                            bar - 1e-9,
+                            params.min_coverage,
+                            seeds.k as usize,
+                            seeds.w as usize,
+                        );
                     }
                 }
             }
