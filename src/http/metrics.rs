@@ -186,6 +186,35 @@ fn sane_id(v: &HeaderValue) -> Option<String> {
         .then(|| s.to_string())
 }
 
+/// Settles the in-flight gauge and records one request when dropped.
+struct InFlight {
+    state: AppState,
+    route: String,
+    start: Instant,
+    status: u16,
+    span: tracing::Span,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let metrics = self.state.metrics();
+        metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let secs = self.start.elapsed().as_secs_f64();
+        let status = self.status;
+        metrics.record(&self.route, status, secs);
+        self.span.in_scope(|| {
+            if status == 503 {
+                // Load shedding is expected under overload: one log line per shed request would flood the log.
+                tracing::debug!(status, ms = secs * 1000.0, "shed");
+            } else if status >= 500 {
+                tracing::warn!(status, ms = secs * 1000.0, "served");
+            } else {
+                tracing::info!(status, ms = secs * 1000.0, "served");
+            }
+        });
+    }
+}
+
 /// Middleware: request id, tracing span and log line, metrics.
 pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let metrics = state.metrics();
@@ -202,20 +231,19 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", id = %id, method = %method, path = %path);
+    // The guard settles the gauge and records the request even when the client disconnects and this
+    // future is dropped mid-await (recorded as status 499, as nginx does).
+    let mut guard = InFlight {
+        state: state.clone(),
+        route,
+        start: Instant::now(),
+        status: 499,
+        span: span.clone(),
+    };
     metrics.in_flight.fetch_add(1, Ordering::Relaxed);
-    let start = Instant::now();
-    let mut res = next.run(req).instrument(span.clone()).await;
-    let secs = start.elapsed().as_secs_f64();
-    metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
-    let status = res.status().as_u16();
-    metrics.record(&route, status, secs);
-    span.in_scope(|| {
-        if status >= 500 {
-            tracing::warn!(status, ms = secs * 1000.0, "served");
-        } else {
-            tracing::info!(status, ms = secs * 1000.0, "served");
-        }
-    });
+    let mut res = next.run(req).instrument(span).await;
+    guard.status = res.status().as_u16();
+    drop(guard);
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID.clone(), v);
     }
