@@ -51,9 +51,8 @@ impl<'a> SearcherPool<'a> {
     }
 }
 
-/// Searches every record of `reader`, writing results to `out` in input order. `assign_taxa` adds a
+/// Searches every record of `reader`, writing results to `out` in `format`, in input order. `assign_taxa` adds a
 /// consensus assignment per query (JSON output). `on_progress` is called with the number of queries done.
-#[allow(clippy::too_many_arguments)]
 pub fn run<R: std::io::BufRead>(
     index: &Index,
     reader: &mut Reader<R>,
@@ -62,6 +61,23 @@ pub fn run<R: std::io::BufRead>(
     assign_taxa: bool,
     out: &mut dyn Write,
     on_progress: &dyn Fn(u64),
+) -> Result<BatchStats, BatchError> {
+    let stats = for_each_result(index, reader, params, assign_taxa, on_progress, &mut |r, a| {
+        write_result(out, index, format, params.target, r, a)
+    });
+    out.flush().map_err(BatchError::Write)?;
+    stats
+}
+
+/// Searches every record of `reader` in chunks of [`CHUNK`] (in parallel, bounded memory) and hands each
+/// result to `emit` in input order. On a malformed record, the results before it are emitted first.
+pub fn for_each_result<R: std::io::BufRead>(
+    index: &Index,
+    reader: &mut Reader<R>,
+    params: &SearchParams,
+    assign_taxa: bool,
+    on_progress: &dyn Fn(u64),
+    emit: &mut dyn FnMut(&QueryResult, Option<&Assignment>) -> std::io::Result<()>,
 ) -> Result<BatchStats, BatchError> {
     let pool = SearcherPool::new(index);
     let mut stats = BatchStats::default();
@@ -100,15 +116,13 @@ pub fn run<R: std::io::BufRead>(
                 crate::search::QueryStatus::Invalid(_) => stats.invalid += 1,
                 crate::search::QueryStatus::NoHits => {}
             }
-            write_result(out, index, format, params.target, r, a.as_ref()).map_err(BatchError::Write)?;
+            emit(r, a.as_ref()).map_err(BatchError::Write)?;
         }
         on_progress(stats.queries);
         if let Some(e) = failure {
-            out.flush().map_err(BatchError::Write)?;
             return Err(BatchError::Input(e));
         }
     }
-    out.flush().map_err(BatchError::Write)?;
     if std::env::var_os("EDNA_SEARCH_STATS").is_some() {
         for m in &pool.searchers {
             if let Ok(s) = m.lock() {

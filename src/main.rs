@@ -11,7 +11,7 @@ use edna_index_builder::build::{self, BuildConfig, Progress, RefdbSpec, DEFAULT_
 use edna_index_builder::model::HeaderStyle;
 use edna_index_builder::reference::LibrarySpec;
 use edna_search::output::{self, Format};
-use edna_search::search::{assign, RankThresholds, SearchParams, Searcher, Strand, Target};
+use edna_search::search::{SearchParams, Strand, Target};
 use edna_search::{batch, defaults};
 
 #[derive(Parser)]
@@ -111,9 +111,9 @@ struct SearchArgs {
     index: Option<PathBuf>,
     /// Query file (FASTA/FASTQ, optionally gzipped) or `-`.
     queries: PathBuf,
-    /// Minimum identity (fraction or percent).
-    #[arg(long, default_value_t = 0.97)]
-    min_identity: f64,
+    /// Minimum identity (fraction or percent; default 0.97 for search, 0.90 for assign).
+    #[arg(long)]
+    min_identity: Option<f64>,
     /// Minimum query coverage (fraction or percent).
     #[arg(long, default_value_t = 0.5)]
     min_coverage: f64,
@@ -211,7 +211,7 @@ fn run() -> Result<()> {
             let args = SearchArgs {
                 index: None,
                 queries: defaults::default_queries(),
-                min_identity: 0.97,
+                min_identity: Some(0.97),
                 min_coverage: 0.5,
                 max_hits: 5,
                 marker: None,
@@ -544,7 +544,8 @@ fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
     }
     let index = open_index(a.index.clone())?;
     let params = SearchParams {
-        min_identity: fraction(a.min_identity),
+        // assign must see weaker hits too: they decide CLOSE/WEAK and the consensus rank.
+        min_identity: fraction(a.min_identity.unwrap_or(if assign_mode { 0.90 } else { 0.97 })),
         min_coverage: fraction(a.min_coverage),
         max_hits: a.max_hits,
         marker: a.marker.clone(),
@@ -577,8 +578,13 @@ fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 20, sink);
     let bar = progress_bar("queries");
     let t = Instant::now();
+    let progress = |n: u64| {
+        if let Some(b) = &bar {
+            b.set_position(n)
+        }
+    };
     let stats = if assign_mode {
-        assign_all(&index, &mut reader, &params, &mut out)?
+        assign_all(&index, &mut reader, &params, &mut out, &progress)?
     } else {
         match a.format {
             Format::Tsv => writeln!(out, "{}", output::TSV_HEADER)?,
@@ -592,11 +598,7 @@ fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
             a.format,
             a.format == Format::Json,
             &mut out,
-            &|n| {
-                if let Some(b) = &bar {
-                    b.set_position(n)
-                }
-            },
+            &progress,
         )?
     };
     if let Some(b) = &bar {
@@ -620,65 +622,33 @@ fn assign_all<R: std::io::BufRead>(
     reader: &mut edna_seq::fastx::Reader<R>,
     params: &SearchParams,
     out: &mut dyn Write,
+    on_progress: &dyn Fn(u64),
 ) -> Result<batch::BatchStats> {
-    use rayon::prelude::*;
-    writeln!(out, "qseqid\tmatchType\tidentity\ttaxon\trank\tlineage\thits_used\tdistinct_taxa\tagreement\tbest_reference\tstatus")?;
-    let pool = batch::SearcherPool::new(index);
-    let thresholds = RankThresholds::default();
-    let mut stats = batch::BatchStats::default();
-    loop {
-        let mut chunk = Vec::new();
-        let mut failure = None;
-        while chunk.len() < batch::CHUNK {
-            match reader.next_record() {
-                Some(Ok(r)) => chunk.push(r),
-                Some(Err(e)) => {
-                    failure = Some(e);
-                    break;
-                }
-                None => break,
-            }
-        }
-        if chunk.is_empty() && failure.is_none() {
-            break;
-        }
-        let rows: Vec<(edna_search::search::QueryResult, edna_search::search::Assignment)> = chunk
-            .par_iter()
-            .map(|rec| {
-                pool.with(|s: &mut Searcher| {
-                    let r = s.search(&rec.id, &rec.seq, params);
-                    let a = assign(index, &r.hits, 0.5, &thresholds, &[]);
-                    (r, a)
-                })
-            })
-            .collect();
-        for (r, a) in rows {
-            stats.queries += 1;
-            stats.hits += r.hits.len() as u64;
-            let lineage: Vec<&str> = a.lineage.iter().map(|t| t.name.as_str()).collect();
-            writeln!(
-                out,
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}\t{}\t{}",
-                r.id,
-                a.match_type.as_str(),
-                a.best_identity.map(|i| format!("{i:.3}")).unwrap_or_default(),
-                a.taxon.as_ref().map(|t| t.name.as_str()).unwrap_or(""),
-                a.taxon.as_ref().map(|t| t.rank.as_str()).unwrap_or(""),
-                lineage.join(";"),
-                a.hits_used,
-                a.distinct_taxa,
-                a.agreement,
-                a.best_reference.as_deref().unwrap_or(""),
-                r.status
-            )?;
-        }
-        if let Some(e) = failure {
-            out.flush()?;
-            return Err(e.into());
-        }
-    }
+    writeln!(
+        out,
+        "qseqid\tmatchType\tidentity\ttaxon\trank\tlineage\thits_used\tdistinct_taxa\tagreement\tbest_reference\tstatus"
+    )?;
+    let stats = batch::for_each_result(index, reader, params, true, on_progress, &mut |r, a| {
+        let Some(a) = a else { return Ok(()) };
+        let lineage: Vec<&str> = a.lineage.iter().map(|t| t.name.as_str()).collect();
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.2}\t{}\t{}",
+            r.id,
+            a.match_type.as_str(),
+            a.best_identity.map(|i| format!("{i:.3}")).unwrap_or_default(),
+            a.taxon.as_ref().map(|t| t.name.as_str()).unwrap_or(""),
+            a.taxon.as_ref().map(|t| t.rank.as_str()).unwrap_or(""),
+            lineage.join(";"),
+            a.hits_used,
+            a.distinct_taxa,
+            a.agreement,
+            a.best_reference.as_deref().unwrap_or(""),
+            r.status
+        )
+    });
     out.flush()?;
-    Ok(stats)
+    Ok(stats?)
 }
 
 fn cmd_lookup(index: &Index, key: &str) -> Result<()> {
