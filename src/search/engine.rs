@@ -360,7 +360,13 @@ impl<'a> Searcher<'a> {
             let count = self.counts[si];
             self.counts[si] = 0;
             if count >= threshold && self.is_eligible(s, params) {
-                out.push(Candidate { count, seq: s, strand: strand as u8, dmin: self.dmin[si], dmax: self.dmax[si] });
+                out.push(Candidate {
+                    count,
+                    seq: s,
+                    strand: strand as u8,
+                    dmin: self.dmin[si],
+                    dmax: self.dmax[si],
+                });
             }
         }
         self.touched = touched;
@@ -378,7 +384,12 @@ impl<'a> Searcher<'a> {
             self.seed_candidates(q, i, params, &mut candidates);
         }
         // Most seeds first; ties in a fixed order so results never depend on hash or thread order.
-        candidates.sort_unstable_by(|a, b| b.count.cmp(&a.count).then(a.seq.cmp(&b.seq)).then(a.strand.cmp(&b.strand)));
+        candidates.sort_unstable_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.seq.cmp(&b.seq))
+                .then(a.strand.cmp(&b.strand))
+        });
         let n = strands[0].0.len();
         let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
         let myers: Vec<MyersQuery> = strands.iter().map(|(q, _)| MyersQuery::new(q)).collect();
@@ -389,7 +400,11 @@ impl<'a> Searcher<'a> {
         let mut best_per_target: Vec<(u32, f64)> = Vec::new();
         let mut hits = Vec::new();
         let seeds = &index.meta().seeds;
-        let query_ambiguous = strands[0].0.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
+        let query_ambiguous = strands[0]
+            .0
+            .iter()
+            .filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T'))
+            .count();
         let mut min_seeds = 0;
         for c in candidates {
             // Candidates come most-seeded first: once they fall below what the current bar requires, no
@@ -443,7 +458,17 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             self.stats.hits += 1;
-            hits.push(to_hit(s, &aln, query, &self.align_buf, wstart, strand, n, tlen, params.with_alignment));
+            hits.push(to_hit(
+                s,
+                &aln,
+                query,
+                &self.align_buf,
+                wstart,
+                strand,
+                n,
+                tlen,
+                params.with_alignment,
+            ));
             if params.max_hits > 0 {
                 match best_per_target.iter_mut().find(|(t, _)| *t == s) {
                     Some(e) => e.1 = e.1.max(identity),

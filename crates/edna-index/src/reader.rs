@@ -362,7 +362,12 @@ impl Index {
         ] {
             f.typed::<u32>(kind)?;
         }
-        if self.meta.seeds.k == 0 || self.meta.seeds.k > 16 || self.meta.seeds.bucket_bits > 2 * self.meta.seeds.k {
+        if self.meta.seeds.k == 0
+            || self.meta.seeds.k > 16
+            || self.meta.seeds.w == 0
+            || self.meta.seeds.bucket_bits > 2 * self.meta.seeds.k
+            || 2 * self.meta.seeds.k - self.meta.seeds.bucket_bits >= 32
+        {
             return Err(IndexError::corrupt(path, "seed parameters out of range"));
         }
         Ok(())

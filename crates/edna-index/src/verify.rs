@@ -76,7 +76,8 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
     let n_exc = index.s::<Exception>(K::SeqExceptions).len();
     for (i, w) in entries.windows(2).enumerate() {
         let (e, next) = (w[0], w[1]);
-        if e.packed_offset + (e.len as u64).div_ceil(4) > packed_len || e.exc_start > next.exc_start {
+        let end = e.packed_offset.checked_add((e.len as u64).div_ceil(4));
+        if end.is_none_or(|end| end > packed_len) || e.exc_start > next.exc_start {
             return Err(fail(
                 index,
                 format!("SeqEntries: sequence {i} lies outside the packed store"),

@@ -129,13 +129,15 @@ pub fn clean(raw: &[u8]) -> Result<Vec<u8>, Invalid> {
     if natural {
         return Err(Invalid::NaturalLanguage);
     }
-    if let Some((i, &c)) = s.iter().enumerate().find(|(_, &c)| !is_iupac_dna(c)) {
+    let (t, _) = trim_and_cap(&s);
+    // GBIF measures non-IUPAC characters after trimming: junk beyond the last anchor run is cut, not fatal.
+    if let Some(&c) = t.0.iter().find(|&&c| !is_iupac_dna(c)) {
+        let i = s.iter().position(|&x| x == c).unwrap_or(0);
         return Err(Invalid::NonIupac {
             ch: c as char,
             pos: original_position(raw, i),
         });
     }
-    let (t, _) = trim_and_cap(&s);
     Ok(t.0)
 }
 
@@ -438,7 +440,8 @@ mod tests {
     #[test]
     fn clean_reports_reason_and_position() {
         assert_eq!(clean(b"acgtacgtacgt").unwrap(), b"ACGTACGTACGT");
-        match clean(b"ACGTACGT ACGJACGT") {
+        // Internal junk is fatal; junk GBIF trims off the ends is not (see clean_agrees_with_normalize).
+        match clean(b"ACGTACGT ACGJACGTACGT") {
             Err(Invalid::NonIupac { ch, pos }) => assert_eq!((ch, pos), ('J', 13)),
             other => panic!("{other:?}"),
         }
@@ -448,6 +451,24 @@ mod tests {
             Invalid::NonIupac { ch: 'J', pos: 57 }.to_string(),
             "non-IUPAC character 'J' at 57"
         );
+    }
+
+    #[test]
+    fn clean_agrees_with_normalize() {
+        for raw in [
+            "ACGTACGTJ",
+            "JACGTACGTACGT",
+            "ACGTACGTJACGTACGT",
+            "UNMERGEDACGTACGT",
+            "aaaa",
+            "ACGT-ACGT..ACGTACGT",
+        ] {
+            let n = normalize(raw);
+            match clean(raw.as_bytes()) {
+                Ok(c) => assert_eq!(Some(String::from_utf8(c).unwrap()), n.sequence, "{raw}"),
+                Err(_) => assert!(n.invalid, "{raw}"),
+            }
+        }
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Mapping {
             .flatten()
             .filter_map(|c| c.index)
             .chain(self.id_index)
-            .map(|i| i + 1)
+            .map(|i| i.saturating_add(1))
             .max()
             .unwrap_or(0)
     }

@@ -82,7 +82,10 @@ pub fn clean_name(raw: &str) -> Option<String> {
         return None;
     }
     let mut out = String::with_capacity(s.len());
-    for word in s.split(['_', ' ']).filter(|w| !w.is_empty()) {
+    for word in s
+        .split(|c: char| c == '_' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+    {
         if !out.is_empty() {
             out.push(' ');
         }
