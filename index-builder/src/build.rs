@@ -330,7 +330,12 @@ impl Collector<'_> {
         } else {
             self.taxa.insert(&rec.lineage)
         };
-        let id = self.strings.intern(&rec.id);
+        // Ids become TSV/blast6 columns and SAM reference names: no tabs or line breaks inside.
+        let id = if rec.id.contains(['\t', '\r', '\n']) {
+            self.strings.intern(&rec.id.replace(['\t', '\r', '\n'], " "))
+        } else {
+            self.strings.intern(&rec.id)
+        };
         let name = self.strings.opt(&rec.name);
         let accession = self.strings.opt(&rec.accession);
         self.refs.push(RefTmp {
