@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`search`]: the blocking search engine shared by the CLI and (later) the HTTP service: exact lookup,
 //!   seeded candidates, lossless filtering, vsearch-compatible alignment, taxon assignment.
-//! - [`output`]: result writers (blast6, tsv, JSON lines, SAM).
+//! - [`output`]: result writers (blast6, tsv, JSON lines, SAM); [`bam`] encodes the SAM into BAM.
 //! - [`batch`]: streaming batch search over FASTA/FASTQ files in bounded memory, output in input order.
 //! - [`http`]: the HTTP service over the same engine.
 //! - [`build_assign`]: build-time taxon assignment of occurrence sequences with the engine.
@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bam;
 pub mod batch;
 pub mod build_assign;
 pub mod defaults;

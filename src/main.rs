@@ -562,7 +562,7 @@ fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
                 TargetArg::All => Target::All,
             }
         },
-        with_alignment: a.alignment || a.format == Format::Sam,
+        with_alignment: a.alignment || matches!(a.format, Format::Sam | Format::Bam),
         ..Default::default()
     };
     if !(0.0..=1.0).contains(&params.min_identity) || !(0.0..=1.0).contains(&params.min_coverage) {
@@ -575,7 +575,14 @@ fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
         Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut out = BufWriter::with_capacity(1 << 20, sink);
+    let buffered = BufWriter::with_capacity(1 << 20, sink);
+    // BAM is the SAM stream encoded on the fly.
+    let (mut plain_w, mut bam_w) = (None, None);
+    let out: &mut dyn Write = if a.format == Format::Bam {
+        bam_w.insert(edna_search::bam::BamWriter::new(buffered))
+    } else {
+        plain_w.insert(buffered)
+    };
     let bar = progress_bar("queries");
     let t = Instant::now();
     let progress = |n: u64| {
@@ -584,11 +591,11 @@ fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
         }
     };
     let stats = if assign_mode {
-        assign_all(&index, &mut reader, &params, &mut out, &progress)?
+        assign_all(&index, &mut reader, &params, out, &progress)?
     } else {
         match a.format {
             Format::Tsv => writeln!(out, "{}", output::TSV_HEADER)?,
-            Format::Sam => output::write_sam_header(&mut out, &index, params.target)?,
+            Format::Sam | Format::Bam => output::write_sam_header(out, &index, params.target)?,
             _ => {}
         }
         batch::run(
@@ -597,10 +604,15 @@ fn cmd_search(a: SearchArgs, assign_mode: bool) -> Result<()> {
             &params,
             a.format,
             a.format == Format::Json,
-            &mut out,
+            out,
             &progress,
         )?
     };
+    if let Some(b) = bam_w {
+        b.finish().context("writing BAM")?.flush()?;
+    } else if let Some(mut p) = plain_w {
+        p.flush()?;
+    }
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

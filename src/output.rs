@@ -22,6 +22,8 @@ pub enum Format {
     Json,
     /// SAM alignments (query as read, target as reference).
     Sam,
+    /// BAM: the SAM records, BGZF-compressed binary.
+    Bam,
 }
 
 /// One expanded target row of a hit.
@@ -185,7 +187,7 @@ pub fn write_result(
             });
             writeln!(out, "{v}")?;
         }
-        Format::Sam => {
+        Format::Sam | Format::Bam => {
             let seq = q.sequence.as_deref().unwrap_or("*");
             if q.hits.is_empty() {
                 writeln!(out, "{}\t4\t*\t0\t0\t*\t*\t0\t0\t{seq}\t*", q.id)?;
