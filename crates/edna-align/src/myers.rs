@@ -139,13 +139,12 @@ impl MyersQuery {
     /// the query may hang off an end only where that end is a real end of the target, which a caller
     /// scanning a window of a longer target knows. `target_end` is in padded coordinates.
     pub fn best_padded(&self, target: &[u8], max_dist: u32, left: usize, right: usize) -> Option<Hit> {
-        let body = target.iter().map(|&b| NT_MASK[b as usize] as usize);
-        self.scan(
-            std::iter::repeat_n(PAD, left)
-                .chain(body)
-                .chain(std::iter::repeat_n(PAD, right)),
-            max_dist,
-        )
+        // A flat slot array keeps the column loop free of chained-iterator state (measured faster).
+        let mut slots = Vec::with_capacity(left + target.len() + right);
+        slots.resize(left, PAD as u8);
+        slots.extend(target.iter().map(|&b| NT_MASK[b as usize]));
+        slots.resize(left + target.len() + right, PAD as u8);
+        self.scan(slots.iter().map(|&s| s as usize), max_dist)
     }
 
     /// Runs the column loop over Peq slots, with block state on the stack when small.

@@ -278,3 +278,20 @@ proptest! {
         prop_assert!(identity_upper_bound(qlen, d + 1) < t);
     }
 }
+
+proptest! {
+    /// Asymmetric padding (what the search uses on windows of longer targets) equals the naive DP on an
+    /// explicitly N-padded target.
+    #[test]
+    fn padded_sides_match_naive(
+        query in proptest::collection::vec(prop::sample::select(b"ACGTN".to_vec()), 1..150),
+        target in proptest::collection::vec(prop::sample::select(b"ACGT".to_vec()), 0..200),
+        left in 0usize..40,
+        right in 0usize..40,
+        k in 0u32..60,
+    ) {
+        let q = MyersQuery::new(&query);
+        let explicit = [vec![b'N'; left], target.clone(), vec![b'N'; right]].concat();
+        prop_assert_eq!(q.best_padded(&target, k, left, right), naive_best(&query, &explicit, k));
+    }
+}
