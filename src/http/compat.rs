@@ -529,35 +529,32 @@ struct BlastRequest {
     targets: usize,
 }
 
-/// Reads a blast-ws request from a JSON object (body, or the query string for GET), checking in
-/// blast-ws's order: marker present, marker supported, sequence present.
-fn blast_request(state: &AppState, v: &Value, query: &Params, batch: bool) -> Result<BlastRequest, ApiError> {
-    let marker = match v.get("marker") {
-        Some(Value::String(s)) if !s.trim().is_empty() => s.as_str(),
-        None | Some(Value::Null) => return Err(no_marker()),
-        Some(Value::String(_)) => return Err(no_marker()),
-        Some(_) => return Err(ApiError::bad_request("marker must be a string")),
-    };
-    let libs = resolve_marker(state, marker)?;
-    let (sequences, single) = match v.get("sequence") {
+/// The `sequence` field of blast-ws and sequence-search-ws bodies: one string, or (unless `array_hint` says
+/// why not) an array of strings, checked against the batch limit. Returns the sequences and whether a single
+/// string was given. `null_items` lets array entries be null (empty queries).
+fn sequences_field(
+    state: &AppState,
+    field: Option<&Value>,
+    array_hint: Option<&'static str>,
+    null_items: bool,
+) -> Result<(Vec<String>, bool), ApiError> {
+    let (sequences, single) = match field {
         None | Some(Value::Null) => return Err(no_sequence()),
         Some(Value::String(s)) if s.is_empty() => return Err(no_sequence()),
         Some(Value::String(s)) => (vec![s.clone()], true),
-        Some(Value::Array(a)) if batch => {
+        Some(Value::Array(_)) if array_hint.is_some() => {
+            return Err(ApiError::bad_request(array_hint.unwrap_or_default()));
+        }
+        Some(Value::Array(a)) => {
             let mut out = Vec::with_capacity(a.len());
             for (i, x) in a.iter().enumerate() {
                 match x {
                     Value::String(s) => out.push(s.clone()),
-                    Value::Null => out.push(String::new()),
+                    Value::Null if null_items => out.push(String::new()),
                     _ => return Err(ApiError::bad_request(format!("sequence[{i}] must be a string"))),
                 }
             }
             (out, false)
-        }
-        Some(Value::Array(_)) => {
-            return Err(ApiError::bad_request(
-                "sequence must be a string here; POST several to /blast/batch",
-            ))
         }
         Some(_) => {
             return Err(ApiError::bad_request(
@@ -572,6 +569,22 @@ fn blast_request(state: &AppState, v: &Value, query: &Params, batch: bool) -> Re
             state.limits().max_batch
         )));
     }
+    Ok((sequences, single))
+}
+
+/// Reads a blast-ws request from a JSON object (body, or the query string for GET), checking in
+/// blast-ws's order: marker present, marker supported, sequence present.
+fn blast_request(state: &AppState, v: &Value, query: &Params, batch: bool) -> Result<BlastRequest, ApiError> {
+    let marker = match v.get("marker") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.as_str(),
+        None | Some(Value::Null) => return Err(no_marker()),
+        Some(Value::String(_)) => return Err(no_marker()),
+        Some(_) => return Err(ApiError::bad_request("marker must be a string")),
+    };
+    let libs = resolve_marker(state, marker)?;
+    let array_hint = (!batch).then_some("sequence must be a string here; POST several to /blast/batch");
+    // blast-ws turns a null in the array into an empty query (answered NO_MATCH), not a 400.
+    let (sequences, single) = sequences_field(state, v.get("sequence"), array_hint, true)?;
     let min_identity = match v.get("perc_identity") {
         Some(x) => identity_fraction(x)?,
         None => None,
@@ -710,33 +723,7 @@ pub async fn search(
         Some(_) => return Err(ApiError::bad_request("database must be a string")),
     };
     let libs = resolve_database(&state, &db)?;
-    let (sequences, single) = match body.get("sequence") {
-        None | Some(Value::Null) => return Err(no_sequence()),
-        Some(Value::String(s)) if s.is_empty() => return Err(no_sequence()),
-        Some(Value::String(s)) => (vec![s.clone()], true),
-        Some(Value::Array(a)) => {
-            let mut out = Vec::with_capacity(a.len());
-            for (i, x) in a.iter().enumerate() {
-                match x {
-                    Value::String(s) => out.push(s.clone()),
-                    _ => return Err(ApiError::bad_request(format!("sequence[{i}] must be a string"))),
-                }
-            }
-            (out, false)
-        }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "sequence must be a string or an array of strings",
-            ))
-        }
-    };
-    if sequences.len() > state.limits().max_batch {
-        return Err(ApiError::too_large(format!(
-            "{} sequences in one request; the limit is {}",
-            sequences.len(),
-            state.limits().max_batch
-        )));
-    }
+    let (sequences, single) = sequences_field(&state, body.get("sequence"), None, false)?;
     let min_identity = identity_fraction(&field("identity").unwrap_or(Value::Null))?.unwrap_or(0.9);
     let verbose = truthy(field("verbose").as_ref());
     let outformat = match field("outformat") {
