@@ -52,8 +52,18 @@ fn info_summary(index: &Index) -> serde_json::Value {
         "markers": m.markers,
         "libraries": m.libraries.iter().map(|l| serde_json::json!({"name": l.name, "marker": l.marker, "records": l.records, "sequences": l.sequences})).collect::<Vec<_>>(),
         "seeds": m.seeds,
-        "index_bytes": index.file().len(),
+        // The meta section records input paths, so its size depends on where the checkout lives.
+        "index_bytes_without_meta": index.file().len() - meta_section_len(index),
     })
+}
+
+fn meta_section_len(index: &Index) -> u64 {
+    let meta = index
+        .file()
+        .entry(edna_index::format::SectionKind::Meta)
+        .expect("meta section");
+    // Sections are 64-byte aligned; count the padding with the meta so the rest is path-independent.
+    meta.len.div_ceil(64) * 64
 }
 
 #[test]
