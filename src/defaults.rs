@@ -46,5 +46,6 @@ pub fn default_build_config(root: &Path, out: PathBuf) -> BuildConfig {
         dwca: vec![root.join("fixtures/dwca/noaa_gu1901_12S")],
         seeds: DEFAULT_SEEDS,
         limits: Default::default(),
+        shard: None,
     }
 }

@@ -77,6 +77,7 @@ fn library(dir: &std::path::Path) -> Index {
         dwca: Vec::new(),
         seeds: DEFAULT_SEEDS,
         limits: Default::default(),
+        shard: None,
     };
     build(&cfg, &NoProgress).unwrap();
     Index::open(&out).unwrap()

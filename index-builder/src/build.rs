@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use edna_index::format::SectionKind as K;
-use edna_index::meta::{canonical_marker, DatasetInfo, IndexMeta, InputIssue, LibraryInfo, SeedParams};
+use edna_index::meta::{canonical_marker, DatasetInfo, IndexMeta, InputIssue, LibraryInfo, SeedParams, ShardInfo};
 use edna_index::schema::*;
 use edna_index::{IndexError, IndexWriter};
 use rayon::prelude::*;
@@ -53,6 +53,8 @@ pub struct BuildConfig {
     pub seeds: SeedParams,
     /// Zip safety limits.
     pub limits: ArchiveLimits,
+    /// Build only this partition of the distinct sequences (see [`ShardInfo`]); `None` builds them all.
+    pub shard: Option<ShardInfo>,
 }
 
 /// Build failures that stop the build (per-record problems are counted in the summary instead).
@@ -587,7 +589,101 @@ pub fn build_with(
             assign_occurrences(config, &mut c, assigner, progress)?;
         }
     }
+    if let Some(shard) = config.shard {
+        keep_shard(&mut c, shard);
+    }
     write_index(config, c, progress)
+}
+
+/// Keeps the distinct sequences of `shard` with their reference records, occurrences and legacy ids,
+/// after everything was read (and assigned), so that a shard holds exactly what the whole index holds
+/// for those sequences. Occurrences follow their sequences: one whose DNA rows fall in several
+/// partitions is kept in each (rows of other partitions lose their sequence link there); one without
+/// any valid sequence goes to shard 0, so each occurrence is in some shard. Taxa, libraries, datasets
+/// and input issues stay complete; strings are re-interned so a shard carries only its own.
+fn keep_shard(c: &mut Collector<'_>, shard: ShardInfo) {
+    let old = std::mem::take(&mut c.seqs);
+    let mut remap = vec![NONE; old.seqs.len()];
+    for (i, (seq, md5)) in old.seqs.into_iter().zip(old.md5).enumerate() {
+        if shard.holds(&md5) {
+            let id = c.seqs.seqs.len() as u32;
+            c.seqs.by_md5.insert(md5, id);
+            c.seqs.seqs.push(seq);
+            c.seqs.md5.push(md5);
+            remap[i] = id;
+        }
+    }
+    let old_strings = std::mem::take(&mut c.strings);
+    let strings = &mut c.strings;
+    let mut re = |r: StrRef| {
+        let s = taxon_name(&old_strings.heap, r);
+        strings.intern(s)
+    };
+    c.refs.retain_mut(|r| {
+        r.seq = remap[r.seq as usize];
+        if r.seq == NONE {
+            return false;
+        }
+        (r.id, r.name, r.accession) = (re(r.id), re(r.name), re(r.accession));
+        true
+    });
+    c.occs.retain_mut(|o| {
+        let had_sequence = o.dna.iter().any(|(tmp, _)| *tmp != NONE);
+        for (tmp, _) in &mut o.dna {
+            if *tmp != NONE {
+                *tmp = remap[*tmp as usize];
+            }
+        }
+        let keep = o.dna.iter().any(|(tmp, _)| *tmp != NONE) || (!had_sequence && shard.index == 0);
+        if keep {
+            let e = &mut o.entry;
+            for r in [
+                &mut e.occurrence_id,
+                &mut e.event_date,
+                &mut e.country_code,
+                &mut e.locality,
+                &mut e.scientific_name,
+                &mut e.taxon_rank,
+                &mut e.organism_quantity_type,
+                &mut e.sample_size_unit,
+                &mut e.material_sample_id,
+                &mut e.basis_of_record,
+            ] {
+                *r = re(*r);
+            }
+            for (_, d) in &mut o.dna {
+                for r in [
+                    &mut d.target_gene,
+                    &mut d.pcr_primer_forward,
+                    &mut d.pcr_primer_reverse,
+                    &mut d.pcr_primer_name_forward,
+                    &mut d.pcr_primer_name_reverse,
+                ] {
+                    *r = re(*r);
+                }
+            }
+        }
+        keep
+    });
+    // Dataset counts describe this shard's occurrences, as `IndexMeta::occurrences` does.
+    for d in &mut c.datasets {
+        (d.occurrences, d.dna_rows) = (0, 0);
+    }
+    for o in &c.occs {
+        if let Some(d) = c.datasets.get_mut(o.entry.dataset as usize) {
+            d.occurrences += 1;
+            d.dna_rows += o.dna.len() as u64;
+        }
+    }
+    c.legacy.retain_mut(|(_, tmp)| {
+        *tmp = remap[*tmp as usize];
+        *tmp != NONE
+    });
+    c.assigned = c
+        .assigned
+        .drain()
+        .filter_map(|(tmp, taxon)| Some((remap[tmp as usize], taxon)).filter(|(t, _)| *t != NONE))
+        .collect();
 }
 
 fn assign_occurrences(
@@ -598,9 +694,11 @@ fn assign_occurrences(
 ) -> Result<(), BuildError> {
     // The references alone, as an index the engine can search (built by this same function).
     let refs_dir = config.out.join(format!(".assign-references-{}", std::process::id()));
+    // Every reference, also for a shard: assignments must not depend on the partition.
     let refs_config = BuildConfig {
         out: refs_dir.clone(),
         dwca: Vec::new(),
+        shard: None,
         ..config.clone()
     };
     let result = (|| {
@@ -893,6 +991,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         input_bases,
         distinct_bases,
         issues: issues.into_sorted(),
+        shard: config.shard,
     };
 
     progress.stage("writing index", None);

@@ -101,6 +101,64 @@ pub struct IndexMeta {
     pub distinct_bases: u64,
     /// Rejected or odd input.
     pub issues: Vec<InputIssue>,
+    /// The partition this index holds when built with `--shard i/n`; absent for a whole index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+}
+
+/// One partition of a sharded build: the distinct sequences whose nucleotideSequenceID falls in
+/// partition `index` of `count` (see [`ShardInfo::partition_of`]), with their reference records and
+/// occurrences. Taxa, libraries and datasets are described completely in every shard.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ShardInfo {
+    /// Partition held (0-based, `< count`).
+    pub index: u32,
+    /// Number of partitions.
+    pub count: u32,
+}
+
+impl ShardInfo {
+    /// The partition of a nucleotideSequenceID digest among `count`: the first 8 bytes of the MD5 read
+    /// as a big-endian u64, modulo `count`. Stable across versions and machines (it depends on the
+    /// digest alone), so a router can tell which shard holds a sequence without opening any index.
+    pub fn partition_of(md5: &[u8; 16], count: u32) -> u32 {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&md5[..8]);
+        (u64::from_be_bytes(head) % u64::from(count.max(1))) as u32
+    }
+
+    /// Whether the sequence with this digest belongs to this shard.
+    pub fn holds(&self, md5: &[u8; 16]) -> bool {
+        Self::partition_of(md5, self.count) == self.index
+    }
+}
+
+impl std::fmt::Display for ShardInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for ShardInfo {
+    type Err = String;
+    /// Parses `i/n` with `0 <= i < n`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("shard {s:?}: expected i/n, e.g. 0/3"))?;
+        let index: u32 = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard {s:?}: {i:?} is not a number"))?;
+        let count: u32 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("shard {s:?}: {n:?} is not a number"))?;
+        if count == 0 || index >= count {
+            return Err(format!("shard {s:?}: need 0 <= i < n"));
+        }
+        Ok(ShardInfo { index, count })
+    }
 }
 
 /// Canonical marker name for a published `target_gene` or a library marker, so that `12S rRNA (SSU
@@ -147,7 +205,24 @@ pub fn canonical_marker(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::canonical_marker;
+    use super::{canonical_marker, ShardInfo};
+
+    #[test]
+    fn shards() {
+        let s: ShardInfo = "1/3".parse().unwrap();
+        assert_eq!(s, ShardInfo { index: 1, count: 3 });
+        assert_eq!(s.to_string(), "1/3");
+        for bad in ["3/3", "1", "a/3", "0/0", "-1/3"] {
+            assert!(bad.parse::<ShardInfo>().is_err(), "{bad}");
+        }
+        // The documented rule, pinned: first 8 digest bytes, big-endian, modulo n.
+        let mut d = [0u8; 16];
+        d[7] = 7;
+        assert_eq!(ShardInfo::partition_of(&d, 3), 1);
+        d[0] = 1; // 2^56 + 7 ≡ 1 + 1 (mod 3)
+        assert_eq!(ShardInfo::partition_of(&d, 3), 2);
+        assert!(ShardInfo { index: 2, count: 3 }.holds(&d));
+    }
     #[test]
     fn markers() {
         for (raw, want) in [
