@@ -8,6 +8,7 @@
 //! - [`http`]: the HTTP service over the same engine.
 //! - [`build_assign`]: build-time taxon assignment of occurrence sequences with the engine.
 //! - [`defaults`]: the embedded default index built from the data bundled in the repository.
+//! - [`merge`]: merges the search outputs of index shards into the answer of the whole index.
 //!
 //! The index format lives in `edna-index`, ingestion in `edna-index-builder`, alignment in `edna-align`.
 
@@ -18,5 +19,6 @@ pub mod batch;
 pub mod build_assign;
 pub mod defaults;
 pub mod http;
+pub mod merge;
 pub mod output;
 pub mod search;

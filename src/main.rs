@@ -27,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build an index: edna-search build --out DIR [--reference F [--taxonomy T] [--marker M] [--name N]]... [--refdb DIR]... [--dwca PATH]... [--assign] [--threads N]
+    /// Build an index: edna-search build --out DIR [--reference F [--taxonomy T] [--marker M] [--name N]]... [--refdb DIR]... [--dwca PATH]... [--assign] [--threads N] [--shard I/N]
     Build {
         /// Inputs and options, in order (see the command summary above).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
@@ -95,6 +95,34 @@ enum Command {
         /// Most sequences in one JSON batch request (/blast/batch, /search, /v1/search).
         #[arg(long, default_value_t = 10_000)]
         max_batch: usize,
+        /// Seconds a client may take to send a request's headers (also the keep-alive idle limit).
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Seconds the server waits for the next piece of a request body (and for a whole JSON body); then 408.
+        #[arg(long, default_value_t = 60)]
+        body_timeout: u64,
+        /// File holding the bearer token that enables POST /admin/reload (else env EDNA_ADMIN_TOKEN; neither: disabled).
+        #[arg(long)]
+        admin_token_file: Option<PathBuf>,
+        /// Verify every checksum of a new index before a reload swaps it in (default: header and shapes only).
+        #[arg(long)]
+        reload_verify_full: bool,
+    },
+    /// Merge the `search --format json` outputs of index shards (`build --shard I/N`) for the same query
+    /// file into the answer of the whole index (hits only: merged JSON has no taxon assignment).
+    Merge {
+        /// Output format (blast6, tsv or json).
+        #[arg(long, value_enum, default_value = "tsv")]
+        format: Format,
+        /// Hits per query after merging (0 = all); shards must be searched with --max-hits 0 or at least this.
+        #[arg(long, default_value_t = 100)]
+        max_hits: usize,
+        /// Output file (default stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// One JSON output per shard, in any order.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
     },
     /// Build the default index from the bundled data (if absent) and search the bundled queries.
     Demo {
@@ -193,19 +221,48 @@ fn run() -> Result<()> {
             json_limit,
             stream_limit,
             max_batch,
+            header_timeout,
+            body_timeout,
+            admin_token_file,
+            reload_verify_full,
         } => {
+            use edna_search::http::{AdminToken, ServeConfig, VerifyLevel};
+            let admin_token = match (admin_token_file, std::env::var("EDNA_ADMIN_TOKEN").ok()) {
+                (Some(f), _) => {
+                    let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+                    Some(AdminToken::new(&text).with_context(|| format!("admin token in {}", f.display()))?)
+                }
+                (None, Some(v)) if !v.trim().is_empty() => {
+                    Some(AdminToken::new(&v).context("admin token in EDNA_ADMIN_TOKEN")?)
+                }
+                (None, _) => None,
+            };
             let idx = std::sync::Arc::new(open_index(index)?);
-            let config = edna_search::http::ServeConfig {
+            let config = ServeConfig {
                 workers,
                 max_in_flight,
                 request_timeout: std::time::Duration::from_secs(timeout.max(1)),
                 json_limit,
                 stream_limit,
                 max_batch,
-                ..edna_search::http::ServeConfig::new(listen)
+                header_timeout: std::time::Duration::from_secs(header_timeout.max(1)),
+                body_timeout: std::time::Duration::from_secs(body_timeout.max(1)),
+                admin_token,
+                reload_verify: if reload_verify_full {
+                    VerifyLevel::Full
+                } else {
+                    VerifyLevel::Header
+                },
+                ..ServeConfig::new(listen)
             };
             edna_search::http::serve(idx, config)
         }
+        Command::Merge {
+            format,
+            max_hits,
+            out,
+            inputs,
+        } => cmd_merge(format, max_hits, out, &inputs),
         Command::Demo { format } => {
             let idx = open_index(None)?;
             let args = SearchArgs {
@@ -326,6 +383,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
     let mut dwca = Vec::new();
     let mut threads: Option<usize> = None;
     let mut assign = false;
+    let mut shard: Option<edna_index::meta::ShardInfo> = None;
     let mut last_was_refdb = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -401,6 +459,8 @@ fn cmd_build(args: &[String]) -> Result<()> {
             }
             "--assign" => assign = true,
             "--threads" => threads = Some(value("a number")?.parse().context("--threads needs a number")?),
+            // Only the sequences of partition I of N (see `ShardInfo::partition_of`), for `merge`.
+            "--shard" => shard = Some(value("I/N")?.parse().map_err(anyhow::Error::msg)?),
             "--default" => {
                 let cfg = defaults::default_build_config(&defaults::repo_root(), PathBuf::new());
                 references.extend(cfg.references);
@@ -432,6 +492,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
             dwca,
             seeds: DEFAULT_SEEDS,
             limits: Default::default(),
+            shard,
         },
         assign,
     )
@@ -478,6 +539,7 @@ fn cmd_info(index: &Index, json: bool) -> Result<()> {
             "dataset_list": m.datasets,
             "section_bytes": sections,
             "issues": m.issues,
+            "shard": m.shard,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -510,6 +572,12 @@ fn cmd_info(index: &Index, json: bool) -> Result<()> {
         m.datasets.len()
     );
     println!("taxa           {}", m.taxa);
+    if let Some(s) = m.shard {
+        println!(
+            "shard          {s} (sequences whose nucleotideSequenceID's first 8 bytes, big-endian, are {} mod {})",
+            s.index, s.count
+        );
+    }
     println!("markers        {}", m.markers.join(", "));
     println!(
         "seeds          k={} w={} (lossless for shared exact runs of ≥ {} bp)",
@@ -661,6 +729,30 @@ fn assign_all<R: std::io::BufRead>(
     });
     out.flush()?;
     Ok(stats?)
+}
+
+fn cmd_merge(format: Format, max_hits: usize, out: Option<PathBuf>, inputs: &[PathBuf]) -> Result<()> {
+    let mut shards = Vec::with_capacity(inputs.len());
+    for p in inputs {
+        let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+        shards.push(edna_search::merge::ShardOutput {
+            label: p.display().to_string(),
+            reader: std::io::BufReader::new(f),
+        });
+    }
+    let sink: Box<dyn Write> = match &out {
+        Some(p) => Box::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = BufWriter::with_capacity(1 << 20, sink);
+    let stats = edna_search::merge::merge(&mut shards, format, max_hits, &mut w).context("merging shard outputs")?;
+    eprintln!(
+        "merged {} inputs: {} queries, {} hits",
+        inputs.len(),
+        stats.queries,
+        stats.hits
+    );
+    Ok(())
 }
 
 fn cmd_lookup(index: &Index, key: &str) -> Result<()> {

@@ -797,3 +797,150 @@ async fn serves_over_a_socket_and_shuts_down_gracefully() {
         .expect("shut down in time");
     assert!(matches!(done, Ok(Ok(()))));
 }
+
+#[tokio::test]
+async fn admin_reload_in_process() {
+    // Disabled unless a token is configured.
+    let r = post_raw(&app(), "/admin/reload", "application/json", String::new()).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "admin_disabled");
+
+    let token = "in-process-token-0123456789";
+    let config = ServeConfig {
+        admin_token: Some(edna_search::http::AdminToken::new(token).expect("token")),
+        ..config()
+    };
+    let app = app_with(config);
+    let r = post_raw(&app, "/admin/reload", "application/json", String::new()).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert!(r.headers.contains_key(header::WWW_AUTHENTICATE));
+    let req = |auth: String| {
+        Request::post("/admin/reload?verify=full")
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let r = send(&app, req("Bearer wrong-token-0123456789".into())).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    let before = get(&app, "/v1/index").await.json();
+    assert_eq!(before["generation"], 1);
+    let r = send(&app, req(format!("Bearer {token}"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["generation"], 2);
+    assert_eq!(v["verified"], "full");
+    assert_eq!(v["buildId"], before["buildId"]);
+    let after = get(&app, "/v1/index").await.json();
+    assert_eq!(after["generation"], 2);
+    assert_eq!(after["sequences"], before["sequences"]);
+    let m = get(&app, "/metrics").await.text();
+    assert!(m.contains("edna_index_reloads_total 1"), "{m}");
+    // The new generation searches.
+    let (seq, _) = reference_sequences();
+    let r = post_json(&app, "/v1/search", &json!({"sequence": seq})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
+/// Reads until the server closes the connection (FIN or reset), failing if it is still open after 30 s.
+fn read_until_closed(conn: &mut std::net::TcpStream) -> String {
+    use std::io::{ErrorKind, Read};
+    conn.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => break,
+            Err(e) => panic!(
+                "the server kept the connection open ({e}); got {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Sends `data`, then nothing more, and returns what the server answered before closing.
+fn send_then_stall(addr: std::net::SocketAddr, data: &[u8]) -> String {
+    use std::io::Write;
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    conn.write_all(data).expect("write");
+    read_until_closed(&mut conn)
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    // Short limits; the client side allows 30 s, far more than any of them needs on a loaded machine.
+    let config = ServeConfig {
+        header_timeout: Duration::from_secs(1),
+        body_timeout: Duration::from_secs(1),
+        ..config()
+    };
+    let state = AppState::new(index(), &config).expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(run(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let (seq, _) = reference_sequences();
+    tokio::task::spawn_blocking(move || {
+        // Half a request head: closed without an answer.
+        let r = send_then_stall(addr, b"GET /health HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n");
+        assert!(r.is_empty(), "{r}");
+        // A connection that sends nothing at all.
+        assert!(send_then_stall(addr, b"").is_empty());
+        // Half a JSON body: 408 with a JSON error, then closed.
+        let body = json!({"sequence": seq}).to_string();
+        let head = format!(
+            "POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let r = send_then_stall(addr, format!("{head}{}", &body[..10]).as_bytes());
+        assert!(r.starts_with("HTTP/1.1 408"), "{r}");
+        assert!(r.contains("\"error\":\"request_timeout\""), "{r}");
+        assert!(r.to_ascii_lowercase().contains("connection: close"), "{r}");
+        // Half a streamed FASTA body: the stream ends with an error line, then the connection closes.
+        let fasta = format!(">q\n{seq}\n");
+        let head = format!(
+            "POST /v1/search/stream HTTP/1.1\r\nHost: x\r\nContent-Type: text/x-fasta\r\nContent-Length: {}\r\n\r\n",
+            fasta.len()
+        );
+        let r = send_then_stall(addr, format!("{head}{}", &fasta[..8]).as_bytes());
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        assert!(r.contains("\"error\""), "{r}");
+
+        // A client dripping one byte of JSON every 300 ms never waits out the 1 s idle limit, but the
+        // whole body is due within 1 s: it is cut off long before it could finish (1,000 bytes ≈ 5 min).
+        let head =
+            "POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{";
+        let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+        let mut reader = conn.try_clone().expect("clone");
+        let answer = std::thread::spawn(move || read_until_closed(&mut reader));
+        use std::io::Write;
+        conn.write_all(head.as_bytes()).expect("write");
+        for _ in 0..100 {
+            if answer.is_finished() || conn.write_all(b" ").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let r = answer.join().expect("reader");
+        assert!(r.is_empty() || r.starts_with("HTTP/1.1 408"), "{r}");
+
+        // The server still answers normal requests.
+        let r = exchange(
+            addr,
+            &[b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"],
+            Duration::ZERO,
+        );
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    })
+    .await
+    .expect("clients");
+    let _ = stop.send(());
+    let done = tokio::time::timeout(Duration::from_secs(30), server)
+        .await
+        .expect("shut down in time");
+    assert!(matches!(done, Ok(Ok(()))));
+}

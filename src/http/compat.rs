@@ -11,7 +11,6 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -645,17 +644,13 @@ async fn run_blast(state: AppState, req: BlastRequest) -> Result<Response, ApiEr
 }
 
 /// `POST /blast` `{marker, sequence, perc_identity?}` (`?verbose=true`): one Match.
-pub async fn blast_post(
-    State(state): State<AppState>,
-    query: Params,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Response, ApiError> {
+pub async fn blast_post(state: AppState, query: Params, JsonBody(body): JsonBody<Value>) -> Result<Response, ApiError> {
     let req = blast_request(&state, &body, &query, false)?;
     run_blast(state, req).await
 }
 
 /// `GET /blast?marker=&sequence=[&perc_identity=][&verbose=true]`: one Match.
-pub async fn blast_get(State(state): State<AppState>, query: Params) -> Result<Response, ApiError> {
+pub async fn blast_get(state: AppState, query: Params) -> Result<Response, ApiError> {
     let mut v = serde_json::Map::new();
     for (k, names) in [
         ("marker", &["marker"][..]),
@@ -672,7 +667,7 @@ pub async fn blast_get(State(state): State<AppState>, query: Params) -> Result<R
 
 /// `POST /blast/batch` `{marker, sequence: [..]}`: Matches in input order.
 pub async fn blast_batch(
-    State(state): State<AppState>,
+    state: AppState,
     query: Params,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
@@ -706,11 +701,7 @@ fn resolve_database(state: &AppState, db: &str) -> Result<Vec<u32>, ApiError> {
 /// `POST /search` and `/search/batch` (sequence-search-ws): `{database, sequence (string or array), identity?,
 /// outformat?, verbose?}` → one Match for a string, an array in input order for an array.
 /// `outformat: "blast6"` (not a vsearch name) answers BLAST tabular text instead.
-pub async fn search(
-    State(state): State<AppState>,
-    query: Params,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Response, ApiError> {
+pub async fn search(state: AppState, query: Params, JsonBody(body): JsonBody<Value>) -> Result<Response, ApiError> {
     let field = |k: &str| -> Option<Value> { body.get(k).cloned().or_else(|| query.get(&[k]).map(Value::from)) };
     let db = match field("database") {
         Some(Value::String(s)) if !s.trim().is_empty() => s,
@@ -800,7 +791,7 @@ fn blast6_rows(index: &Index, q: &QueryResult, libs: &[u32]) -> String {
 
 /// `GET /databases` (and `/databases-available`): the reference libraries, shaped like sequence-search-ws's
 /// list of `.udb` files merged with their metadata.
-pub async fn databases(State(state): State<AppState>) -> Json<Value> {
+pub async fn databases(state: AppState) -> Json<Value> {
     let m = state.index().meta();
     let list: Vec<Value> = m
         .libraries

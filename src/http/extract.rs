@@ -6,22 +6,29 @@ use axum::http::{header, HeaderMap};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use super::conn::BodyTimeout;
 use super::error::ApiError;
-use super::AppState;
+use super::ServiceState;
 
-/// A JSON body read up to the configured size limit (`json_limit`).
+/// A JSON body read up to the configured size limit (`json_limit`), within the body timeout (408 after).
 ///
 /// Accepts `application/json`, any `…+json` type, and a missing content type (blast-ws clients often send
 /// none); anything else is 415 so a form-encoded `curl -d` gets a clear answer instead of a parse error.
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<ServiceState> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &ServiceState) -> Result<Self, ApiError> {
         check_json_content_type(req.headers())?;
-        let limit = state.limits().json_limit;
-        let bytes = read_body(req, limit).await?;
+        let limits = &state.0.limits;
+        // The whole body within the timeout, not only each piece: a client dripping one byte at a time
+        // must not hold the connection for as long as it likes.
+        let deadline = limits.body_timeout;
+        let bytes = match tokio::time::timeout(deadline, read_body(req, limits.json_limit)).await {
+            Ok(b) => b?,
+            Err(_) => return Err(ApiError::request_timeout(deadline.as_secs())),
+        };
         parse_json(&bytes).map(JsonBody)
     }
 }
@@ -73,7 +80,10 @@ pub async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> 
     let mut stream = req.into_body().into_data_stream();
     let mut buf = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_request("could not read the request body"))?;
+        let chunk = chunk.map_err(|e| match BodyTimeout::find(&e) {
+            Some(t) => ApiError::request_timeout(t.secs),
+            None => ApiError::bad_request("could not read the request body"),
+        })?;
         if buf.len() + chunk.len() > limit {
             return Err(too_large());
         }

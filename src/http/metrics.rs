@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use super::AppState;
+use super::{AppState, ServiceState};
 
 /// Latency histogram bucket bounds in seconds.
 const BUCKETS: [f64; 14] = [
@@ -42,6 +42,10 @@ pub struct Metrics {
     pub hits: AtomicU64,
     /// Requests refused with 503 because every slot was taken.
     pub rejected: AtomicU64,
+    /// Successful index reloads.
+    pub reloads: AtomicU64,
+    /// Reloads refused (the new index did not open or verify).
+    pub reload_failures: AtomicU64,
     next_id: AtomicU64,
 }
 
@@ -147,14 +151,43 @@ impl Metrics {
             "gauge",
             state.free_slots().to_string(),
         );
+        gauge(
+            &mut s,
+            "edna_index_reloads_total",
+            "Successful index reloads (SIGHUP or POST /admin/reload).",
+            "counter",
+            self.reloads.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut s,
+            "edna_index_reload_failures_total",
+            "Reloads refused because the new index did not open or verify; the old one kept serving.",
+            "counter",
+            self.reload_failures.load(Ordering::Relaxed).to_string(),
+        );
+        gauge(
+            &mut s,
+            "edna_index_generation",
+            "Index generation served to new requests (1 at start, +1 per reload).",
+            "gauge",
+            state.generation().to_string(),
+        );
+        gauge(
+            &mut s,
+            "edna_index_generations_live",
+            "Index generations mapped: the current one plus old ones still used by requests in flight.",
+            "gauge",
+            state.shared.live.load(Ordering::Relaxed).to_string(),
+        );
         let m = state.index().meta();
         let _ = writeln!(s, "# HELP edna_index_info Index metadata (value 1).");
         let _ = writeln!(s, "# TYPE edna_index_info gauge");
         let _ = writeln!(
             s,
-            "edna_index_info{{format_version=\"{}\",builder_version=\"{}\",k=\"{}\",w=\"{}\"}} 1",
+            "edna_index_info{{format_version=\"{}\",builder_version=\"{}\",build_id=\"{}\",k=\"{}\",w=\"{}\"}} 1",
             m.format_version,
             esc(&m.builder_version),
+            state.build_id(),
             m.seeds.k,
             m.seeds.w
         );
@@ -188,7 +221,7 @@ fn sane_id(v: &HeaderValue) -> Option<String> {
 
 /// Settles the in-flight gauge and records one request when dropped.
 struct InFlight {
-    state: AppState,
+    state: ServiceState,
     route: String,
     start: Instant,
     status: u16,
@@ -197,7 +230,7 @@ struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let metrics = self.state.metrics();
+        let metrics = &self.state.0.metrics;
         metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
         let secs = self.start.elapsed().as_secs_f64();
         let status = self.status;
@@ -216,8 +249,8 @@ impl Drop for InFlight {
 }
 
 /// Middleware: request id, tracing span and log line, metrics.
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let metrics = state.metrics();
+pub async fn track(State(state): State<ServiceState>, req: Request, next: Next) -> Response {
+    let metrics = &state.0.metrics;
     let id = req.headers().get(&REQUEST_ID).and_then(sane_id).unwrap_or_else(|| {
         let n = metrics.next_id.fetch_add(1, Ordering::Relaxed);
         format!("{:08x}-{n}", std::process::id())

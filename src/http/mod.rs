@@ -7,6 +7,8 @@
 //! - `native`: `/v1/search`, `/v1/validation/sequence`, `/v1/sequence`, `/v1/taxon`, `/v1/dataset`, `/v1/index`.
 //! - `occurrence`: `/v1/occurrence/search` with GBIF's paging envelope and field names.
 //! - `stream`: `/v1/search/stream`, FASTA in, results out as they are found, in bounded memory.
+//! - `reload`: `POST /admin/reload` and SIGHUP, swapping the index without dropping a request.
+//! - `conn`: the accept loop (header and body read timeouts, graceful shutdown).
 //! - `workers`: the search threads; `metrics`: request ids, logs, Prometheus counters; `error`/`extract`: JSON
 //!   errors and the extractors that produce them.
 //!
@@ -15,24 +17,35 @@
 //! `max_in_flight` slots or is refused at once with `503` + `Retry-After` (blast-ws's behaviour, without its
 //! unbounded queue), and is cut off after `request_timeout`. Shutdown (SIGINT/SIGTERM) stops accepting,
 //! marks `/ready` as 503 and lets in-flight requests finish.
+//!
+//! # Index generations
+//! Everything tied to one index file (the map, the search threads and their scratch space, the library table)
+//! is a [`Generation`]. The service holds the current one behind a `RwLock<Arc<Generation>>`; every request
+//! takes its own `Arc` when it starts (the [`AppState`] extractor), so a reload swaps the pointer and new
+//! requests see the new index while requests in flight finish on the old one, which is unmapped (and its
+//! threads end) when the last of them drops it.
 
 mod compat;
+mod conn;
 pub mod error;
 pub mod extract;
 mod metrics;
 mod native;
 mod occurrence;
 mod openapi;
+mod reload;
 mod stream;
 mod workers;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -43,6 +56,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use error::ApiError;
 use metrics::Metrics;
+pub use reload::{AdminToken, BadToken, ReloadError, Reloaded, VerifyLevel};
 use workers::Workers;
 
 /// Service settings.
@@ -62,6 +76,15 @@ pub struct ServeConfig {
     pub stream_limit: u64,
     /// Most sequences in one JSON batch request (blast-ws: 25).
     pub max_batch: usize,
+    /// Longest a client may take to send a request's headers (also the idle keep-alive limit); then the
+    /// connection is closed.
+    pub header_timeout: Duration,
+    /// Longest the server waits for the next piece of a request body, and for a whole JSON body; then 408.
+    pub body_timeout: Duration,
+    /// Bearer token of `POST /admin/reload`; `None` disables the admin endpoints.
+    pub admin_token: Option<AdminToken>,
+    /// What a reload checks before swapping the index in: header and shapes (cheap) or every checksum.
+    pub reload_verify: VerifyLevel,
 }
 
 impl ServeConfig {
@@ -75,6 +98,10 @@ impl ServeConfig {
             json_limit: 16 << 20,
             stream_limit: 1 << 30,
             max_batch: 10_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            admin_token: None,
+            reload_verify: VerifyLevel::Header,
         }
     }
 }
@@ -96,6 +123,10 @@ pub(crate) struct Limits {
     pub max_batch: usize,
     /// Longest a search may run.
     pub request_timeout: Duration,
+    /// Longest wait for request headers.
+    pub header_timeout: Duration,
+    /// Longest wait for the next body chunk, and for a whole JSON body.
+    pub body_timeout: Duration,
 }
 
 /// A reference library as the handlers see it.
@@ -108,30 +139,25 @@ pub(crate) struct Library {
     pub marker: String,
 }
 
-struct Inner {
+/// Everything tied to one opened index: the map, its search threads (each with its own scratch space) and
+/// the library table. Replaced as a whole by a reload; dropped when the last request using it ends.
+pub(crate) struct Generation {
     index: Arc<Index>,
-    limits: Limits,
     workers: Workers,
-    slots: Arc<Semaphore>,
-    metrics: Metrics,
-    draining: AtomicBool,
     libraries: Vec<Library>,
+    /// 1 for the index the service started with, +1 per successful reload.
+    number: u64,
+    /// Hex of the header's table checksum, which covers every section checksum: differs between indexes with
+    /// different content, equal for byte-identical rebuilds.
+    build_id: String,
+    /// Seconds since the epoch when this generation was loaded.
+    loaded_at: u64,
+    /// The service's count of live generations, decremented on drop.
+    live: Arc<AtomicU64>,
 }
 
-/// Shared state of the service: the index, the search threads, limits and counters. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Inner>,
-}
-
-impl AppState {
-    /// Starts the search threads over `index` with the limits of `config`.
-    pub fn new(index: Arc<Index>, config: &ServeConfig) -> anyhow::Result<Self> {
-        let threads = if config.workers == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            config.workers
-        };
+impl Generation {
+    fn new(index: Arc<Index>, threads: usize, number: u64, live: Arc<AtomicU64>) -> std::io::Result<Self> {
         let workers = Workers::new(Arc::clone(&index), threads)?;
         let libraries = index
             .meta()
@@ -144,61 +170,173 @@ impl AppState {
                 marker: edna_index::meta::canonical_marker(&l.marker),
             })
             .collect();
-        Ok(AppState {
-            inner: Arc::new(Inner {
-                index,
-                limits: Limits {
-                    json_limit: config.json_limit,
-                    stream_limit: config.stream_limit,
-                    max_batch: config.max_batch,
-                    request_timeout: config.request_timeout,
-                },
-                workers,
-                slots: Arc::new(Semaphore::new(config.max_in_flight)),
-                metrics: Metrics::default(),
-                draining: AtomicBool::new(false),
-                libraries,
-            }),
+        let build_id = format!("{:016x}", index.file().header().table_checksum);
+        let loaded_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        live.fetch_add(1, Ordering::Relaxed);
+        Ok(Generation {
+            index,
+            workers,
+            libraries,
+            number,
+            build_id,
+            loaded_at,
+            live,
         })
     }
+}
 
-    /// The index served.
+impl Drop for Generation {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What lives as long as the service: limits, admission slots, counters, the current generation.
+pub(crate) struct Shared {
+    limits: Limits,
+    slots: Arc<Semaphore>,
+    metrics: Metrics,
+    draining: AtomicBool,
+    current: RwLock<Arc<Generation>>,
+    /// Search threads per generation.
+    threads: usize,
+    admin_token: Option<AdminToken>,
+    reload_verify: VerifyLevel,
+    /// Serialises reloads (two at once would race on the generation number).
+    reload_lock: Mutex<()>,
+    /// Generations alive (current plus old ones still used by requests in flight).
+    live: Arc<AtomicU64>,
+}
+
+impl Shared {
+    /// The generation new requests should use.
+    fn current(&self) -> Arc<Generation> {
+        // A poisoned lock still holds a valid Arc: the writer only ever replaces it whole.
+        match self.current.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+}
+
+/// The router's state: the service-wide part only, so that the router itself pins no index generation.
+#[derive(Clone)]
+pub(crate) struct ServiceState(Arc<Shared>);
+
+/// The service as one request sees it: the shared limits and counters plus the index generation current
+/// when the request started, kept for the whole request. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    shared: Arc<Shared>,
+    gen: Arc<Generation>,
+}
+
+/// Handlers take `state: AppState`: it pins the current index generation for the rest of the request.
+impl FromRequestParts<ServiceState> for AppState {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &ServiceState) -> Result<Self, Infallible> {
+        Ok(AppState {
+            shared: Arc::clone(&state.0),
+            gen: state.0.current(),
+        })
+    }
+}
+
+impl AppState {
+    /// Starts the search threads over `index` with the limits of `config`.
+    pub fn new(index: Arc<Index>, config: &ServeConfig) -> anyhow::Result<Self> {
+        let threads = if config.workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            config.workers
+        };
+        let live = Arc::new(AtomicU64::new(0));
+        let gen = Arc::new(Generation::new(index, threads, 1, Arc::clone(&live))?);
+        let shared = Arc::new(Shared {
+            limits: Limits {
+                json_limit: config.json_limit,
+                stream_limit: config.stream_limit,
+                max_batch: config.max_batch,
+                request_timeout: config.request_timeout,
+                header_timeout: config.header_timeout,
+                body_timeout: config.body_timeout,
+            },
+            slots: Arc::new(Semaphore::new(config.max_in_flight)),
+            metrics: Metrics::default(),
+            draining: AtomicBool::new(false),
+            current: RwLock::new(Arc::clone(&gen)),
+            threads,
+            admin_token: config.admin_token.clone(),
+            reload_verify: config.reload_verify,
+            reload_lock: Mutex::new(()),
+            live,
+        });
+        Ok(AppState { shared, gen })
+    }
+
+    /// The same service pinned to the generation current now (after a reload, the new index).
+    pub fn refreshed(&self) -> AppState {
+        AppState {
+            shared: Arc::clone(&self.shared),
+            gen: self.shared.current(),
+        }
+    }
+
+    /// The index served (of the generation this state is pinned to).
     pub fn index(&self) -> &Index {
-        &self.inner.index
+        &self.gen.index
+    }
+
+    /// The index generation this state is pinned to: 1 at start, +1 per successful reload.
+    pub fn generation(&self) -> u64 {
+        self.gen.number
+    }
+
+    /// The pinned index's build id (hex of its table checksum).
+    pub fn build_id(&self) -> &str {
+        &self.gen.build_id
+    }
+
+    /// When the pinned generation was loaded, in seconds since the Unix epoch.
+    pub fn loaded_at(&self) -> u64 {
+        self.gen.loaded_at
     }
 
     /// Request limits.
     pub(crate) fn limits(&self) -> &Limits {
-        &self.inner.limits
+        &self.shared.limits
     }
 
     /// The reference libraries with canonical markers.
     pub(crate) fn libraries(&self) -> &[Library] {
-        &self.inner.libraries
+        &self.gen.libraries
     }
 
     /// The search threads.
     pub(crate) fn workers(&self) -> &Workers {
-        &self.inner.workers
+        &self.gen.workers
     }
 
     fn metrics(&self) -> &Metrics {
-        &self.inner.metrics
+        &self.shared.metrics
     }
 
     fn free_slots(&self) -> usize {
-        self.inner.slots.available_permits()
+        self.shared.slots.available_permits()
     }
 
     /// Marks the service as shutting down: `/ready` answers 503 from now on.
     pub fn set_draining(&self) {
-        self.inner.draining.store(true, Ordering::Relaxed);
+        self.shared.draining.store(true, Ordering::Relaxed);
     }
 
     /// Takes a search slot, or refuses with 503 when all are taken (no unbounded queue).
     pub(crate) fn admit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        Arc::clone(&self.inner.slots).try_acquire_owned().map_err(|_| {
-            self.inner.metrics.rejected.fetch_add(1, Ordering::Relaxed);
+        Arc::clone(&self.shared.slots).try_acquire_owned().map_err(|_| {
+            self.shared.metrics.rejected.fetch_add(1, Ordering::Relaxed);
             ApiError::busy("every search slot is taken; retry after the number of seconds in Retry-After")
         })
     }
@@ -209,8 +347,8 @@ impl AppState {
         T: Send + 'static,
         R: Send + 'static,
     {
-        let limit = self.inner.limits.request_timeout;
-        match tokio::time::timeout(limit, self.inner.workers.map(items, f)).await {
+        let limit = self.shared.limits.request_timeout;
+        match tokio::time::timeout(limit, self.gen.workers.map(items, f)).await {
             Ok(r) => r,
             Err(_) => Err(ApiError::timeout(limit.as_secs())),
         }
@@ -218,8 +356,8 @@ impl AppState {
 
     /// Counts searched queries and hits for `/metrics`.
     pub(crate) fn count(&self, queries: usize, hits: usize) {
-        self.inner.metrics.queries.fetch_add(queries as u64, Ordering::Relaxed);
-        self.inner.metrics.hits.fetch_add(hits as u64, Ordering::Relaxed);
+        self.shared.metrics.queries.fetch_add(queries as u64, Ordering::Relaxed);
+        self.shared.metrics.hits.fetch_add(hits as u64, Ordering::Relaxed);
     }
 }
 
@@ -231,12 +369,17 @@ pub fn router(state: AppState) -> Router {
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::ACCEPT, metrics::REQUEST_ID.clone()])
         .expose_headers([metrics::REQUEST_ID.clone(), header::RETRY_AFTER]);
+    // The router keeps only the service-wide state: holding `state.gen` here would keep the first index
+    // mapped (and its threads alive) for the life of the service.
+    let service = ServiceState(Arc::clone(&state.shared));
+    drop(state);
     Router::new()
         .route("/", get(page))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi::document))
+        .route("/admin/reload", post(reload::admin_reload))
         // blast-ws
         .route("/blast", get(compat::blast_get).post(compat::blast_post))
         .route("/blast/batch", post(compat::blast_batch))
@@ -265,28 +408,35 @@ pub fn router(state: AppState) -> Router {
                 ApiError::internal().into_response()
             },
         ))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            conn::body_timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(service.clone(), metrics::track))
         .layer(cors)
-        .with_state(state)
+        .with_state(service)
 }
 
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+///
+/// Connections get the header and body read timeouts of the state's [`ServeConfig`].
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            state.set_draining();
-        })
-        .await
+    let shared = Arc::clone(&state.shared);
+    let header_timeout = shared.limits.header_timeout;
+    let app = router(state);
+    conn::serve(listener, app, header_timeout, async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        shared.draining.store(true, Ordering::Relaxed);
+    })
+    .await
 }
 
-/// Serves `index` until interrupted (SIGINT or SIGTERM).
+/// Serves `index` until interrupted (SIGINT or SIGTERM); SIGHUP reloads the index from its path.
 pub fn serve(index: Arc<Index>, config: ServeConfig) -> anyhow::Result<()> {
     init_logging();
     let state = AppState::new(index, &config)?;
@@ -295,6 +445,9 @@ pub fn serve(index: Arc<Index>, config: ServeConfig) -> anyhow::Result<()> {
         .thread_name("edna-http")
         .build()?;
     runtime.block_on(async move {
+        // Before announcing the address: SIGHUP's default action would end the process.
+        #[cfg(unix)]
+        reload::watch_sighup(&state)?;
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let m = state.index().meta();
@@ -304,6 +457,8 @@ pub fn serve(index: Arc<Index>, config: ServeConfig) -> anyhow::Result<()> {
             references = m.reference_sequences,
             occurrences = m.occurrences,
             search_threads = state.workers().threads(),
+            build_id = state.build_id(),
+            admin = state.shared.admin_token.is_some(),
             "edna-search listening on http://{addr}/"
         );
         run(listener, state, shutdown_signal()).await?;
@@ -359,10 +514,11 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn ready(State(state): State<AppState>) -> Response {
+async fn ready(state: AppState) -> Response {
     let m = state.index().meta();
+    let draining = state.shared.draining.load(Ordering::Relaxed);
     let body = json!({
-        "status": if state.inner.draining.load(Ordering::Relaxed) { "draining" } else { "ready" },
+        "status": if draining { "draining" } else { "ready" },
         "sequences": m.sequences,
         "referenceRecords": m.reference_sequences,
         "libraries": m.libraries.len(),
@@ -371,15 +527,17 @@ async fn ready(State(state): State<AppState>) -> Response {
         "taxa": m.taxa,
         "searchThreads": state.workers().threads(),
         "freeSlots": state.free_slots(),
+        "generation": state.generation(),
+        "buildId": state.build_id(),
     });
-    if state.inner.draining.load(Ordering::Relaxed) {
+    if draining {
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     } else {
         Json(body).into_response()
     }
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Response {
+async fn metrics_text(state: AppState) -> Response {
     let text = state.metrics().render(&state);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::Json;
 use edna_index::schema::NONE;
 use edna_index::Index;
@@ -26,7 +26,7 @@ const MAX_HITS: usize = 1000;
 const ASSIGN_MARGIN: f64 = 0.5;
 
 /// `GET /v1/index`: counts, libraries, datasets, markers, seeds and format version (no file paths).
-pub async fn index_meta(State(state): State<AppState>) -> Json<Value> {
+pub async fn index_meta(state: AppState) -> Json<Value> {
     let index = state.index();
     let m = index.meta();
     let libraries: Vec<Value> = m
@@ -38,6 +38,9 @@ pub async fn index_meta(State(state): State<AppState>) -> Json<Value> {
         })
         .collect();
     Json(json!({
+        "generation": state.generation(),
+        "buildId": state.build_id(),
+        "loadedAt": state.loaded_at(),
         "formatVersion": m.format_version,
         "builderVersion": m.builder_version,
         "sequences": m.sequences,
@@ -151,10 +154,7 @@ pub(crate) fn known_marker(state: &AppState, marker: &str) -> Result<String, Api
 
 /// `POST /v1/search`: `{sequence | sequences: [{id, sequence}], minIdentity, minCoverage, maxHits, marker,
 /// target, strand, include}` → `{params, results: [...]}` in input order.
-pub async fn search(
-    State(state): State<AppState>,
-    JsonBody(req): JsonBody<SearchRequest>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn search(state: AppState, JsonBody(req): JsonBody<SearchRequest>) -> Result<Json<Value>, ApiError> {
     let queries: Vec<(String, String)> = match (req.sequence, req.sequences) {
         (Some(s), None) => vec![(req.id.unwrap_or_else(|| "query".into()), s)],
         (None, Some(list)) => list
@@ -413,7 +413,7 @@ pub async fn validate(params: Params) -> Result<Json<edna_seq::normalize::Normal
 
 /// `GET /v1/sequence/{id}` by nucleotideSequenceID (or legacy dnaSequenceID): the sequence, its reference
 /// records and occurrences.
-pub async fn sequence(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn sequence(state: AppState, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let index = state.index();
     let digest = edna_seq::normalize::parse_hex_md5(id.trim())
         .ok_or_else(|| ApiError::bad_request("expected a nucleotideSequenceID (32 hexadecimal characters)"))?;
@@ -460,7 +460,7 @@ fn taxon_json(index: &Index, key: u32) -> Option<Value> {
 }
 
 /// `GET /v1/taxon/{key}`: name, rank, lineage and occurrence count.
-pub async fn taxon(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn taxon(state: AppState, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
     let key: u32 = key
         .trim()
         .parse()
@@ -471,7 +471,7 @@ pub async fn taxon(State(state): State<AppState>, Path(key): Path<String>) -> Re
 }
 
 /// `GET /v1/taxon?name=`: taxa of that name (case-insensitive).
-pub async fn taxon_search(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
+pub async fn taxon_search(state: AppState, params: Params) -> Result<Json<Value>, ApiError> {
     let name = params
         .get(&["name", "q"])
         .ok_or_else(|| ApiError::bad_request("the name parameter is required"))?;
@@ -485,13 +485,13 @@ pub async fn taxon_search(State(state): State<AppState>, params: Params) -> Resu
 }
 
 /// `GET /v1/dataset`: every dataset, in GBIF's paging envelope.
-pub async fn datasets(State(state): State<AppState>) -> Json<Value> {
+pub async fn datasets(state: AppState) -> Json<Value> {
     let list: Vec<Value> = state.index().meta().datasets.iter().map(dataset_json).collect();
     Json(json!({"offset": 0, "limit": list.len(), "endOfRecords": true, "count": list.len(), "results": list}))
 }
 
 /// `GET /v1/dataset/{key}`.
-pub async fn dataset(State(state): State<AppState>, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn dataset(state: AppState, Path(key): Path<String>) -> Result<Json<Value>, ApiError> {
     state
         .index()
         .meta()

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::Json;
 use edna_index::schema::NONE;
 use edna_index::Index;
@@ -166,7 +165,7 @@ fn hex_ids(params: &Params, names: &[&str]) -> Result<Vec<[u8; 16]>, ApiError> {
 }
 
 /// `GET /v1/occurrence/search`.
-pub async fn search(State(state): State<AppState>, params: Params) -> Result<Json<Value>, ApiError> {
+pub async fn search(state: AppState, params: Params) -> Result<Json<Value>, ApiError> {
     let limit = params
         .number::<usize>(&["limit"])?
         .unwrap_or(DEFAULT_LIMIT)

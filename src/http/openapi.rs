@@ -29,6 +29,7 @@ fn search_errors(compat: bool) -> Vec<(&'static str, Value)> {
     let mut v = vec![
         ("400", err("Malformed JSON or a bad parameter")),
         ("413", err("Body over the JSON limit, or more sequences than the batch limit")),
+        ("408", err("The request body did not arrive within the body timeout (`request_timeout`)")),
         ("415", err("Content-Type is not application/json")),
         ("503", err("All search slots taken (`Server busy, please try again later`, with Retry-After) or the request timed out (`timeout`)")),
     ];
@@ -199,7 +200,22 @@ fn spec() -> Value {
         ),
         (
             "/v1/index",
-            json!({"get": {"summary": "Index metadata: counts, libraries, datasets, markers, seeds, format version", "responses": {"200": ok("Metadata", json!({"type": "object"}))}}}),
+            json!({"get": {"summary": "Index metadata: generation and build id, counts, libraries, datasets, markers, seeds, format version",
+                "responses": {"200": ok("Metadata", json!({"type": "object", "properties": {
+                    "generation": {"type": "integer", "description": "1 for the index the service started with, +1 per reload"},
+                    "buildId": {"type": "string", "description": "Hex of the index's table checksum: equal for byte-identical builds"},
+                    "loadedAt": {"type": "integer", "description": "When this index was loaded, seconds since the Unix epoch"},
+                    "formatVersion": {"type": "integer"}, "sequences": {"type": "integer"}, "referenceRecords": {"type": "integer"},
+                    "occurrences": {"type": "integer"}}}))}}}),
+        ),
+        (
+            "/admin/reload",
+            json!({"post": {"tags": ["admin"], "summary": "Re-open the index file the service started with (e.g. after a rebuild or a symlink switch) and swap it in; requests in flight finish on the old index. SIGHUP does the same.",
+                "security": [{"adminToken": []}],
+                "parameters": [qp("verify", "header (default: what opening checks, O(1)) or full (every checksum and cross-reference)", json!({"type": "string", "enum": ["header", "full"]}))],
+                "responses": {"200": ok("Swapped in", r("Reloaded")), "400": err("Bad verify parameter"),
+                    "401": err("No bearer token"), "403": err("Wrong token (`forbidden`), or no token configured: admin endpoints disabled (`admin_disabled`)"),
+                    "422": err("The new index does not open or verify (`index_refused`); the previous one keeps serving")}}}),
         ),
         (
             "/v1/search",
@@ -218,7 +234,8 @@ fn spec() -> Value {
                     qp("include", "taxon: add a consensus assignment per query (json)", json!({"type": "string"}))],
                 "requestBody": {"required": true, "content": {"text/x-fasta": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}},
                 "responses": {"200": {"description": "JSON lines (application/x-ndjson) or TSV; an error after the first byte ends the stream with an error line"},
-                    "413": err("Content-Length over the stream limit"), "415": err("Not a FASTA body"), "503": err("All search slots taken")}}}),
+                    "400": err("A bad parameter"), "413": err("Content-Length over the stream limit"), "415": err("Not a FASTA body"),
+                    "422": err("A marker the index does not have"), "503": err("All search slots taken")}}}),
         ),
         (
             "/v1/validation/sequence",
@@ -236,12 +253,12 @@ fn spec() -> Value {
             "/v1/taxon/{key}",
             json!({"get": {"summary": "A taxon: name, rank, lineage, occurrence count",
                 "parameters": [{"name": "key", "in": "path", "required": true, "schema": {"type": "integer"}}],
-                "responses": {"200": ok("The taxon", r("Taxon")), "404": err("Unknown")}}}),
+                "responses": {"200": ok("The taxon", r("Taxon")), "400": err("Not a number"), "404": err("Unknown")}}}),
         ),
         (
             "/v1/taxon",
             json!({"get": {"summary": "Taxa by name", "parameters": [qp("name", "Exact name, case-insensitive", json!({"type": "string"}))],
-                "responses": {"200": ok("Matches", json!({"type": "object", "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": r("Taxon")}}}))}}}),
+                "responses": {"200": ok("Matches", json!({"type": "object", "properties": {"count": {"type": "integer"}, "results": {"type": "array", "items": r("Taxon")}}})), "400": err("No name")}}}),
         ),
         (
             "/v1/dataset",
@@ -349,7 +366,7 @@ fn spec() -> Value {
             "SearchResult",
             json!({"type": "object", "properties": {
                 "id": {"type": "string"}, "status": {"type": "string", "enum": ["ok", "no_hits", "invalid"]}, "message": {"type": "string"},
-                "sequence": {"type": "string", "nullable": true, "description": "GBIF-normalised query"}, "sequenceLength": {"type": "integer"},
+                "sequence": {"type": "string", "nullable": true, "description": "GBIF-normalised query"}, "sequenceLength": {"type": "integer", "nullable": true, "description": "Null for an invalid query"},
                 "nucleotideSequenceID": {"type": "string", "nullable": true},
                 "exactMatch": {"type": "object", "nullable": true, "properties": {"nucleotideSequenceID": {"type": "string"}, "referenceCount": {"type": "integer"}, "occurrenceCount": {"type": "integer"}}},
                 "totalHits": {"type": "integer"},
@@ -396,6 +413,14 @@ fn spec() -> Value {
         ),
         ("Occurrence", occurrence_schema()),
         (
+            "Reloaded",
+            json!({"type": "object", "required": ["generation", "buildId"], "properties": {
+                "generation": {"type": "integer"}, "buildId": {"type": "string"},
+                "previousGeneration": {"type": "integer"}, "previousBuildId": {"type": "string"},
+                "sequences": {"type": "integer"}, "referenceRecords": {"type": "integer"}, "occurrences": {"type": "integer"},
+                "verified": {"type": "string", "enum": ["header", "full"]}, "millis": {"type": "integer"}}}),
+        ),
+        (
             "OccurrencePage",
             json!({"type": "object", "properties": {
                 "offset": {"type": "integer"}, "limit": {"type": "integer"}, "endOfRecords": {"type": "boolean"}, "count": {"type": "integer"},
@@ -408,7 +433,11 @@ fn spec() -> Value {
     let to_map = |v: Vec<(&str, Value)>| Value::Object(v.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
     if let Some(o) = doc.as_object_mut() {
         o.insert("paths".into(), to_map(paths));
-        o.insert("components".into(), json!({"schemas": to_map(schemas)}));
+        o.insert(
+            "components".into(),
+            json!({"schemas": to_map(schemas),
+                "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer", "description": "--admin-token-file or EDNA_ADMIN_TOKEN"}}}),
+        );
     }
     doc
 }

@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -59,7 +59,7 @@ fn error_line(format: Format, code: &str, message: &str) -> Bytes {
 
 /// `POST /v1/search/stream?format=json|tsv|blast6&minIdentity=&minCoverage=&maxHits=&marker=&target=&strand=&include=taxon`
 /// with a FASTA or FASTQ body.
-pub async fn search_stream(State(state): State<AppState>, params: Params, req: Request) -> Result<Response, ApiError> {
+pub async fn search_stream(state: AppState, params: Params, req: Request) -> Result<Response, ApiError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
         let ct = ct
             .to_str()
@@ -143,7 +143,7 @@ pub async fn search_stream(State(state): State<AppState>, params: Params, req: R
     // Body → parser thread.
     let (body_tx, body_rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
     let mut body = req.into_body().into_data_stream();
-    let idle = state.limits().request_timeout;
+    let idle = state.limits().body_timeout;
     tokio::spawn(async move {
         let mut total: u64 = 0;
         loop {
