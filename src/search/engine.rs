@@ -426,7 +426,6 @@ impl<'a> Searcher<'a> {
                 let b = (dmax as i64 + n as i64 + slack).clamp(0, tlen as i64) as usize;
                 (a, b.max(a))
             };
-            let ambiguous = index.seq_range_into(s, fs, fe, &mut self.target_buf);
             self.stats.filter_bases += (fe - fs) as u64;
             // The query may hang off an end only where the scanned stretch reaches the target's real end,
             // and (by the same diagonal argument as the window) by at most −dmin + slack bases on the left
@@ -439,11 +438,26 @@ impl<'a> Searcher<'a> {
                 (if fs == 0 { left } else { 0 }, if fe == tlen { right } else { 0 })
             };
             // A target ambiguity code may be compatible with the query: such windows skip the piece filter.
-            if !ambiguous && !pieces[c.strand as usize].may_align(&self.target_buf, pad_left + pad_right) {
+            // The filter reads the packed bases; only survivors are unpacked.
+            let Some((packed, ambiguous)) = index.packed_with_exceptions(s, fs, fe) else {
+                continue;
+            };
+            if !ambiguous && !pieces[c.strand as usize].may_align(packed, fs, fe, pad_left + pad_right) {
                 continue;
             }
+            index.seq_range_into(s, fs, fe, &mut self.target_buf);
             self.stats.piece_passed += 1;
-            let Some(m) = myers[c.strand as usize].best_padded(&self.target_buf, max_d, pad_left, pad_right) else {
+            // The same diagonal argument bounds the band: every cell of such an alignment lies on a diagonal
+            // ≤ dmax + max_d (target coordinates), so the scan may stop once that band holds no cell within
+            // the edit budget.
+            let max_diag = if dmin == FULL_SCAN {
+                usize::MAX
+            } else {
+                (dmax as i64 + slack - fs as i64 + pad_left as i64).max(0) as usize
+            };
+            let Some(m) =
+                myers[c.strand as usize].best_padded_in_band(&self.target_buf, max_d, pad_left, pad_right, max_diag)
+            else {
                 continue;
             };
             self.stats.aligned += 1;
@@ -522,6 +536,9 @@ struct Pieces {
     codes: Vec<u64>,
     /// Open-addressing table: code → bitmask of piece indices (for repeated pieces).
     table: Vec<(u64, u64)>,
+    /// One bit per value of a code's low 16 bits: most window positions are rejected by this L1-resident
+    /// test before the table is probed.
+    quick: Box<[u64; QUICK_WORDS]>,
     k: usize,
     piece_len: usize,
     /// Pieces that must be found when no overhang is possible.
@@ -530,6 +547,9 @@ struct Pieces {
 
 const PIECE_MIN: usize = 12;
 const PIECE_TABLE: usize = 128;
+/// Low code bits tested by the quick filter (8 bases; pieces are at least [`PIECE_MIN`] bases).
+const QUICK_MASK: u64 = (1 << 16) - 1;
+const QUICK_WORDS: usize = (1 << 16) / 64;
 
 impl Pieces {
     fn new(query: &[u8], max_edits: usize) -> Self {
@@ -538,6 +558,7 @@ impl Pieces {
         let mut p = Pieces {
             codes: Vec::new(),
             table: vec![(u64::MAX, 0); PIECE_TABLE],
+            quick: Box::new([0; QUICK_WORDS]),
             k: 0,
             piece_len: 0,
             need: 0,
@@ -556,6 +577,8 @@ impl Pieces {
             }
         }
         for (i, &c) in p.codes.iter().enumerate() {
+            let q = (c & QUICK_MASK) as usize;
+            p.quick[q / 64] |= 1 << (q % 64);
             let mut slot = (mix(c) as usize) % PIECE_TABLE;
             loop {
                 let e = &mut p.table[slot];
@@ -573,8 +596,9 @@ impl Pieces {
         p
     }
 
-    /// False only when no alignment with at most `max_edits` edits can exist in `window`.
-    fn may_align(&self, window: &[u8], padding: usize) -> bool {
+    /// False only when no alignment with at most `max_edits` edits can exist in bases `start..end` of the
+    /// 2-bit `packed` target (see `Index::packed_with_exceptions`; the range must hold only ACGT).
+    fn may_align(&self, packed: &[u8], start: usize, end: usize, padding: usize) -> bool {
         if self.need == 0 {
             return true;
         }
@@ -588,36 +612,66 @@ impl Pieces {
         if need == 0 {
             return true;
         }
-        // The caller passes only ACGT windows. A=0x41 C=0x43 G=0x47 T=0x54 map to 0..3 by bit arithmetic,
-        // which keeps the loop free of unpredictable branches.
         let mask: u64 = if self.k == 32 {
             u64::MAX
         } else {
             (1u64 << (2 * self.k)) - 1
         };
-        let mut code = 0u64;
+        let end = end.min(packed.len() * 4);
+        if end < start + self.k {
+            return false;
+        }
         let mut found = 0u64;
-        for (i, &b) in window.iter().enumerate() {
-            let c = ((b >> 1) ^ (b >> 2)) & 3;
-            code = ((code << 2) | c as u64) & mask;
-            if i + 1 < self.k {
-                continue;
+        // Reports whether the piece(s) with this code complete the requirement.
+        let mut hit = |code: u64| -> bool {
+            let q = (code & QUICK_MASK) as usize;
+            if self.quick[q >> 6] & (1 << (q & 63)) == 0 {
+                return false;
             }
             let mut slot = (mix(code) as usize) & (PIECE_TABLE - 1);
             loop {
                 let e = self.table[slot];
                 if e.0 == code {
                     found |= e.1;
-                    if found.count_ones() as usize >= need {
-                        return true;
-                    }
-                    break;
+                    return found.count_ones() as usize >= need;
                 }
                 if e.0 == u64::MAX {
-                    break;
+                    return false;
                 }
                 slot = (slot + 1) & (PIECE_TABLE - 1);
             }
+        };
+        let base = |i: usize| ((packed[i / 4] >> (2 * (i % 4))) & 3) as u64;
+        // The first k − 1 bases only fill the rolling code.
+        let mut code = 0u64;
+        let mut i = start;
+        while i < start + self.k - 1 {
+            code = (code << 2) | base(i);
+            i += 1;
+        }
+        // Bases one at a time up to a byte boundary, then four per byte load.
+        while i < end && i % 4 != 0 {
+            code = ((code << 2) | base(i)) & mask;
+            if hit(code) {
+                return true;
+            }
+            i += 1;
+        }
+        for &byte in &packed[i / 4..end / 4] {
+            for shift in [0, 2, 4, 6] {
+                code = ((code << 2) | ((byte >> shift) & 3) as u64) & mask;
+                if hit(code) {
+                    return true;
+                }
+            }
+        }
+        i = i.max(end / 4 * 4);
+        while i < end {
+            code = ((code << 2) | base(i)) & mask;
+            if hit(code) {
+                return true;
+            }
+            i += 1;
         }
         false
     }

@@ -118,7 +118,11 @@ impl MyersQuery {
     /// `≤ max_dist`; ties go to the smallest `target_end`. An empty query hits
     /// at distance 0, end 0.
     pub fn best(&self, target: &[u8], max_dist: u32) -> Option<Hit> {
-        self.scan(target.iter().map(|&b| NT_MASK[b as usize] as usize), max_dist)
+        self.scan(
+            target.iter().map(|&b| NT_MASK[b as usize] as usize),
+            max_dist,
+            usize::MAX,
+        )
     }
 
     /// As [`MyersQuery::best`] on the target padded with `overhang` wildcard
@@ -132,23 +136,40 @@ impl MyersQuery {
     pub fn best_with_overhang(&self, target: &[u8], max_dist: u32, overhang: usize) -> Option<Hit> {
         let pad = std::iter::repeat_n(PAD, overhang);
         let body = target.iter().map(|&b| NT_MASK[b as usize] as usize);
-        self.scan(pad.clone().chain(body).chain(pad), max_dist)
+        self.scan(pad.clone().chain(body).chain(pad), max_dist, usize::MAX)
     }
 
     /// As [`MyersQuery::best`] on the target with `left` wildcard columns before it and `right` after it:
     /// the query may hang off an end only where that end is a real end of the target, which a caller
     /// scanning a window of a longer target knows. `target_end` is in padded coordinates.
     pub fn best_padded(&self, target: &[u8], max_dist: u32, left: usize, right: usize) -> Option<Hit> {
+        self.best_padded_in_band(target, max_dist, left, right, usize::MAX)
+    }
+
+    /// As [`MyersQuery::best_padded`], for alignments whose cells all lie on diagonals `≤ max_diag`
+    /// (column minus row, in padded coordinates: a cell after `j` padded target columns and `i` query rows
+    /// has diagonal `j − i`). A caller that knows every acceptable alignment lies in that band (from seed
+    /// diagonals and the edit budget) lets the scan skip rows above it and stop once no cell in the band
+    /// is within the budget. The distance returned is never below the true semi-global distance, and never
+    /// above the best distance of an alignment inside the band.
+    pub fn best_padded_in_band(
+        &self,
+        target: &[u8],
+        max_dist: u32,
+        left: usize,
+        right: usize,
+        max_diag: usize,
+    ) -> Option<Hit> {
         // A flat slot array keeps the column loop free of chained-iterator state (measured faster).
         let mut slots = Vec::with_capacity(left + target.len() + right);
         slots.resize(left, PAD as u8);
         slots.extend(target.iter().map(|&b| NT_MASK[b as usize]));
         slots.resize(left + target.len() + right, PAD as u8);
-        self.scan(slots.iter().map(|&s| s as usize), max_dist)
+        self.scan(slots.iter().map(|&s| s as usize), max_dist, max_diag)
     }
 
     /// Runs the column loop over Peq slots, with block state on the stack when small.
-    fn scan<I: Iterator<Item = usize>>(&self, cols: I, max_dist: u32) -> Option<Hit> {
+    fn scan<I: Iterator<Item = usize>>(&self, cols: I, max_dist: u32, max_diag: usize) -> Option<Hit> {
         if self.len == 0 {
             return Some(Hit {
                 distance: 0,
@@ -157,17 +178,23 @@ impl MyersQuery {
         }
         if self.blocks <= STACK_BLOCKS {
             let mut buf = [Block::default(); STACK_BLOCKS];
-            self.scan_in(cols, max_dist, &mut buf[..self.blocks])
+            self.scan_in(cols, max_dist, max_diag, &mut buf[..self.blocks])
         } else {
             let mut buf = vec![Block::default(); self.blocks];
-            self.scan_in(cols, max_dist, &mut buf)
+            self.scan_in(cols, max_dist, max_diag, &mut buf)
         }
     }
 
     /// Core loop. Invariant after each column (threshold `k`): every cell `≤ k`
     /// lies in blocks `0..=y`, and computed cells are exact when `≤ k` and
     /// `> k` otherwise. `k` only decreases, which preserves the invariant.
-    fn scan_in<I: Iterator<Item = usize>>(&self, cols: I, max_dist: u32, st: &mut [Block]) -> Option<Hit> {
+    fn scan_in<I: Iterator<Item = usize>>(
+        &self,
+        cols: I,
+        max_dist: u32,
+        max_diag: usize,
+        st: &mut [Block],
+    ) -> Option<Hit> {
         let m = self.len as i64;
         let nb = self.blocks;
         let last = nb - 1;
@@ -195,15 +222,32 @@ impl MyersQuery {
         // locals keeps the per-column dependency chain out of memory.
         let mut b0 = st[0];
         let high0 = if last == 0 { self.last_high } else { HIGH };
+        // First block that can hold an in-band row (see `max_diag`); only grows.
+        let mut x = 0usize;
         for (col, slot) in cols.enumerate() {
             let eq = &self.peq[slot * nb..slot * nb + nb];
-            // Semi-global: the top row is all zeros, so nothing enters block 0.
-            let mut hout = advance(&mut b0, eq[0], 0, high0);
+            // Rows above `i_top` are outside the band in this column.
+            let i_top = (col + 1).saturating_sub(max_diag);
+            if i_top > 0 {
+                x = x.max((i_top - 1) / W);
+            }
+            // Compute at least block y, so Ukkonen can still extend below it.
+            let first = x.min(y);
+            let mut hout;
+            if first == 0 {
+                // Semi-global: the top row is all zeros, so nothing enters block 0.
+                hout = advance(&mut b0, eq[0], 0, high0);
+            } else {
+                // The rows above are frozen (outside the band): their unknown value enters as +1, an
+                // over-estimate, so computed cells stay ≥ the true distance and exact inside the band.
+                let high = if first == last { self.last_high } else { HIGH };
+                hout = advance(&mut st[first], eq[first], 1, high);
+            }
             // Score at the last row of block y, this column.
-            let mut ybot = b0.score;
-            if y > 0 {
+            let mut ybot = if first == 0 { b0.score } else { st[first].score };
+            if y > first {
                 let full = (y + 1).min(last);
-                for (s, &e) in st[1..full].iter_mut().zip(&eq[1..full]) {
+                for (s, &e) in st[first + 1..full].iter_mut().zip(&eq[first + 1..full]) {
                     hout = advance(s, e, hout, HIGH);
                 }
                 if y == last {
@@ -231,7 +275,7 @@ impl MyersQuery {
             } else {
                 // A block whose last row is ≥ k + 64 has every row > k
                 // (values change by at most 1 per row).
-                while y > 0 && ybot as i64 >= k + W as i64 {
+                while y > first && ybot as i64 >= k + W as i64 {
                     y -= 1;
                     ybot = if y == 0 { b0.score } else { st[y].score };
                 }
@@ -247,8 +291,43 @@ impl MyersQuery {
                     break;
                 }
             }
+            // Past the band's first column no alignment can start any more, so once no in-band cell is ≤ k
+            // none can reach the last row: all cells ≤ k lie in blocks ..=y, and blocks < x are out of band.
+            if i_top > 0 {
+                if x > y || (ybot as i64) >= k + W as i64 {
+                    break;
+                }
+                let state = if y == 0 { &b0 } else { &st[y] };
+                if x == y && col % 4 == 3 && self.band_min(state, y, i_top, col % 16 == 15) > k {
+                    break;
+                }
+            }
         }
         best
+    }
+
+    /// A lower bound on the DP values of block `b` (state `s`) over its rows `≥ i_top`: exact when `exact`,
+    /// else the cheaper bound "last row minus every +1 step above it" (one popcount).
+    fn band_min(&self, s: &Block, b: usize, i_top: usize, exact: bool) -> i64 {
+        let rows = if b == self.blocks - 1 { self.len - b * W } else { W };
+        // Bit r holds row 64b + r + 1; rows above `lowest_bit` are outside the band.
+        let lowest_bit = i_top.saturating_sub(b * W + 1);
+        if lowest_bit + 1 >= rows {
+            return s.score as i64;
+        }
+        let steps = (u64::MAX >> (W - rows)) & !(u64::MAX >> (W - 1 - lowest_bit));
+        let bound = s.score as i64 - (s.pv & steps).count_ones() as i64;
+        if !exact {
+            return bound;
+        }
+        // Walk up from the last row.
+        let mut val = s.score as i64;
+        let mut min = val;
+        for r in (lowest_bit + 1..rows).rev() {
+            val -= ((s.pv >> r) & 1) as i64 - ((s.mv >> r) & 1) as i64;
+            min = min.min(val);
+        }
+        min
     }
 }
 

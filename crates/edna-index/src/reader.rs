@@ -467,6 +467,24 @@ impl Index {
         ambiguous
     }
 
+    /// The 2-bit packed bases of sequence `id` (base `i` in bits `2·(i % 4)` of byte `i / 4`; A=0 C=1 G=2
+    /// T=3; positions holding another symbol are stored as A) and whether bases `start..end` include such a
+    /// position. Lets filters read the bases without unpacking them. `None` when out of range.
+    pub fn packed_with_exceptions(&self, id: u32, start: usize, end: usize) -> Option<(&[u8], bool)> {
+        let entries = self.s::<SeqEntry>(SectionKind::SeqEntries);
+        let (e, next) = (entries.get(id as usize)?, entries.get(id as usize + 1)?);
+        let base = e.packed_offset as usize;
+        let packed = self
+            .b(SectionKind::SeqPacked)
+            .get(base..base.saturating_add((e.len as usize).div_ceil(4)))?;
+        let exc = self
+            .s::<Exception>(SectionKind::SeqExceptions)
+            .get(e.exc_start as usize..next.exc_start as usize)
+            .unwrap_or(&[]);
+        let ambiguous = exc.iter().any(|x| (start..end).contains(&(x.pos as usize)));
+        Some((packed, ambiguous))
+    }
+
     /// Sequence `id` as a new vector.
     pub fn seq(&self, id: u32) -> Vec<u8> {
         let mut v = Vec::new();
@@ -747,21 +765,24 @@ static DECODE4: [[u8; 4]; 256] = {
 };
 
 fn unpack_range(packed: &[u8], start: usize, end: usize, out: &mut Vec<u8>) {
-    out.reserve(end - start);
-    let mut i = start;
-    while i < end && !i.is_multiple_of(4) {
-        out.push(DECODE4[packed.get(i / 4).copied().unwrap_or(0) as usize][i % 4]);
-        i += 1;
+    let base = out.len();
+    out.resize(base + (end - start), 0);
+    let dst = &mut out[base..];
+    let code = |i: usize| DECODE4[packed.get(i / 4).copied().unwrap_or(0) as usize][i % 4];
+    // Unaligned head, then whole bytes written four bases at a time (no per-byte capacity checks).
+    let head = ((4 - start % 4) % 4).min(end - start);
+    for (k, slot) in dst[..head].iter_mut().enumerate() {
+        *slot = code(start + k);
     }
-    let full_end = end - end % 4;
-    if i < full_end {
-        for &byte in packed.get(i / 4..full_end / 4).unwrap_or(&[]) {
-            out.extend_from_slice(&DECODE4[byte as usize]);
-        }
-        i = full_end.max(i);
+    let body_start = start + head;
+    let bytes = packed.get(body_start / 4..).unwrap_or(&[]);
+    let mut chunks = dst[head..].chunks_exact_mut(4);
+    for (chunk, &byte) in (&mut chunks).zip(bytes) {
+        chunk.copy_from_slice(&DECODE4[byte as usize]);
     }
-    while i < end {
-        out.push(DECODE4[packed.get(i / 4).copied().unwrap_or(0) as usize][i % 4]);
-        i += 1;
+    let tail = chunks.into_remainder();
+    let tail_start = end - tail.len();
+    for (k, slot) in tail.iter_mut().enumerate() {
+        *slot = code(tail_start + k);
     }
 }

@@ -295,3 +295,58 @@ proptest! {
         prop_assert_eq!(q.best_padded(&target, k, left, right), naive_best(&query, &explicit, k));
     }
 }
+
+/// Naive semi-global DP restricted to cells with `j − i ≤ max_diag` (others are unreachable).
+fn naive_band_best(q: &[u8], t: &[u8], max_diag: usize) -> u32 {
+    const INF: u32 = u32::MAX / 2;
+    let m = q.len();
+    let in_band = |i: usize, j: usize| j <= i + max_diag;
+    let mut col: Vec<u32> = (0..=m as u32)
+        .map(|i| if in_band(i as usize, 0) { i } else { INF })
+        .collect();
+    let mut best = col[m];
+    for (j0, &tc) in t.iter().enumerate() {
+        let j = j0 + 1;
+        let mut diag = col[0];
+        col[0] = if in_band(0, j) { 0 } else { INF };
+        for i in 1..=m {
+            let up = col[i];
+            col[i] = if in_band(i, j) {
+                let sub = diag + u32::from(!compatible(q[i - 1], tc));
+                sub.min(up + 1).min(col[i - 1] + 1).min(INF)
+            } else {
+                INF
+            };
+            diag = up;
+        }
+        best = best.min(col[m]);
+    }
+    best
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// The banded scan is bracketed: never below the true distance, never above the best in-band
+    /// alignment, and it finds every target whose best in-band alignment is within the budget.
+    #[test]
+    fn band_is_bracketed_by_true_and_banded_distance(
+        (q, t) in pair(),
+        left in 0usize..30,
+        right in 0usize..30,
+        max_diag in 0usize..120,
+        k in 0u32..40,
+    ) {
+        let mq = MyersQuery::new(&q);
+        let explicit = [vec![b'N'; left], t.clone(), vec![b'N'; right]].concat();
+        let truth = naive_best(&q, &explicit, u32::MAX).map_or(u32::MAX, |h| h.distance);
+        let banded = naive_band_best(&q, &explicit, max_diag);
+        let got = mq.best_padded_in_band(&t, k, left, right, max_diag);
+        if banded <= k {
+            prop_assert!(got.is_some(), "missed: banded {} k {} q {} t {} l {} r {} md {}", banded, k, String::from_utf8_lossy(&q), String::from_utf8_lossy(&t), left, right, max_diag);
+        }
+        if let Some(h) = got {
+            prop_assert!(h.distance >= truth && h.distance <= k, "d {} truth {} k {}", h.distance, truth, k);
+            prop_assert!(h.distance <= banded || banded > k, "d {} banded {}", h.distance, banded);
+        }
+    }
+}
