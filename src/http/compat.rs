@@ -3,7 +3,11 @@
 //!
 //! Differences from the originals, all deliberate:
 //! - the targets are the reference records of the libraries the marker (or database) names;
-//! - `bitScore` is the alignment score (there is no BLAST statistics model) and `expectValue` is 0;
+//! - `bitScore` and `expectValue` rescore our alignment with megablast's scoring and statistics
+//!   (`Hit::blast_statistics`): BLAST-scaled, never negative, but not BLAST's own alignment;
+//! - a blast-ws marker (`coi`, `16s`, …) with no library in this index answers `BLAST_NO_MATCH` for every
+//!   sequence, as blast-ws does for a query without hits, so batch clients (MDT) go on; unknown markers get
+//!   `Unsupported marker`;
 //! - `BLAST_AMBIGUOUS_MATCH` is decided the same way with and without `verbose` (blast-ws skips it when
 //!   verbose), so the match type does not depend on how much detail was asked for;
 //! - batches above `max_batch` get a JSON 413 (blast-ws never answers them), a full service a JSON 503.
@@ -22,9 +26,6 @@ use super::error::ApiError;
 use super::extract::{JsonBody, Params};
 use super::AppState;
 use crate::search::{Hit, MatchType, QueryResult, SearchParams, Strand, Target};
-
-/// blast-ws's marker prefixes (`config.SUPPORTED_MARKERS`, compared on the first 3 characters; rbcL on 4).
-const BLAST_WS_MARKERS: [&str; 7] = ["its", "coi", "co1", "16s", "12s", "18s", "rbcl"];
 
 /// blast-ws: `-max_target_seqs 5`.
 const BLAST_TARGETS: usize = 5;
@@ -85,13 +86,14 @@ pub(crate) fn resolve_marker(state: &AppState, marker: &str) -> Result<Vec<u32>,
         })
         .map(|l| l.id)
         .collect();
+    // A marker blast-ws knows but this index has no library for: nothing can match (an empty selection,
+    // answered BLAST_NO_MATCH per sequence), which batch clients handle, unlike an error they retry.
+    if chosen.is_empty() && family.is_some() {
+        return Ok(chosen);
+    }
     if chosen.is_empty() {
         let known: Vec<String> = libs.iter().map(|l| format!("{} ({})", l.name, l.marker)).collect();
-        let why = if BLAST_WS_MARKERS.iter().any(|m| lower.starts_with(m)) {
-            format!("no reference library for marker {marker:?} in this index")
-        } else {
-            format!("unknown marker {marker:?}")
-        };
+        let why = format!("unknown marker {marker:?}");
         return Err(ApiError::unprocessable(
             "Unsupported marker",
             format!(
@@ -327,9 +329,10 @@ fn decide(cands: &[Cand<'_>], verbose: bool, flavor: Flavor) -> (Vec<usize>, Mat
     (alternatives, mt)
 }
 
-fn blast_match(index: &Index, c: &Cand<'_>, best: f64, mt: MatchType) -> BlastMatch {
+fn blast_match(index: &Index, c: &Cand<'_>, best: f64, mt: MatchType, qlen: usize) -> BlastMatch {
     let e = index.reference(c.reference).copied().unwrap_or_default();
     let h = c.hit;
+    let (bits, evalue) = h.blast_statistics(qlen, index.meta().distinct_bases);
     let (qs, qe, ss, se) = coords(h);
     let (qseq, sseq) = match &h.aligned {
         Some([q, _, t]) => (q.clone(), t.clone()),
@@ -340,8 +343,8 @@ fn blast_match(index: &Index, c: &Cand<'_>, best: f64, mt: MatchType) -> BlastMa
         identity: c.identity,
         applied_scientific_name: leaf_name(index, e.taxon).map_or_else(|| c.name.clone(), str::to_string),
         match_type: mt.as_str(),
-        bit_score: h.score as f64,
-        expect_value: 0.0,
+        bit_score: (bits * 10.0).round() / 10.0,
+        expect_value: evalue,
         query_sequence: qseq,
         subject_sequence: sseq,
         qstart: qs.to_string(),
@@ -367,6 +370,8 @@ fn vsearch_match(
 ) -> VsearchMatch {
     let e = index.reference(c.reference).copied().unwrap_or_default();
     let h = c.hit;
+    let qlen = q.sequence.as_ref().map_or(0, String::len);
+    let (bits, evalue) = h.blast_statistics(qlen, index.meta().distinct_bases);
     let (qs, qe, ss, se) = coords(h);
     let alignment = match flavor {
         Flavor::Vsearch { alignment: true } => {
@@ -383,8 +388,8 @@ fn vsearch_match(
         mis_matches: h.mismatches,
         gap_openings: h.gap_opens,
         match_type: mt.as_str(),
-        bit_score: h.score as f64,
-        expect_value: 0.0,
+        bit_score: (bits * 10.0).round() / 10.0,
+        expect_value: evalue,
         qstart: qs,
         qend: qe,
         sstart: ss,
@@ -494,11 +499,12 @@ fn answer(index: &Index, q: &QueryResult, libs: &[u32], max: usize, verbose: boo
     let best = cands[0].identity;
     match flavor {
         Flavor::BlastWs => {
-            let mut m = blast_match(index, &cands[0], best, mt);
+            let qlen = q.sequence.as_ref().map_or(0, String::len);
+            let mut m = blast_match(index, &cands[0], best, mt, qlen);
             if verbose || !alts.is_empty() {
                 m.alternatives = Some(
                     alts.iter()
-                        .map(|&i| blast_match(index, &cands[i], best, cands[i].match_type))
+                        .map(|&i| blast_match(index, &cands[i], best, cands[i].match_type, qlen))
                         .collect(),
                 );
             }
@@ -612,6 +618,29 @@ fn blast_request(state: &AppState, v: &Value, query: &Params, batch: bool) -> Re
 }
 
 async fn run_blast(state: AppState, req: BlastRequest) -> Result<Response, ApiError> {
+    if req.libs.is_empty() {
+        // No library for this marker: every query is a no-match, without a search.
+        let answers: Vec<Answer> = req
+            .sequences
+            .iter()
+            .map(|raw| {
+                let a = Answer::NoMatch {
+                    match_type: MatchType::NoMatch.as_str(),
+                    sequence_length: None,
+                };
+                if req.single {
+                    a.with_sequence_length(sanitize(raw).len())
+                } else {
+                    a
+                }
+            })
+            .collect();
+        return Ok(if req.single {
+            Json(answers.into_iter().next().ok_or_else(ApiError::internal)?).into_response()
+        } else {
+            Json(answers).into_response()
+        });
+    }
     let _slot = state.admit()?;
     let params = Arc::new(params_for(&state, &req.libs, req.min_identity, req.targets));
     let libs = Arc::new(req.libs);

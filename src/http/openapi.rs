@@ -313,7 +313,7 @@ fn spec() -> Value {
                 "identity": {"type": "number", "description": "Percent"},
                 "appliedScientificName": {"type": "string"},
                 "matchType": {"type": "string", "enum": ["BLAST_EXACT_MATCH", "BLAST_AMBIGUOUS_MATCH", "BLAST_CLOSE_MATCH", "BLAST_WEAK_MATCH"], "description": "EXACT > 99, CLOSE > 90, else WEAK; AMBIGUOUS when another EXACT target lies within 1 point of an EXACT best"},
-                "bitScore": {"type": "number", "description": "Alignment score (vsearch scoring)"},
+                "bitScore": {"type": "number", "description": "BLAST-scaled bit score (megablast scoring and statistics applied to our alignment)"},
                 "expectValue": {"type": "number", "description": "Always 0"},
                 "querySequence": {"type": "string"}, "subjectSequence": {"type": "string"},
                 "qstart": {"type": "string"}, "qend": {"type": "string"}, "sstart": {"type": "string"}, "send": {"type": "string"},
