@@ -82,6 +82,10 @@ pub fn for_each_result<R: std::io::BufRead>(
     let pool = SearcherPool::new(index);
     let mut stats = BatchStats::default();
     let thresholds = RankThresholds::default();
+    let params = &SearchParams {
+        find_reference_hits: assign_taxa,
+        ..params.clone()
+    };
     loop {
         let mut chunk = Vec::with_capacity(CHUNK);
         let mut failure = None;
@@ -103,7 +107,7 @@ pub fn for_each_result<R: std::io::BufRead>(
             .map(|rec| {
                 pool.with(|s| {
                     let r = s.search(&rec.id, &rec.seq, params);
-                    let a = assign_taxa.then(|| assign(index, &r.hits, 0.5, &thresholds, &[]));
+                    let a = assign_taxa.then(|| assign(index, r.assignment_hits(), 0.5, &thresholds, &[]));
                     (r, a)
                 })
             })

@@ -69,7 +69,7 @@ impl OccurrenceAssigner for EngineAssigner {
                 };
                 pool.with(|s| {
                     let r = s.search("", seq, &params);
-                    let a = assign(&index, &r.hits, self.margin, &thresholds, &[]);
+                    let a = assign(&index, r.assignment_hits(), self.margin, &thresholds, &[]);
                     let lineage: Vec<RankedName> = a
                         .lineage
                         .into_iter()

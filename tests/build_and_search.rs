@@ -293,3 +293,52 @@ fn a_failed_build_keeps_the_previous_index() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
+
+/// With `target` all, the taxon assignment must not depend on `max_hits`: occurrence hits ranking above every
+/// reference hit must not push the references out of what the assignment sees.
+#[test]
+fn assignment_is_independent_of_max_hits_with_target_all() {
+    use edna_search::search::{assign, RankThresholds};
+    let index = shared_index();
+    let queries = read_fasta(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta"));
+    let mut searcher = Searcher::new(index);
+    let (mut compared, mut pushed_out) = (0, 0);
+    for (id, seq) in queries.iter().take(120) {
+        let params = |max_hits| SearchParams {
+            target: Target::All,
+            min_identity: 0.9,
+            max_hits,
+            ..Default::default()
+        };
+        let few = searcher.search(id, seq, &params(2));
+        let all = searcher.search(id, seq, &params(0));
+        let refs_only = searcher.search(
+            id,
+            seq,
+            &SearchParams {
+                target: Target::References,
+                ..params(2)
+            },
+        );
+        // The top two reference hits are the same whatever the occurrence hits above them.
+        let key = |h: &edna_search::search::Hit| (h.seq, h.identity.to_bits());
+        let want: Vec<_> = refs_only.hits.iter().map(key).collect();
+        assert_eq!(few.assignment_hits().iter().map(key).collect::<Vec<_>>(), want, "{id}");
+        assert_eq!(
+            all.assignment_hits().iter().take(2).map(key).collect::<Vec<_>>(),
+            want,
+            "{id}"
+        );
+        let t = RankThresholds::default();
+        let a = assign(index, few.assignment_hits(), 0.5, &t, &[]);
+        let b = assign(index, refs_only.assignment_hits(), 0.5, &t, &[]);
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "{id}");
+        compared += 1;
+        if !few.assignment_hits().is_empty() && few.hits.iter().all(|h| index.seq_refs(h.seq).is_empty()) {
+            pushed_out += 1;
+        }
+    }
+    assert_eq!(compared, 120);
+    // The case the fix is for really occurs in the fixture: the visible top 2 are all occurrence sequences.
+    assert!(pushed_out > 0, "no query had its reference hits below the top 2");
+}

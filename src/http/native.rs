@@ -229,6 +229,7 @@ pub async fn search(state: AppState, JsonBody(req): JsonBody<SearchRequest>) -> 
         strand,
         target,
         with_alignment: include.alignment,
+        find_reference_hits: include.taxon,
         ..SearchParams::default()
     };
     let echo = json!({
@@ -371,7 +372,7 @@ pub(crate) fn result_json(index: &Index, r: &QueryResult, include: Include) -> V
             o.insert("message".into(), Value::from(m));
         }
         if include.taxon {
-            o.insert("taxon".into(), assignment_json(index, &r.hits));
+            o.insert("taxon".into(), assignment_json(index, r.assignment_hits()));
         }
     }
     v

@@ -265,7 +265,7 @@ pub async fn search(state: AppState, params: Params) -> Result<Json<Value>, ApiE
                         let part = if let QueryStatus::Invalid(why) = &r.status {
                             SequencePart::Invalid(why.clone())
                         } else if by_taxon {
-                            let assignment = assignment_json(index, &r.hits);
+                            let assignment = assignment_json(index, r.assignment_hits());
                             let name = assignment.pointer("/taxon/name").and_then(Value::as_str).map(str::to_string);
                             let occurrences = name.map(|n| occurrences_named(index, &n, true)).unwrap_or_default();
                             SequencePart::Taxon { occurrences, assignment, query }

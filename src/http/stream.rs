@@ -136,6 +136,7 @@ pub async fn search_stream(state: AppState, params: Params, req: Request) -> Res
         strand,
         target,
         with_alignment: false,
+        find_reference_hits: with_taxon,
         ..SearchParams::default()
     });
     let slot = state.admit()?;
@@ -245,7 +246,8 @@ pub async fn search_stream(state: AppState, params: Params, req: Request) -> Res
                     Arc::new(move |s, (id, seq): (String, Vec<u8>)| {
                         let index = s.index();
                         let r = s.search(&id, &seq, &search);
-                        let a = with_taxon.then(|| assign(index, &r.hits, 0.5, &RankThresholds::default(), &[]));
+                        let a = with_taxon
+                            .then(|| assign(index, r.assignment_hits(), 0.5, &RankThresholds::default(), &[]));
                         let mut buf = Vec::new();
                         // Writing to a Vec cannot fail.
                         let _ = output::write_result(&mut buf, index, format, search.target, &r, a.as_ref());

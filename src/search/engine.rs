@@ -50,6 +50,10 @@ pub struct SearchParams {
     pub with_alignment: bool,
     /// Longest query accepted (longer ones get an `invalid` status).
     pub max_query_len: usize,
+    /// With `target` other than references, also search for the reference hits a taxon assignment needs
+    /// ([`QueryResult::reference_hits`]); costs more when occurrence hits fill the top. Off when no
+    /// assignment is wanted.
+    pub find_reference_hits: bool,
 }
 
 impl Default for SearchParams {
@@ -63,6 +67,17 @@ impl Default for SearchParams {
             target: Target::References,
             with_alignment: false,
             max_query_len: 100_000,
+            find_reference_hits: true,
+        }
+    }
+}
+
+impl SearchParams {
+    /// The same settings restricted to reference targets.
+    pub fn references_only(&self) -> SearchParams {
+        SearchParams {
+            target: Target::References,
+            ..self.clone()
         }
     }
 }
@@ -143,8 +158,21 @@ pub struct QueryResult {
     pub exact: Option<u32>,
     /// Hits in the documented order, truncated to `max_hits`.
     pub hits: Vec<Hit>,
-    /// Hits found before truncation.
+    /// Hits found before truncation (with `max_hits`, the pruning stops looking once the top is settled,
+    /// so this is a lower bound on all hits above the threshold).
     pub total_hits: usize,
+    /// With `target` other than references: the reference hits a taxon assignment uses, found however many
+    /// occurrence hits rank above them (see [`QueryResult::assignment_hits`]): with `max_hits`, the best
+    /// `max_hits` of those within [`ASSIGNMENT_WINDOW`] of the best reference hit.
+    #[serde(skip)]
+    pub reference_hits: Option<Vec<Hit>>,
+}
+
+impl QueryResult {
+    /// The hits a taxon assignment uses: the reference hits, which with `target` references are the hits.
+    pub fn assignment_hits(&self) -> &[Hit] {
+        self.reference_hits.as_deref().unwrap_or(&self.hits)
+    }
 }
 
 /// Per-thread scratch space; reuse one per worker for speed.
@@ -266,6 +294,7 @@ impl<'a> Searcher<'a> {
             exact: None,
             hits: Vec::new(),
             total_hits: 0,
+            reference_hits: None,
         };
         let query = match edna_seq::normalize::clean(raw) {
             Ok(q) => q,
@@ -305,6 +334,26 @@ impl<'a> Searcher<'a> {
         hits.dedup_by_key(|h| h.seq);
         hits.sort_by(order);
         result.total_hits = hits.len();
+        if params.target != Target::References && params.find_reference_hits {
+            let refs = params.references_only();
+            let limit = if params.max_hits > 0 {
+                params.max_hits
+            } else {
+                usize::MAX
+            };
+            let mut refs_found: Vec<Hit> = hits
+                .iter()
+                .filter(|h| eligible(self.index, h.seq, &refs))
+                .take(limit)
+                .cloned()
+                .collect();
+            if params.max_hits > 0 {
+                // Only the window is searched exhaustively; what lies below it may be incomplete.
+                let floor = refs_found.first().map_or(0.0, |h| h.identity - ASSIGNMENT_WINDOW);
+                refs_found.retain(|h| h.identity + 1e-9 >= floor);
+            }
+            result.reference_hits = Some(refs_found);
+        }
         if params.max_hits > 0 {
             hits.truncate(params.max_hits);
         }
@@ -394,26 +443,51 @@ impl<'a> Searcher<'a> {
         let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
         let myers: Vec<MyersQuery> = strands.iter().map(|(q, _)| MyersQuery::new(q)).collect();
         let scoring = Scoring::vsearch();
-        let mut bar = params.min_identity;
-        let mut max_d = max_edit_distance(n, bar);
-        let mut pieces: Vec<Pieces> = strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect();
-        let mut best_per_target: Vec<(u32, f64)> = Vec::new();
-        let mut hits = Vec::new();
         let seeds = &index.meta().seeds;
         let query_ambiguous = strands[0]
             .0
             .iter()
             .filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T'))
             .count();
-        let mut min_seeds = 0;
+        let ctx = BarContext {
+            n,
+            ambiguous: query_ambiguous,
+            min_coverage: params.min_coverage,
+            k: seeds.k as usize,
+            w: seeds.w as usize,
+            max_hits: params.max_hits,
+        };
+        // With max_hits, one bar over all targets; with target `all` a second over references alone, so the
+        // reference hits a taxon assignment needs are found however many occurrence hits rank above them.
+        let mut all_bar = TopBar::new(strands, params.min_identity, &ctx);
+        let refs_params = params.references_only();
+        let two_classes = params.max_hits > 0 && params.target == Target::All && params.find_reference_hits;
+        let mut ref_bar = two_classes.then(|| TopBar {
+            window: Some(ASSIGNMENT_WINDOW),
+            ..TopBar::new(strands, params.min_identity, &ctx)
+        });
+        let mut hits = Vec::new();
         for c in candidates {
             // Candidates come most-seeded first: once they fall below what the current bar requires, no
             // later one can enter the top either.
-            if c.count < min_seeds {
+            let floor = ref_bar
+                .as_ref()
+                .map_or(all_bar.min_seeds, |r| r.min_seeds.min(all_bar.min_seeds));
+            if c.count < floor {
                 break;
             }
             let (query, strand) = strands[c.strand as usize];
             let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
+            let is_ref = ref_bar.is_some() && eligible(index, s, &refs_params);
+            // A reference is held to the lower of the two bars.
+            let bar = match &ref_bar {
+                Some(r) if is_ref && r.bar < all_bar.bar => r,
+                _ => &all_bar,
+            };
+            if c.count < bar.min_seeds {
+                continue;
+            }
+            let max_d = bar.max_d;
             self.stats.candidates += 1;
             let tlen = index.seq_len(s) as usize;
             // Every alignment with at most max_d errors that contains one of the seeds lies inside
@@ -442,7 +516,11 @@ impl<'a> Searcher<'a> {
             let Some((packed, ambiguous)) = index.packed_with_exceptions(s, fs, fe) else {
                 continue;
             };
-            if !ambiguous && !pieces[c.strand as usize].may_align(packed, fs, fe, pad_left + pad_right) {
+            // Without room for an overhang a hit covers the whole query, which needs more shared seeds.
+            if !ambiguous && pad_left + pad_right == 0 && dmin != FULL_SCAN && c.count < bar.min_seeds_contained {
+                continue;
+            }
+            if !ambiguous && !bar.pieces[c.strand as usize].may_align(packed, fs, fe, pad_left + pad_right) {
                 continue;
             }
             index.seq_range_into(s, fs, fe, &mut self.target_buf);
@@ -484,36 +562,88 @@ impl<'a> Searcher<'a> {
                 params.with_alignment,
             ));
             if params.max_hits > 0 {
-                match best_per_target.iter_mut().find(|(t, _)| *t == s) {
-                    Some(e) => e.1 = e.1.max(identity),
-                    None => best_per_target.push((s, identity)),
-                }
-                if best_per_target.len() >= params.max_hits {
-                    // The max_hits-th best identity among distinct targets so far.
-                    let mut ids: Vec<f64> = best_per_target.iter().map(|e| e.1).collect();
-                    let k = params.max_hits - 1;
-                    ids.select_nth_unstable_by(k, |a, b| b.total_cmp(a));
-                    let kth = ids[k];
-                    if kth > bar {
-                        bar = kth;
-                        let d = max_edit_distance(n, bar - 1e-9);
-                        if d < max_d {
-                            max_d = d;
-                            pieces = strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect();
-                        }
-                        min_seeds = min_shared_seeds(
-                            n,
-                            query_ambiguous,
-                            bar - 1e-9,
-                            params.min_coverage,
-                            seeds.k as usize,
-                            seeds.w as usize,
-                        );
-                    }
+                all_bar.record(s, identity, strands, &ctx);
+                if let (Some(r), true) = (ref_bar.as_mut(), is_ref) {
+                    r.record(s, identity, strands, &ctx);
                 }
             }
         }
         hits
+    }
+}
+
+/// How far below the best reference hit (identity fraction) reference hits are still searched for with
+/// `target` all and `max_hits`: 2 points covers the consensus margins in use (0.5) and blast-ws's
+/// AMBIGUOUS rule (another EXACT hit within 1 point).
+pub const ASSIGNMENT_WINDOW: f64 = 0.02;
+
+/// What a [`TopBar`] needs to turn an identity bar into filter settings.
+struct BarContext {
+    n: usize,
+    ambiguous: usize,
+    min_coverage: f64,
+    k: usize,
+    w: usize,
+    max_hits: usize,
+}
+
+/// The exact top-k bar of one class of targets: once `max_hits` distinct targets are found, the k-th best
+/// identity is what any further target must reach, with the edit budget, pieces and seed count it implies.
+struct TopBar {
+    bar: f64,
+    max_d: u32,
+    pieces: Vec<Pieces>,
+    min_seeds: u32,
+    /// Seeds a target needs when its seed diagonals rule out any query overhang, so a hit must cover the
+    /// whole query (the same bound at coverage 1).
+    min_seeds_contained: u32,
+    best_per_target: Vec<(u32, f64)>,
+    /// When set, targets more than this far below the best one found are not wanted either.
+    window: Option<f64>,
+    best: f64,
+}
+
+impl TopBar {
+    fn new(strands: &[(&[u8], char)], min_identity: f64, ctx: &BarContext) -> Self {
+        let n = strands[0].0.len();
+        let max_d = max_edit_distance(n, min_identity);
+        TopBar {
+            bar: min_identity,
+            max_d,
+            pieces: strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect(),
+            min_seeds: 0,
+            min_seeds_contained: min_shared_seeds(n, ctx.ambiguous, min_identity, 1.0, ctx.k, ctx.w),
+            window: None,
+            best: 0.0,
+            best_per_target: Vec::new(),
+        }
+    }
+
+    /// Records a hit on target `s` and raises the bar when the top is full.
+    fn record(&mut self, s: u32, identity: f64, strands: &[(&[u8], char)], ctx: &BarContext) {
+        match self.best_per_target.iter_mut().find(|(t, _)| *t == s) {
+            Some(e) => e.1 = e.1.max(identity),
+            None => self.best_per_target.push((s, identity)),
+        }
+        self.best = self.best.max(identity);
+        let mut kth = self.window.map_or(0.0, |w| self.best - w);
+        if self.best_per_target.len() >= ctx.max_hits {
+            // The max_hits-th best identity among distinct targets so far.
+            let mut ids: Vec<f64> = self.best_per_target.iter().map(|e| e.1).collect();
+            let k = ctx.max_hits - 1;
+            ids.select_nth_unstable_by(k, |a, b| b.total_cmp(a));
+            kth = kth.max(ids[k]);
+        }
+        if kth > self.bar {
+            self.bar = kth;
+            let d = max_edit_distance(ctx.n, self.bar - 1e-9);
+            if d < self.max_d {
+                self.max_d = d;
+                self.pieces = strands.iter().map(|(q, _)| Pieces::new(q, d as usize)).collect();
+            }
+            self.min_seeds = min_shared_seeds(ctx.n, ctx.ambiguous, self.bar - 1e-9, ctx.min_coverage, ctx.k, ctx.w);
+            self.min_seeds_contained = min_shared_seeds(ctx.n, ctx.ambiguous, self.bar - 1e-9, 1.0, ctx.k, ctx.w);
+        }
     }
 }
 
@@ -650,7 +780,7 @@ impl Pieces {
             i += 1;
         }
         // Bases one at a time up to a byte boundary, then four per byte load.
-        while i < end && i % 4 != 0 {
+        while i < end && !i.is_multiple_of(4) {
             code = ((code << 2) | base(i)) & mask;
             if hit(code) {
                 return true;
@@ -742,6 +872,25 @@ fn to_hit(
             let (a, b, c) = aln.aligned_strings(query, window);
             [a, b, c]
         }),
+    }
+}
+
+impl Hit {
+    /// BLAST-style bit score and E-value of this hit, for clients that read BLAST fields (blast-ws's
+    /// `bitScore`/`expectValue`): the alignment is rescored with megablast's defaults (match +1, mismatch −2,
+    /// linear gaps 2.5 per column) and converted with their Karlin–Altschul parameters (λ = 1.28,
+    /// K = 0.46) over a search space of `query_len × db_bases`. Not BLAST's own numbers (BLAST would align
+    /// differently), but of the same scale, never negative, and ordered like the hits' quality.
+    pub fn blast_statistics(&self, query_len: usize, db_bases: u64) -> (f64, f64) {
+        const LAMBDA: f64 = 1.28;
+        const K: f64 = 0.46;
+        let cols = self.alignment_length as f64;
+        let matches = (self.identity * cols).round();
+        let gaps = (cols - matches - self.mismatches as f64).max(0.0);
+        let raw = matches - 2.0 * self.mismatches as f64 - 2.5 * gaps;
+        let bits = ((LAMBDA * raw - K.ln()) / std::f64::consts::LN_2).max(0.0);
+        let evalue = query_len as f64 * db_bases.max(1) as f64 * (-bits).exp2();
+        (bits, evalue)
     }
 }
 
