@@ -947,3 +947,56 @@ async fn slow_clients_are_cut_off() {
         .expect("shut down in time");
     assert!(matches!(done, Ok(Ok(()))));
 }
+
+/// Hostile bodies get a clear 4xx or a per-query status, never a 5xx, a crash or a hang: invalid UTF-8,
+/// JSON nested far deeper than any request, a 10 MB single sequence, and a streamed batch of a million
+/// sequences (answered in full, in input order).
+#[tokio::test]
+async fn hostile_bodies_get_clear_answers() {
+    let app = app();
+    let mut bad_utf8 = b"{\"sequence\": \"ACGT".to_vec();
+    bad_utf8.extend_from_slice(&[0xff, 0xfe, 0xc3]);
+    bad_utf8.extend_from_slice(b"\"}");
+    let req = Request::post("/v1/search")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(bad_utf8))
+        .expect("request");
+    let r = send(&app, req).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
+
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let r = post_raw(&app, "/blast", "application/json", deep).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
+
+    // 10 MB of bases fits the 16 MB JSON limit and is refused per query, by the query-length limit.
+    let huge = "ACGT".repeat(2_500_000);
+    let r = post_json(&app, "/v1/search", &json!({"sequence": huge})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let result = &r.json()["results"][0];
+    assert_eq!(result["status"], "invalid", "{result}");
+    assert!(
+        result["message"].as_str().is_some_and(|m| m.contains("exceeds")),
+        "{result}"
+    );
+    let r = post_json(&app, "/blast", &json!({"marker": "12S", "sequence": huge})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["matchType"], "BLAST_NO_MATCH");
+
+    // A million sequences in one streamed call: one row each, in input order.
+    const N: usize = 1_000_000;
+    let mut fasta = String::with_capacity(N * 24);
+    for i in 0..N {
+        fasta.push_str(&format!(">q{i}\nACGTTGCAAC\n"));
+    }
+    let r = post_raw(&app, "/v1/search/stream?format=tsv", "text/x-fasta", fasta).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.text();
+    let mut rows = text.lines();
+    assert!(rows.next().is_some_and(|h| h.starts_with("qseqid\t")));
+    let mut n = 0;
+    for (i, row) in rows.enumerate() {
+        assert!(row.starts_with(&format!("q{i}\t")), "row {i}: {row}");
+        n += 1;
+    }
+    assert_eq!(n, N);
+}
