@@ -268,20 +268,44 @@ impl<'a> Searcher<'a> {
         self.index
     }
 
-    fn is_eligible(&mut self, seq: u32, params: &SearchParams) -> bool {
-        let key = (params.target, params.marker.clone());
-        if self.eligible_key.as_ref() != Some(&key) {
+    /// Resets the per-sequence eligibility cache when the target kind or marker changed since the last query.
+    fn prepare_eligibility(&mut self, params: &SearchParams) {
+        let same = self
+            .eligible_key
+            .as_ref()
+            .is_some_and(|(t, m)| *t == params.target && *m == params.marker);
+        if !same {
             self.eligible.iter_mut().for_each(|e| *e = 0);
-            self.eligible_key = Some(key);
+            self.eligible_key = Some((params.target, params.marker.clone()));
         }
-        match self.eligible.get(seq as usize) {
-            Some(1) => return true,
-            Some(2) | None => return false,
-            _ => {}
+    }
+
+    /// Whether `seq` is a target of `params`, and whether it is a reference target (of the marker), cached
+    /// per sequence for the key set by [`Searcher::prepare_eligibility`].
+    fn eligibility(&mut self, seq: u32, params: &SearchParams) -> Eligibility {
+        const KNOWN: u8 = 1;
+        const TARGET: u8 = 2;
+        const REFERENCE: u8 = 4;
+        let Some(&flags) = self.eligible.get(seq as usize) else {
+            return Eligibility::default();
+        };
+        let flags = if flags & KNOWN != 0 {
+            flags
+        } else {
+            let target = eligible(self.index, seq, params);
+            let reference = if params.target == Target::References {
+                target
+            } else {
+                eligible(self.index, seq, &params.references_only())
+            };
+            let f = KNOWN | if target { TARGET } else { 0 } | if reference { REFERENCE } else { 0 };
+            self.eligible[seq as usize] = f;
+            f
+        };
+        Eligibility {
+            target: flags & TARGET != 0,
+            reference: flags & REFERENCE != 0,
         }
-        let ok = eligible(self.index, seq, params);
-        self.eligible[seq as usize] = if ok { 1 } else { 2 };
-        ok
     }
 
     /// Searches one query (raw, as the user gave it).
@@ -408,13 +432,19 @@ impl<'a> Searcher<'a> {
             let si = s as usize;
             let count = self.counts[si];
             self.counts[si] = 0;
-            if count >= threshold && self.is_eligible(s, params) {
+            if count < threshold {
+                continue;
+            }
+            let e = self.eligibility(s, params);
+            if e.target {
                 out.push(Candidate {
                     count,
                     seq: s,
                     strand: strand as u8,
                     dmin: self.dmin[si],
                     dmax: self.dmax[si],
+                    tlen: index.seq_len(s),
+                    is_ref: e.reference,
                 });
             }
         }
@@ -428,6 +458,7 @@ impl<'a> Searcher<'a> {
     /// the top `max_hits` in the documented order come out exactly as without it.
     fn verify(&mut self, strands: &[(&[u8], char)], params: &SearchParams) -> Vec<Hit> {
         let index = self.index;
+        self.prepare_eligibility(params);
         let mut candidates = Vec::new();
         for (i, (q, _)) in strands.iter().enumerate() {
             self.seed_candidates(q, i, params, &mut candidates);
@@ -460,7 +491,6 @@ impl<'a> Searcher<'a> {
         // With max_hits, one bar over all targets; with target `all` a second over references alone, so the
         // reference hits a taxon assignment needs are found however many occurrence hits rank above them.
         let mut all_bar = TopBar::new(strands, params.min_identity, &ctx);
-        let refs_params = params.references_only();
         let two_classes = params.max_hits > 0 && params.target == Target::All && params.find_reference_hits;
         let mut ref_bar = two_classes.then(|| TopBar {
             window: Some(ASSIGNMENT_WINDOW),
@@ -478,7 +508,7 @@ impl<'a> Searcher<'a> {
             }
             let (query, strand) = strands[c.strand as usize];
             let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
-            let is_ref = ref_bar.is_some() && eligible(index, s, &refs_params);
+            let is_ref = ref_bar.is_some() && c.is_ref;
             // A reference is held to the lower of the two bars.
             let bar = match &ref_bar {
                 Some(r) if is_ref && r.bar < all_bar.bar => r,
@@ -489,7 +519,7 @@ impl<'a> Searcher<'a> {
             }
             let max_d = bar.max_d;
             self.stats.candidates += 1;
-            let tlen = index.seq_len(s) as usize;
+            let tlen = c.tlen as usize;
             // Every alignment with at most max_d errors that contains one of the seeds lies inside
             // [dmin − max_d, dmax + n + max_d]; scan only that stretch (all of it when a position is unknown).
             let slack = max_d as i64 + 2;
@@ -647,6 +677,13 @@ impl TopBar {
     }
 }
 
+/// Cached answer of [`Searcher::eligibility`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Eligibility {
+    target: bool,
+    reference: bool,
+}
+
 /// A target to verify on one strand.
 struct Candidate {
     count: u32,
@@ -654,6 +691,8 @@ struct Candidate {
     strand: u8,
     dmin: i32,
     dmax: i32,
+    tlen: u32,
+    is_ref: bool,
 }
 
 /// The pigeonhole filter in front of the edit-distance scan: cut the query into `s` disjoint pieces; an
