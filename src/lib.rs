@@ -17,6 +17,7 @@
 pub mod bam;
 pub mod batch;
 pub mod build_assign;
+pub mod build_file;
 pub mod defaults;
 pub mod http;
 pub mod merge;

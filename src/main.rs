@@ -1,14 +1,13 @@
 //! The `edna-search` command: build, inspect, verify and search indexes.
 
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use edna_index::Index;
 use edna_index_builder::build::{self, BuildConfig, Progress, RefdbSpec, DEFAULT_SEEDS};
-use edna_index_builder::model::HeaderStyle;
 use edna_index_builder::reference::LibrarySpec;
 use edna_search::output::{self, Format};
 use edna_search::search::{SearchParams, Strand, Target};
@@ -27,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build an index: edna-search build --out DIR [--reference F [--taxonomy T] [--marker M] [--name N]]... [--refdb DIR]... [--dwca PATH]... [--assign] [--threads N] [--shard I/N]
+    /// Build an index: edna-search build [--config build.toml] --out DIR [--reference F [--taxonomy T] [--marker M] [--name N]]... [--refdb DIR]... [--dwca PATH]... [--assign] [--threads N] [--shard I/N]
     Build {
         /// Inputs and options, in order (see the command summary above).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
@@ -419,16 +418,11 @@ fn cmd_build(args: &[String]) -> Result<()> {
             }
             "--header-style" => {
                 let v = value("a style")?;
-                let style = match v.as_str() {
-                    "unite" => HeaderStyle::Unite,
-                    "sintax" => HeaderStyle::Sintax,
-                    "dada2" => HeaderStyle::Dada2,
-                    "qiime" | "pr2" | "id" => HeaderStyle::IdWithTable,
-                    "bold" => HeaderStyle::Bold,
-                    "rdp" => HeaderStyle::RdpTab,
-                    "lineage-accession" => HeaderStyle::LineageAccession,
-                    other => bail!("unknown header style {other:?} (unite, sintax, dada2, qiime, pr2, bold, rdp, lineage-accession)"),
-                };
+                let style = edna_search::build_file::parse_header_style(&v).with_context(|| {
+                    format!(
+                        "unknown header style {v:?} (unite, sintax, dada2, qiime, pr2, bold, rdp, lineage-accession)"
+                    )
+                })?;
                 references
                     .last_mut()
                     .context("--header-style must follow a --reference")?
@@ -456,6 +450,20 @@ fn cmd_build(args: &[String]) -> Result<()> {
                         r.name = Some(v)
                     }
                 }
+            }
+            // Inputs and options listed in a TOML file (see `edna_search::build_file`); flags may add more.
+            "--config" => {
+                let file = edna_search::build_file::BuildFile::load(Path::new(&value("a file")?))?;
+                out = out.or(file.out);
+                threads = threads.or(file.threads);
+                assign |= file.assign;
+                if let Some(sh) = file.shard {
+                    shard = Some(sh.parse().map_err(anyhow::Error::msg)?);
+                }
+                references.extend(file.references);
+                refdbs.extend(file.refdbs);
+                dwca.extend(file.dwca);
+                last_was_refdb = false;
             }
             "--assign" => assign = true,
             "--threads" => threads = Some(value("a number")?.parse().context("--threads needs a number")?),

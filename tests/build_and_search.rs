@@ -342,3 +342,46 @@ fn assignment_is_independent_of_max_hits_with_target_all() {
     // The case the fix is for really occurs in the fixture: the visible top 2 are all occurrence sequences.
     assert!(pushed_out > 0, "no query had its reference hits below the top 2");
 }
+
+/// `build --config build.toml` builds the same index as the equivalent flags (paths relative to the file).
+#[test]
+fn build_file_gives_the_same_index_as_flags() {
+    let root = repo_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rel = |p: &str| root.join(p).display().to_string();
+    let toml = format!(
+        "out = \"idx\"\n\n[[reference]]\nfasta = \"{}\"\nmarker = \"12S\"\nname = \"meta-fish-lib\"\n\n\
+         [[refdb]]\ndir = \"{}\"\n\n[[refdb]]\ndir = \"{}\"\n\n[[dwca]]\npath = \"{}\"\n",
+        rel("references/meta-fish-lib/reference-library-master.csv.gz"),
+        rel("references/gbif-refdb/refSeq-oomycITS"),
+        rel("references/gbif-refdb/refSeq-arc5s"),
+        rel("fixtures/dwca/noaa_gu1901_12S"),
+    );
+    let file = dir.path().join("build.toml");
+    std::fs::write(&file, toml).expect("write build.toml");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_edna-search"))
+        .args(["build", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run build");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let built = Index::open(&dir.path().join("idx")).expect("open");
+    let (a, b) = (built.meta(), shared_index().meta());
+    assert_eq!(
+        (a.sequences, a.occurrences, a.taxa),
+        (b.sequences, b.occurrences, b.taxa)
+    );
+    assert_eq!(a.libraries.len(), b.libraries.len());
+    // A misspelt key is an error naming the file and line, not a silently smaller index.
+    std::fs::write(&file, "out = \"idx2\"\n[[dwca]]\npth = \"x\"\n").expect("write");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_edna-search"))
+        .args(["build", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run build");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("build.toml") && err.contains("pth"),
+        "{err}"
+    );
+}
