@@ -359,18 +359,21 @@ impl<'a> Searcher<'a> {
         hits.sort_by(order);
         result.total_hits = hits.len();
         if params.target != Target::References && params.find_reference_hits {
-            let refs = params.references_only();
             let limit = if params.max_hits > 0 {
                 params.max_hits
             } else {
                 usize::MAX
             };
-            let mut refs_found: Vec<Hit> = hits
-                .iter()
-                .filter(|h| eligible(self.index, h.seq, &refs))
-                .take(limit)
-                .cloned()
-                .collect();
+            // Every hit was a candidate, so its eligibility is cached.
+            let mut refs_found: Vec<Hit> = Vec::new();
+            for h in &hits {
+                if refs_found.len() == limit {
+                    break;
+                }
+                if self.eligibility(h.seq, params).reference {
+                    refs_found.push(h.clone());
+                }
+            }
             if params.max_hits > 0 {
                 // Only the window is searched exhaustively; what lies below it may be incomplete.
                 let floor = refs_found.first().map_or(0.0, |h| h.identity - ASSIGNMENT_WINDOW);
