@@ -822,18 +822,19 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
 
     // Occurrences, their DNA rows, and sequence → occurrences.
     let mut occ_entries = Vec::with_capacity(occs.len() + 1);
-    let mut occ_dna = Vec::new();
+    let mut occ_dna = Vec::with_capacity(occs.iter().map(|o| o.dna.len()).sum());
     let mut seq_occ_pairs = Vec::new();
-    for (i, o) in occs.iter().enumerate() {
+    // Consumed as it is converted, so the collected rows and the flat ones are not all held at once.
+    for (i, o) in occs.into_iter().enumerate() {
         let mut e = o.entry;
         e.dna_start = occ_dna.len() as u32;
         e.published_taxon = remap_taxon(e.published_taxon);
         occ_entries.push(e);
-        for (tmp, row) in &o.dna {
-            let mut row = *row;
-            if *tmp != NONE {
-                row.seq = new_id[*tmp as usize];
-                row.assigned_taxon = assigned.get(tmp).map_or(NONE, |&t| remap_taxon(t));
+        for (tmp, row) in o.dna {
+            let mut row = row;
+            if tmp != NONE {
+                row.seq = new_id[tmp as usize];
+                row.assigned_taxon = assigned.get(&tmp).map_or(NONE, |&t| remap_taxon(t));
                 seq_occ_pairs.push((row.seq, i as u32));
             }
             occ_dna.push(row);
@@ -888,23 +889,33 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     let (k, w) = (seeds.k as usize, seeds.w as usize);
     // (kmer, sequence, position): every occurrence of a minimizer keeps its position, so the search can
     // place the alignment; positions past u16 are stored as u16::MAX ("scan the whole sequence").
-    let mut pairs: Vec<(u32, u32, u16)> = order
-        .par_iter()
+    // Computed in chunks of exact size, then moved into one vector of the exact total, chunk by chunk:
+    // the peak stays near one copy of the pairs (growing and concatenating vectors held two or more).
+    const SEED_CHUNK: usize = 4096;
+    let chunks: Vec<Vec<(u32, u32, u16)>> = order
+        .par_chunks(SEED_CHUNK)
         .enumerate()
-        .fold(Vec::new, |mut acc, (new, &old)| {
+        .map(|(c, olds)| {
+            let mut acc = Vec::new();
             let mut mins = Vec::new();
-            edna_seq::kmer::minimizer_positions(&seqs.seqs[old as usize], k, w, seeds.hash_seed, &mut mins);
-            acc.extend(
-                mins.into_iter()
-                    .map(|(m, p)| (m, new as u32, u16::try_from(p).unwrap_or(u16::MAX))),
-            );
-            progress.advance(1);
+            for (j, &old) in olds.iter().enumerate() {
+                let new = (c * SEED_CHUNK + j) as u32;
+                mins.clear();
+                edna_seq::kmer::minimizer_positions(&seqs.seqs[old as usize], k, w, seeds.hash_seed, &mut mins);
+                acc.extend(
+                    mins.iter()
+                        .map(|&(m, p)| (m, new, u16::try_from(p).unwrap_or(u16::MAX))),
+                );
+                progress.advance(1);
+            }
+            acc.shrink_to_fit();
             acc
         })
-        .reduce(Vec::new, |mut a, mut b| {
-            a.append(&mut b);
-            a
-        });
+        .collect();
+    let mut pairs: Vec<(u32, u32, u16)> = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+    for chunk in chunks {
+        pairs.extend_from_slice(&chunk);
+    }
     pairs.par_sort_unstable();
     let mut keys = Vec::new();
     let mut key_offsets = Vec::new();
