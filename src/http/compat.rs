@@ -620,7 +620,7 @@ fn blast_request(state: &AppState, v: &Value, query: &Params, batch: bool) -> Re
 async fn run_blast(state: AppState, req: BlastRequest) -> Result<Response, ApiError> {
     if req.libs.is_empty() {
         // No library for this marker: every query is a no-match, without a search.
-        let answers: Vec<Answer> = req
+        let answers = req
             .sequences
             .iter()
             .map(|raw| {
@@ -635,11 +635,7 @@ async fn run_blast(state: AppState, req: BlastRequest) -> Result<Response, ApiEr
                 }
             })
             .collect();
-        return Ok(if req.single {
-            Json(answers.into_iter().next().ok_or_else(ApiError::internal)?).into_response()
-        } else {
-            Json(answers).into_response()
-        });
+        return answers_response(req.single, answers);
     }
     let _slot = state.admit()?;
     let params = Arc::new(params_for(&state, &req.libs, req.min_identity, req.targets));
@@ -661,13 +657,17 @@ async fn run_blast(state: AppState, req: BlastRequest) -> Result<Response, ApiEr
         )
         .await?;
     state.count(results.len(), results.iter().map(|r| r.1).sum());
-    let mut values: Vec<Answer> = results.into_iter().map(|r| r.0).collect();
-    Ok(match (single, values.pop()) {
+    answers_response(single, results.into_iter().map(|r| r.0).collect())
+}
+
+/// One Match object for a single-sequence call, else the array of them in input order.
+fn answers_response(single: bool, mut answers: Vec<Answer>) -> Result<Response, ApiError> {
+    Ok(match (single, answers.pop()) {
         (true, Some(one)) => Json(one).into_response(),
         (true, None) => return Err(ApiError::internal()),
         (false, last) => {
-            values.extend(last);
-            Json(values).into_response()
+            answers.extend(last);
+            Json(answers).into_response()
         }
     })
 }
@@ -786,15 +786,7 @@ pub async fn search(state: AppState, query: Params, JsonBody(body): JsonBody<Val
         )
             .into_response());
     }
-    let mut values: Vec<Answer> = results.into_iter().map(|r| r.0).collect();
-    Ok(match (single, values.pop()) {
-        (true, Some(one)) => Json(one).into_response(),
-        (true, None) => return Err(ApiError::internal()),
-        (false, last) => {
-            values.extend(last);
-            Json(values).into_response()
-        }
-    })
+    answers_response(single, results.into_iter().map(|r| r.0).collect())
 }
 
 /// The 12 BLAST tabular columns for the records of `libs` (query id = input position, like the services).

@@ -48,18 +48,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// The media type of a request (`Content-Type` without parameters, lower case); `None` without the header.
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?;
+    Some(
+        ct.to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+    let Some(ct) = media_type(headers) else {
         return Ok(());
     };
-    let ct = ct
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
     if ct.is_empty() || ct == "application/json" || ct.ends_with("+json") {
         Ok(())
     } else {

@@ -60,15 +60,7 @@ fn error_line(format: Format, code: &str, message: &str) -> Bytes {
 /// `POST /v1/search/stream?format=json|tsv|blast6&minIdentity=&minCoverage=&maxHits=&marker=&target=&strand=&include=taxon`
 /// with a FASTA or FASTQ body.
 pub async fn search_stream(state: AppState, params: Params, req: Request) -> Result<Response, ApiError> {
-    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-        let ct = ct
-            .to_str()
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+    if let Some(ct) = super::extract::media_type(req.headers()) {
         let ok = ct.starts_with("text/")
             || matches!(
                 ct.as_str(),
