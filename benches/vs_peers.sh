@@ -21,23 +21,7 @@ if [[ ! -s $OUT/ref.fasta ]]; then
   (if [[ $REF_IN == *.gz ]]; then zcat "$REF_IN"; else cat "$REF_IN"; fi) > "$OUT/ref_raw.fasta"
   python3 ../shared/peers/clean_ref.py "$OUT/ref_raw.fasta" "$OUT/ref.fasta" >/dev/null
 fi
-python3 - "$Q_IN" "$N" "$OUT/queries.fasta" <<'PY'
-import gzip, random, sys
-src, n, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-op = gzip.open if src.endswith(".gz") else open
-recs, h, s = [], None, []
-for line in op(src, "rt"):
-    if line.startswith(">"):
-        if h: recs.append((h, "".join(s)))
-        h, s = line[1:].split()[0], []
-    else:
-        s.append(line.strip())
-if h: recs.append((h, "".join(s)))
-random.seed(42)
-with open(dst, "w") as f:
-    for h, s in (random.sample(recs, n) if n < len(recs) else recs):
-        f.write(f">{h}\n{s}\n")
-PY
+python3 benches/sample_fasta.py "$Q_IN" "$N" "$OUT/queries.fasta" 42
 T="$OUT/timings.tsv"; printf 'tool\twall_s\tmax_rss_kib\tqueries_per_s\n' > "$T"
 NQ=$(grep -c '>' "$OUT/queries.fasta")
 timed() { # name cmd...

@@ -14,22 +14,7 @@ BIN=target/release/edna-search
 cargo build --release -q
 SIZES=("$@"); [[ ${#SIZES[@]} -gt 0 ]] || SIZES=(250000 1000000)
 # Queries: real ASVs not used as sources' exact copies are fine (most have near-identical variants indexed).
-python3 - "$D/queries/pacman_12S_MiFish_asv_catalog.fasta.gz" "$NQ" "$OUT/queries.fasta" <<'PY'
-import gzip, random, sys
-src, n, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-recs, h, s = [], None, []
-for line in gzip.open(src, "rt"):
-    if line.startswith(">"):
-        if h: recs.append((h, "".join(s)))
-        h, s = line[1:].split()[0], []
-    else:
-        s.append(line.strip())
-if h: recs.append((h, "".join(s)))
-random.seed(11)
-with open(dst, "w") as f:
-    for h, s in random.sample(recs, n):
-        f.write(f">{h}\n{s}\n")
-PY
+python3 benches/sample_fasta.py "$D/queries/pacman_12S_MiFish_asv_catalog.fasta.gz" "$NQ" "$OUT/queries.fasta" 11
 printf 'sequences\toccurrences\tinput_MB\tbuild_s\tbuild_peak_RSS_MiB\tindex_MB\tsearch_ms_per_query_97\tsearch_ms_per_query_90\tsearch_peak_RSS_MiB\n' > "$OUT/scale.tsv"
 for N in "${SIZES[@]}"; do
   IN="$OUT/input_$N.fasta"
