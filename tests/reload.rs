@@ -215,36 +215,50 @@ fn fixture_queries() -> Vec<String> {
 }
 
 /// A `/v1/search/stream` request whose body is sent in two parts.
-struct InFlightStream(TcpStream);
+struct InFlightStream {
+    conn: TcpStream,
+    /// Response bytes read while waiting for the handler to start.
+    head: Vec<u8>,
+}
 
 impl InFlightStream {
-    /// Sends the head and the first record of a two-record FASTA body.
+    /// Sends the head and the first record of a two-record FASTA body, then waits for the TSV header line:
+    /// the handler sends it once it runs, so from then on the request is pinned to the current index.
     fn start(addr: SocketAddr, seq: &str) -> Self {
         let body_len = format!(">first\n{seq}\n>second\n{seq}\n").len();
         let mut conn = TcpStream::connect(addr).expect("connect");
         conn.set_read_timeout(Some(PATIENCE)).expect("timeout");
         let head = format!(
-            "POST /v1/search/stream?target=occurrences HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/x-fasta\r\n\
-             Content-Length: {body_len}\r\nConnection: close\r\n\r\n>first\n{seq}\n"
+            "POST /v1/search/stream?target=occurrences&format=tsv HTTP/1.1\r\nHost: {addr}\r\n\
+             Content-Type: text/x-fasta\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n>first\n{seq}\n"
         );
         conn.write_all(head.as_bytes()).expect("write");
-        InFlightStream(conn)
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&got).contains("qseqid\t") {
+            let n = conn.read(&mut buf).expect("read the response head");
+            assert!(n > 0, "connection closed early: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        InFlightStream { conn, head: got }
     }
 
-    /// Sends the second record and returns the `totalHits` of each result line.
+    /// Sends the second record and returns, per query, the number of hit rows of the TSV answer.
     fn finish(mut self, seq: &str) -> Vec<u64> {
-        self.0.write_all(format!(">second\n{seq}\n").as_bytes()).expect("write");
-        let mut raw = String::new();
-        self.0.read_to_string(&mut raw).expect("read");
+        self.conn
+            .write_all(format!(">second\n{seq}\n").as_bytes())
+            .expect("write");
+        let mut rest = Vec::new();
+        self.conn.read_to_end(&mut rest).expect("read");
+        self.head.extend_from_slice(&rest);
+        let raw = String::from_utf8_lossy(&self.head).into_owned();
         assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
-        raw.split("\"totalHits\":")
-            .skip(1)
-            .map(|r| {
-                r.chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect::<String>()
-                    .parse()
-                    .expect("count")
+        ["first", "second"]
+            .iter()
+            .map(|q| {
+                raw.lines()
+                    .filter(|l| l.split('\t').next() == Some(q) && l.split('\t').nth(1).is_some_and(|t| !t.is_empty()))
+                    .count() as u64
             })
             .collect()
     }
