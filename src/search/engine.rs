@@ -1,6 +1,7 @@
 //! Candidate generation, filtering and verification (see the module docs of [`crate::search`]).
 
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
+use edna_align::myers::lanes::{padded_slots, BandQuery, BandTarget, BAND_ROWS, LANES};
 use edna_align::myers::MyersQuery;
 use edna_index::meta::canonical_marker;
 use edna_index::schema::NONE;
@@ -187,6 +188,9 @@ pub struct Searcher<'a> {
     align_buf: Vec<u8>,
     aligner: Aligner,
     target_buf: Vec<u8>,
+    /// Per strand, the padded target slots of the candidates waiting for a vector band scan.
+    lane_slots: [[Vec<u8>; LANES]; 2],
+    vector_screen: bool,
     eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
     eligible_key: Option<(Target, Option<String>)>,
     /// Work counters, for benchmarks and tuning.
@@ -204,6 +208,8 @@ pub struct SearchStats {
     pub filter_bases: u64,
     /// Targets passing the exact-piece bound.
     pub piece_passed: u64,
+    /// Targets rejected by the vector band scan.
+    pub band_rejected: u64,
     /// Targets passing the edit-distance bound (aligned).
     pub aligned: u64,
     /// Hits kept.
@@ -257,10 +263,18 @@ impl<'a> Searcher<'a> {
             align_buf: Vec::new(),
             aligner: Aligner::new(),
             target_buf: Vec::new(),
+            lane_slots: Default::default(),
+            vector_screen: true,
             eligible: vec![0; n],
             eligible_key: None,
             stats: SearchStats::default(),
         }
+    }
+
+    /// Turns the vector band screen off or on (on by default). The hits are the same either way; this
+    /// exists so tests and benchmarks can show it.
+    pub fn set_vector_screen(&mut self, on: bool) {
+        self.vector_screen = on;
     }
 
     /// The index searched.
@@ -459,6 +473,10 @@ impl<'a> Searcher<'a> {
     /// `max_hits`-th best target found so far becomes the bar for the rest (only targets at least that
     /// good can enter the top), which tightens the edit-distance and piece filters as good hits arrive;
     /// the top `max_hits` in the documented order come out exactly as without it.
+    ///
+    /// Candidates whose seeds confine any acceptable alignment to a narrow diagonal band are first
+    /// screened [`LANES`] at a time by the vector band scan; only those it cannot reject go on to the exact
+    /// scan and alignment, so the hits are the same as scanning each one alone.
     fn verify(&mut self, strands: &[(&[u8], char)], params: &SearchParams) -> Vec<Hit> {
         let index = self.index;
         self.prepare_eligibility(params);
@@ -474,9 +492,6 @@ impl<'a> Searcher<'a> {
                 .then(a.strand.cmp(&b.strand))
         });
         let n = strands[0].0.len();
-        let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
-        let myers: Vec<MyersQuery> = strands.iter().map(|(q, _)| MyersQuery::new(q)).collect();
-        let scoring = Scoring::vsearch();
         let seeds = &index.meta().seeds;
         let query_ambiguous = strands[0]
             .0
@@ -493,36 +508,40 @@ impl<'a> Searcher<'a> {
         };
         // With max_hits, one bar over all targets; with target `all` a second over references alone, so the
         // reference hits a taxon assignment needs are found however many occurrence hits rank above them.
-        let mut all_bar = TopBar::new(strands, params.min_identity, &ctx);
+        let all_bar = TopBar::new(strands, params.min_identity, &ctx);
         let two_classes = params.max_hits > 0 && params.target == Target::All && params.find_reference_hits;
-        let mut ref_bar = two_classes.then(|| TopBar {
+        let ref_bar = two_classes.then(|| TopBar {
             window: Some(ASSIGNMENT_WINDOW),
             ..TopBar::new(strands, params.min_identity, &ctx)
         });
-        let mut hits = Vec::new();
+        let mut v = Verification {
+            strands,
+            params,
+            ctx,
+            myers: strands.iter().map(|(q, _)| MyersQuery::new(q)).collect(),
+            band: strands.iter().map(|_| None).collect(),
+            scoring: Scoring::vsearch(),
+            overhang: ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize,
+            all_bar,
+            ref_bar,
+            hits: Vec::new(),
+        };
+        let mut pending: Vec<Vec<Job>> = strands.iter().map(|_| Vec::with_capacity(LANES)).collect();
         for c in candidates {
             // Candidates come most-seeded first: once they fall below what the current bar requires, no
             // later one can enter the top either.
-            let floor = ref_bar
-                .as_ref()
-                .map_or(all_bar.min_seeds, |r| r.min_seeds.min(all_bar.min_seeds));
-            if c.count < floor {
+            if c.count < v.seed_floor() {
                 break;
             }
-            let (query, strand) = strands[c.strand as usize];
-            let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
-            let is_ref = ref_bar.is_some() && c.is_ref;
-            // A reference is held to the lower of the two bars.
-            let bar = match &ref_bar {
-                Some(r) if is_ref && r.bar < all_bar.bar => r,
-                _ => &all_bar,
-            };
+            let bar = v.bar_for(&c);
             if c.count < bar.min_seeds {
                 continue;
             }
             let max_d = bar.max_d;
             self.stats.candidates += 1;
+            let n = v.ctx.n;
             let tlen = c.tlen as usize;
+            let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
             // Every alignment with at most max_d errors that contains one of the seeds lies inside
             // [dmin − max_d, dmax + n + max_d]; scan only that stretch (all of it when a position is unknown).
             let slack = max_d as i64 + 2;
@@ -537,6 +556,7 @@ impl<'a> Searcher<'a> {
             // The query may hang off an end only where the scanned stretch reaches the target's real end,
             // and (by the same diagonal argument as the window) by at most −dmin + slack bases on the left
             // and dmax + n − tlen + slack on the right.
+            let overhang = v.overhang;
             let (pad_left, pad_right) = if dmin == FULL_SCAN {
                 (overhang, overhang)
             } else {
@@ -556,53 +576,170 @@ impl<'a> Searcher<'a> {
             if !ambiguous && !bar.pieces[c.strand as usize].may_align(packed, fs, fe, pad_left + pad_right) {
                 continue;
             }
-            index.seq_range_into(s, fs, fe, &mut self.target_buf);
             self.stats.piece_passed += 1;
             // The same diagonal argument bounds the band: every cell of such an alignment lies on a diagonal
-            // ≤ dmax + max_d (target coordinates), so the scan may stop once that band holds no cell within
-            // the edit budget.
-            let max_diag = if dmin == FULL_SCAN {
-                usize::MAX
+            // in [dmin − max_d, dmax + max_d] (target coordinates), so the scan may stop once that band holds
+            // no cell within the edit budget.
+            let (max_diag, min_diag) = if dmin == FULL_SCAN {
+                (usize::MAX, i64::MIN)
             } else {
-                (dmax as i64 + slack - fs as i64 + pad_left as i64).max(0) as usize
+                let shift = pad_left as i64 - fs as i64;
+                (
+                    (dmax as i64 + slack + shift).max(0) as usize,
+                    dmin as i64 - slack + shift,
+                )
             };
-            let Some(m) =
-                myers[c.strand as usize].best_padded_in_band(&self.target_buf, max_d, pad_left, pad_right, max_diag)
-            else {
-                continue;
+            let job = Job {
+                c,
+                fs,
+                fe,
+                pad_left,
+                pad_right,
+                max_diag,
+                max_d,
             };
-            self.stats.aligned += 1;
-            // Align in a window around the best placement; the rest of the target is terminal gap.
-            let end = m.target_end as i64 - pad_left as i64 + fs as i64;
-            let (wstart, wend, band) = window(n, tlen, end, m.distance as usize);
-            index.seq_range_into(s, wstart, wend, &mut self.align_buf);
-            let aln = self.aligner.align(query, &self.align_buf, &scoring, Some(band));
-            let identity = aln.identity();
-            let coverage = aln.query_coverage(n);
-            if identity + 1e-12 < params.min_identity || coverage + 1e-12 < params.min_coverage || aln.columns == 0 {
-                continue;
-            }
-            self.stats.hits += 1;
-            hits.push(to_hit(
-                s,
-                &aln,
-                query,
-                &self.align_buf,
-                wstart,
-                strand,
-                n,
-                tlen,
-                params.with_alignment,
-            ));
-            if params.max_hits > 0 {
-                all_bar.record(s, identity, strands, &ctx);
-                if let (Some(r), true) = (ref_bar.as_mut(), is_ref) {
-                    r.record(s, identity, strands, &ctx);
+            // The vector scan covers BAND_ROWS diagonals ending at max_diag: enough when the seeds say so.
+            if self.vector_screen && max_diag != usize::MAX && max_diag as i64 - (BAND_ROWS as i64 - 1) <= min_diag {
+                let strand = job.c.strand as usize;
+                let lane = pending[strand].len();
+                index.seq_range_into(s, fs, fe, &mut self.target_buf);
+                padded_slots(
+                    &self.target_buf,
+                    pad_left,
+                    pad_right,
+                    &mut self.lane_slots[strand][lane],
+                );
+                pending[strand].push(job);
+                if pending[strand].len() == LANES {
+                    self.flush_lanes(&mut v, &mut pending[strand]);
                 }
+            } else {
+                self.finish(&mut v, &job);
             }
         }
-        hits
+        for group in &mut pending {
+            self.flush_lanes(&mut v, group);
+        }
+        v.hits
     }
+
+    /// Screens a group of deferred candidates of one strand with the vector band scan and finishes the
+    /// ones it cannot reject, in their original order.
+    fn flush_lanes(&mut self, v: &mut Verification, group: &mut Vec<Job>) {
+        let Some(first) = group.first() else {
+            return;
+        };
+        let strand = first.c.strand as usize;
+        let band = v.band[strand].get_or_insert_with(|| BandQuery::new(&v.myers[strand]));
+        let targets: [BandTarget; LANES] = std::array::from_fn(|l| BandTarget {
+            slots: &self.lane_slots[strand][l],
+            max_diag: group.get(l).map_or(0, |job| job.max_diag),
+            max_dist: group.get(l).map_or(0, |job| job.max_d),
+        });
+        let may = band.may_align_lanes(&targets[..group.len()]);
+        for (l, job) in group.drain(..).enumerate() {
+            if may[l] {
+                self.finish(v, &job);
+            } else {
+                self.stats.band_rejected += 1;
+            }
+        }
+    }
+
+    /// The exact edit-distance scan and the alignment of one candidate, against the bar as it stands now
+    /// (a deferred candidate may meet a higher bar than when it was screened).
+    fn finish(&mut self, v: &mut Verification, job: &Job) {
+        let index = self.index;
+        let c = &job.c;
+        let bar = v.bar_for(c);
+        if c.count < bar.min_seeds {
+            return;
+        }
+        let max_d = bar.max_d.min(job.max_d);
+        let (query, strand) = v.strands[c.strand as usize];
+        let (s, n, tlen) = (c.seq, v.ctx.n, c.tlen as usize);
+        let (fs, fe, pad_left, pad_right) = (job.fs, job.fe, job.pad_left, job.pad_right);
+        index.seq_range_into(s, fs, fe, &mut self.target_buf);
+        let Some(m) =
+            v.myers[c.strand as usize].best_padded_in_band(&self.target_buf, max_d, pad_left, pad_right, job.max_diag)
+        else {
+            return;
+        };
+        self.stats.aligned += 1;
+        // Align in a window around the best placement; the rest of the target is terminal gap.
+        let end = m.target_end as i64 - pad_left as i64 + fs as i64;
+        let (wstart, wend, band) = window(n, tlen, end, m.distance as usize);
+        index.seq_range_into(s, wstart, wend, &mut self.align_buf);
+        let aln = self.aligner.align(query, &self.align_buf, &v.scoring, Some(band));
+        let identity = aln.identity();
+        let coverage = aln.query_coverage(n);
+        let params = v.params;
+        if identity + 1e-12 < params.min_identity || coverage + 1e-12 < params.min_coverage || aln.columns == 0 {
+            return;
+        }
+        self.stats.hits += 1;
+        v.hits.push(to_hit(
+            s,
+            &aln,
+            query,
+            &self.align_buf,
+            wstart,
+            strand,
+            n,
+            tlen,
+            params.with_alignment,
+        ));
+        if params.max_hits > 0 {
+            v.all_bar.record(s, identity, v.strands, &v.ctx);
+            if let (Some(r), true) = (v.ref_bar.as_mut(), c.is_ref) {
+                r.record(s, identity, v.strands, &v.ctx);
+            }
+        }
+    }
+}
+
+/// The state of one query's verification, shared by the candidates it visits.
+struct Verification<'q> {
+    strands: &'q [(&'q [u8], char)],
+    params: &'q SearchParams,
+    ctx: BarContext,
+    myers: Vec<MyersQuery>,
+    /// Per strand, built on first use.
+    band: Vec<Option<BandQuery>>,
+    scoring: Scoring,
+    overhang: usize,
+    all_bar: TopBar,
+    ref_bar: Option<TopBar>,
+    hits: Vec<Hit>,
+}
+
+impl Verification<'_> {
+    /// The fewest seeds any remaining candidate needs.
+    fn seed_floor(&self) -> u32 {
+        self.ref_bar
+            .as_ref()
+            .map_or(self.all_bar.min_seeds, |r| r.min_seeds.min(self.all_bar.min_seeds))
+    }
+
+    /// The bar a candidate is held to: a reference meets the lower of the two.
+    fn bar_for(&self, c: &Candidate) -> &TopBar {
+        match &self.ref_bar {
+            Some(r) if c.is_ref && r.bar < self.all_bar.bar => r,
+            _ => &self.all_bar,
+        }
+    }
+}
+
+/// A candidate that passed the cheap filters, with the stretch and band to scan.
+struct Job {
+    c: Candidate,
+    fs: usize,
+    fe: usize,
+    pad_left: usize,
+    pad_right: usize,
+    max_diag: usize,
+    /// Edit budget when the candidate was screened.
+    max_d: u32,
 }
 
 /// How far below the best reference hit (identity fraction) reference hits are still searched for with

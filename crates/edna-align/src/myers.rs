@@ -12,6 +12,8 @@
 
 use crate::iupac::NT_MASK;
 
+pub mod lanes;
+
 /// Query rows per block (bits per word).
 const W: usize = 64;
 /// Bit of the last row of a full block.

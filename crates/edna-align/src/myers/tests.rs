@@ -298,9 +298,14 @@ proptest! {
 
 /// Naive semi-global DP restricted to cells with `j − i ≤ max_diag` (others are unreachable).
 fn naive_band_best(q: &[u8], t: &[u8], max_diag: usize) -> u32 {
+    naive_band_best_between(q, t, i64::MIN / 4, max_diag)
+}
+
+/// Naive semi-global DP restricted to cells with `min_diag ≤ j − i ≤ max_diag`.
+fn naive_band_best_between(q: &[u8], t: &[u8], min_diag: i64, max_diag: usize) -> u32 {
     const INF: u32 = u32::MAX / 2;
     let m = q.len();
-    let in_band = |i: usize, j: usize| j <= i + max_diag;
+    let in_band = |i: usize, j: usize| j <= i + max_diag && j as i64 - i as i64 >= min_diag;
     let mut col: Vec<u32> = (0..=m as u32)
         .map(|i| if in_band(i as usize, 0) { i } else { INF })
         .collect();
@@ -348,5 +353,100 @@ proptest! {
             prop_assert!(h.distance >= truth && h.distance <= k, "d {} truth {} k {}", h.distance, truth, k);
             prop_assert!(h.distance <= banded || banded > k, "d {} banded {}", h.distance, banded);
         }
+    }
+}
+
+/// Band-scan inputs for one target: slots of the padded target and the explicit padded bytes.
+fn band_target(t: &[u8], left: usize, right: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut slots = Vec::new();
+    lanes::padded_slots(t, left, right, &mut slots);
+    (slots, [vec![b'N'; left], t.to_vec(), vec![b'N'; right]].concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+    /// The 63-diagonal band scan never rejects a target whose best alignment inside the band is within
+    /// the budget, and never accepts one whose true distance is over it.
+    #[test]
+    fn band_lane_is_lossless_and_sound(
+        (q, t) in pair(),
+        left in 0usize..30,
+        right in 0usize..30,
+        max_diag in 0usize..120,
+        k in 0u32..40,
+    ) {
+        let mq = MyersQuery::new(&q);
+        let bq = lanes::BandQuery::new(&mq);
+        let (slots, explicit) = band_target(&t, left, right);
+        let truth = naive_best(&q, &explicit, u32::MAX).map_or(u32::MAX, |h| h.distance);
+        let banded = naive_band_best_between(&q, &explicit, max_diag as i64 - 62, max_diag);
+        let got = bq.may_align(&lanes::BandTarget { slots: &slots, max_diag, max_dist: k });
+        if banded <= k {
+            prop_assert!(got, "missed: banded {} k {} q {} t {} l {} r {} md {}", banded, k,
+                String::from_utf8_lossy(&q), String::from_utf8_lossy(&t), left, right, max_diag);
+        }
+        if truth > k {
+            prop_assert!(!got, "accepted: truth {} k {}", truth, k);
+        }
+    }
+
+    /// The vector lanes answer exactly as the one-lane scan, whatever mix of targets they hold.
+    #[test]
+    fn band_lanes_equal_single_lane(
+        q in dna(0..250),
+        targets in prop::collection::vec((dna(0..300), 0usize..30, 0usize..30, 0usize..120, 0u32..40), lanes::LANES),
+        related in prop::collection::vec(any::<bool>(), lanes::LANES),
+    ) {
+        let mq = MyersQuery::new(&q);
+        let bq = lanes::BandQuery::new(&mq);
+        let built: Vec<(Vec<u8>, usize, u32)> = targets
+            .iter()
+            .zip(&related)
+            .map(|((t, l, r, md, k), &rel)| {
+                // Half the lanes hold a copy of the query so that acceptances happen too.
+                let t = if rel { [t.clone(), mutate(&q, 9, *md as u64), t.clone()].concat() } else { t.clone() };
+                (band_target(&t, *l, *r).0, *md, *k)
+            })
+            .collect();
+        let lanes_in: [lanes::BandTarget; lanes::LANES] = std::array::from_fn(|l| lanes::BandTarget {
+            slots: &built[l].0,
+            max_diag: built[l].1,
+            max_dist: built[l].2,
+        });
+        let one: Vec<bool> = lanes_in.iter().map(|t| bq.may_align(t)).collect();
+        prop_assert_eq!(bq.may_align_lanes(&lanes_in).to_vec(), one.clone());
+        prop_assert_eq!(bq.may_align_lanes_portable(&lanes_in).to_vec(), one.clone());
+        // Fewer targets than lanes: the rest answer false.
+        let mut fewer = one[..2].to_vec();
+        fewer.extend([false, false]);
+        prop_assert_eq!(bq.may_align_lanes(&lanes_in[..2]).to_vec(), fewer);
+    }
+}
+
+/// A 255 bp barcode against itself, padded as the search pads it, passes beside any other target.
+#[test]
+fn self_hit_passes_in_any_lane_group() {
+    let q = b"AGCCGCGGTAATACGAGGGGTGCAAGCGTTAATCGGAATTACTGGGCGTAAAGCGTACGCAGGCGGTTTGTTAAGCGAGATGTGAAAGCCCCGGGCTCAACCTGGGAACTGCATTTCGAACTGGCAGACTAGAGTATGATAGAGGGTGGTAGAATTTCAGGTGTAGCGGTGAAATGCGTAGAGATCTGAAGGAATACCGATGGCGAAGGCAGCCACCTGGGTCAATACTGACGCTCATGTACGAAAGCGTGGGGA";
+    let mq = MyersQuery::new(q);
+    let bq = lanes::BandQuery::new(&mq);
+    let (slots, _) = band_target(q, 30, 0);
+    for u in 0..200usize {
+        let other = random_dna(300, u as u64);
+        let (os, _) = band_target(&other, 0, 0);
+        let t0 = lanes::BandTarget {
+            slots: &slots,
+            max_diag: 60,
+            max_dist: 28,
+        };
+        let t1 = lanes::BandTarget {
+            slots: &os,
+            max_diag: u,
+            max_dist: 28,
+        };
+        let a = bq.may_align_lanes(&[t0, t1]);
+        let b = bq.may_align_lanes_portable(&[t0, t1]);
+        assert!(bq.may_align(&t0), "alone");
+        assert!(b[0], "portable u={u}");
+        assert!(a[0], "avx2 u={u}");
     }
 }

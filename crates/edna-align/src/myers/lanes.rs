@@ -1,0 +1,406 @@
+//! Banded bit-parallel edit distance for several targets side by side.
+//!
+//! At low identity thresholds most candidates are homologous barcodes that share a seed or two with
+//! the query but sit far below the threshold; the block scan of [`MyersQuery::best_padded_in_band`]
+//! rejects each of them one at a time, bound by the latency of its chain of dependent operations.
+//! When the seed diagonals confine every acceptable alignment to a band of at most [`BAND_ROWS`]
+//! diagonals, one 64-bit word per target column holds the whole band (Hyyrö's banded formulation:
+//! the word slides down one query row per column), and [`LANES`] targets run in the lanes of one
+//! AVX2 vector. The scan only answers "may this target align within the budget?"; targets that may
+//! go on to the exact scan, so the hits found do not change.
+//!
+//! The word of column `j` covers query rows `j − U ..= j − U + 62` (diagonals `U − 62 ..= U`, where
+//! `U` is the band's highest diagonal). Rows above row 1 are virtual rows of value 0 (the free target
+//! prefix); the value of a row just below the band, unknown, enters as the row above plus one, and a
+//! row just above it contributes a horizontal step of +1: both over-estimate, so every computed cell
+//! is at least the true semi-global distance and exact for alignments inside the band.
+
+use super::{MyersQuery, SLOTS};
+
+/// Diagonals covered by a band scan: the word holds these rows plus the row entering at the bottom.
+pub const BAND_ROWS: usize = 63;
+/// Targets scanned side by side.
+pub const LANES: usize = 4;
+/// Table rows before query row 1: a window starting this far up is all virtual rows.
+const LEAD: i64 = 64;
+/// Columns between two checks of whether a lane can still reach the budget.
+const CHECK_EVERY: usize = 8;
+const HIGH: u64 = 1 << 63;
+/// The word's bottom row, relative to the row before its top (`BAND_ROWS`).
+const WORD_BOTTOM: i64 = BAND_ROWS as i64;
+
+/// One target of a band scan.
+#[derive(Debug, Clone, Copy)]
+pub struct BandTarget<'a> {
+    /// Peq slots of the padded target columns, as built by [`padded_slots`].
+    pub slots: &'a [u8],
+    /// Highest diagonal (padded column minus query row) an acceptable alignment may use; the scan
+    /// covers diagonals `max_diag − 62 ..= max_diag`.
+    pub max_diag: usize,
+    /// Edit budget.
+    pub max_dist: u32,
+}
+
+/// The match masks of a query laid out for band scans (immutable, `Sync`): entry
+/// `(o + 64) * SLOTS + slot` holds bit `r` set iff query row `o + r` (1-based) matches `slot`, with rows
+/// above the query always matching and rows below it never.
+#[derive(Debug, Clone)]
+pub struct BandQuery {
+    len: usize,
+    table: Vec<u64>,
+}
+
+/// Appends the Peq slots of `target` with `left` and `right` wildcard columns around it to `out`
+/// (cleared first): the column input of every scan in this module.
+pub fn padded_slots(target: &[u8], left: usize, right: usize, out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(left + target.len() + right);
+    out.resize(left, super::PAD as u8);
+    out.extend(target.iter().map(|&b| crate::iupac::NT_MASK[b as usize]));
+    out.resize(left + target.len() + right, super::PAD as u8);
+}
+
+impl BandQuery {
+    /// Lays out the match masks of `query` for band scans.
+    pub fn new(query: &MyersQuery) -> Self {
+        let m = query.len;
+        let rows = m + LEAD as usize + 2;
+        let mut table = vec![0u64; rows * SLOTS];
+        for row in 0..rows {
+            let first = row as i64 - LEAD; // 1-based query row of bit 0
+            for slot in 0..SLOTS {
+                let words = &query.peq[slot * query.blocks..(slot + 1) * query.blocks];
+                table[row * SLOTS + slot] = window_bits(words, m, first - 1);
+            }
+        }
+        BandQuery { len: m, table }
+    }
+
+    /// Query length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for the empty query.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// False only when no cell of the band reaches the last query row within the budget: no alignment
+    /// inside the band has at most `max_dist` edits (true whenever one does; false whenever the
+    /// semi-global distance over the whole padded target exceeds `max_dist`).
+    pub fn may_align(&self, t: &BandTarget) -> bool {
+        self.scan::<1>(std::slice::from_ref(t))[0]
+    }
+
+    /// [`BandQuery::may_align`] for up to [`LANES`] targets at once, vectorised with AVX2 where the CPU
+    /// has it. Each answer is the same as [`BandQuery::may_align`] on that target alone.
+    pub fn may_align_lanes(&self, targets: &[BandTarget]) -> [bool; LANES] {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `scan_avx2`.
+                return unsafe { self.scan_avx2(targets) };
+            }
+        }
+        self.scan::<LANES>(targets)
+    }
+
+    /// [`BandQuery::may_align_lanes`] without the vector instructions (what other CPUs run).
+    pub fn may_align_lanes_portable(&self, targets: &[BandTarget]) -> [bool; LANES] {
+        self.scan::<LANES>(targets)
+    }
+
+    /// The scan of [`BandQuery::scan`] with one target per 64-bit lane of an AVX2 vector (the same steps,
+    /// written with the vector instructions; a property test holds the two to the same answers).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn scan_avx2(&self, targets: &[BandTarget]) -> [bool; LANES] {
+        use std::arch::x86_64::*;
+        let targets = &targets[..targets.len().min(LANES)];
+        let m = self.len as i64;
+        let mut answer = [false; LANES];
+        let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
+            return answer;
+        };
+        let lead: [usize; LANES] =
+            std::array::from_fn(|l| targets.get(l).map_or(0, |t| (u - t.max_diag as i64) as usize));
+        let last: [usize; LANES] = std::array::from_fn(|l| {
+            targets
+                .get(l)
+                .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
+        });
+        let budget: [i64; LANES] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
+        let mut top = -1 - u;
+        let score0 = m.min(top + WORD_BOTTOM).max(0);
+        let mut open = 0u32;
+        for l in 0..targets.len() {
+            if m - top <= WORD_BOTTOM && score0 <= budget[l] {
+                answer[l] = true;
+            } else if last[l] > 0 {
+                open |= 1 << l;
+            }
+        }
+        let lanes = |v: [i64; LANES]| _mm256_set_epi64x(v[3], v[2], v[1], v[0]);
+        let mut vp = _mm256_set1_epi64x(initial_vp(u) as i64);
+        let mut vn = _mm256_setzero_si256();
+        let mut score = _mm256_set1_epi64x(score0);
+        let budget_plus1 = lanes(budget.map(|b| b + 1));
+        let ones = _mm256_set1_epi64x(1);
+        let all = _mm256_set1_epi64x(-1);
+        let high = _mm256_set1_epi64x(HIGH as i64);
+        let budget_vec = lanes(budget);
+        let nibble = _mm256_set1_epi8(0x0f);
+        let low_byte = _mm256_set1_epi64x(0xff);
+        let popcount4 = _mm256_setr_epi8(
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+        );
+        let end = last.iter().copied().max().unwrap_or(0);
+        let mut j = 0usize;
+        while open != 0 && j < end {
+            top += 1;
+            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * SLOTS;
+            let Some(eq_row) = self.table.get(row..row + SLOTS) else {
+                break;
+            };
+            let eqs: [i64; LANES] = std::array::from_fn(|l| {
+                let slot = targets
+                    .get(l)
+                    .and_then(|t| t.slots.get(j.wrapping_sub(lead[l])))
+                    .copied()
+                    .unwrap_or(0);
+                eq_row.get(slot as usize).copied().unwrap_or(0) as i64
+            });
+            j += 1;
+            let eq = lanes(eqs);
+            let vp_in = if top + 63 >= 1 { _mm256_or_si256(vp, high) } else { vp };
+            let xv = _mm256_or_si256(eq, vn);
+            let sum = _mm256_add_epi64(_mm256_and_si256(eq, vp_in), vp_in);
+            let xh = _mm256_or_si256(_mm256_xor_si256(sum, vp_in), eq);
+            let ph = _mm256_or_si256(vn, _mm256_andnot_si256(_mm256_or_si256(xh, vp_in), all));
+            let mh = _mm256_and_si256(vp_in, xh);
+            let mut ph2 = _mm256_slli_epi64::<1>(ph);
+            if top >= 2 {
+                ph2 = _mm256_or_si256(ph2, ones);
+            }
+            let mh2 = _mm256_slli_epi64::<1>(mh);
+            let vp2 = _mm256_or_si256(mh2, _mm256_andnot_si256(_mm256_or_si256(xv, ph2), all));
+            let vn2 = _mm256_and_si256(ph2, xv);
+            let below = m - top;
+            let bit = _mm_cvtsi64_si128(below.clamp(0, 62));
+            let hp = _mm256_and_si256(_mm256_srl_epi64(ph, bit), ones);
+            let hm = _mm256_and_si256(_mm256_srl_epi64(mh, bit), ones);
+            score = _mm256_add_epi64(score, _mm256_sub_epi64(hp, hm));
+            if below >= 63 {
+                let dv = _mm256_sub_epi64(_mm256_srli_epi64::<63>(vp2), _mm256_srli_epi64::<63>(vn2));
+                score = _mm256_add_epi64(score, dv);
+            }
+            vp = _mm256_srli_epi64::<1>(vp2);
+            vn = _mm256_srli_epi64::<1>(vn2);
+            if below <= WORD_BOTTOM {
+                let within = _mm256_cmpgt_epi64(budget_plus1, score);
+                let hits = _mm256_movemask_pd(_mm256_castsi256_pd(within)) as u32 & open;
+                for (l, a) in answer.iter_mut().enumerate() {
+                    if hits & (1 << l) != 0 {
+                        *a = true;
+                    }
+                }
+                open &= !hits;
+            }
+            for (l, &last) in last.iter().enumerate() {
+                if j >= last {
+                    open &= !(1 << l);
+                }
+            }
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && open != 0 {
+                // lower_bound() in every lane at once: per-byte step counts by nibble lookup, the rise
+                // below each byte by a shifted suffix sum, the largest drop by a shifted maximum.
+                let mask = _mm256_set1_epi64x(steps_mask(below) as i64);
+                let (p, n) = (_mm256_and_si256(vp, mask), _mm256_and_si256(vn, mask));
+                let byte_ones = |v: __m256i| {
+                    let lo = _mm256_and_si256(v, nibble);
+                    let hi = _mm256_and_si256(_mm256_srli_epi64::<4>(v), nibble);
+                    _mm256_add_epi8(_mm256_shuffle_epi8(popcount4, lo), _mm256_shuffle_epi8(popcount4, hi))
+                };
+                let (up, down) = (byte_ones(p), byte_ones(n));
+                // Inclusive rise from each byte to the tracked row, then the drop bound of each byte.
+                let mut rise = _mm256_sub_epi8(up, down);
+                rise = _mm256_add_epi8(rise, _mm256_srli_epi64::<8>(rise));
+                rise = _mm256_add_epi8(rise, _mm256_srli_epi64::<16>(rise));
+                rise = _mm256_add_epi8(rise, _mm256_srli_epi64::<32>(rise));
+                let mut drop = _mm256_add_epi8(rise, down);
+                drop = _mm256_max_epi8(drop, _mm256_srli_epi64::<8>(drop));
+                drop = _mm256_max_epi8(drop, _mm256_srli_epi64::<16>(drop));
+                drop = _mm256_max_epi8(drop, _mm256_srli_epi64::<32>(drop));
+                let drop = _mm256_and_si256(drop, low_byte);
+                let beyond = _mm256_cmpgt_epi64(score, _mm256_add_epi64(budget_vec, drop));
+                let done = _mm256_movemask_pd(_mm256_castsi256_pd(beyond)) as u32;
+                open &= !done;
+            }
+        }
+        answer
+    }
+
+    /// The band scan of up to `N` targets in lock step, the portable reference of the vector
+    /// version.
+    ///
+    /// The lanes share one clock: a lane whose band sits lower (smaller `max_diag`) starts that many
+    /// columns late, fed non-matching columns until then, which leave its column-0 values unchanged (every
+    /// row `i` stays at `i`). So every lane's word covers the same query rows at every step, and the rows,
+    /// the match-table row and the tracked-row arithmetic are shared.
+    #[inline(always)]
+    fn scan<const N: usize>(&self, targets: &[BandTarget]) -> [bool; LANES] {
+        let targets = &targets[..targets.len().min(N)];
+        let m = self.len as i64;
+        let mut answer = [false; LANES];
+        let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
+            return answer;
+        };
+        // Columns each lane waits, and the step of its last column (the last query row leaves the word
+        // after step m + u).
+        let lead: [usize; N] = std::array::from_fn(|l| targets.get(l).map_or(0, |t| (u - t.max_diag as i64) as usize));
+        let last: [usize; N] = std::array::from_fn(|l| {
+            targets
+                .get(l)
+                .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
+        });
+        let budget: [i64; N] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
+        // Column 0: the word covers rows -u ..= 62-u, of value max(0, row).
+        let mut top = -1 - u;
+        let mut score = [m.min(top + WORD_BOTTOM).max(0); N];
+        let mut vp = [initial_vp(u); N];
+        let mut vn = [0u64; N];
+        let mut open = 0u32;
+        for l in 0..targets.len() {
+            if m - top <= WORD_BOTTOM && score[l] <= budget[l] {
+                answer[l] = true;
+            } else if last[l] > 0 {
+                open |= 1 << l;
+            }
+        }
+        let end = last.iter().copied().max().unwrap_or(0);
+        let mut j = 0usize;
+        while open != 0 && j < end {
+            top += 1;
+            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * SLOTS;
+            let eq: [u64; N] = std::array::from_fn(|l| {
+                // Before its first column a lane reads slot 0, which matches no query row.
+                let slot = targets
+                    .get(l)
+                    .and_then(|t| t.slots.get(j.wrapping_sub(lead[l])))
+                    .copied()
+                    .unwrap_or(0);
+                self.table.get(row + slot as usize).copied().unwrap_or(0)
+            });
+            j += 1;
+            let new_bottom = if top + 63 >= 1 { HIGH } else { 0 };
+            let hin_pos = (top >= 2) as u64;
+            let below = m - top; // ≥ 1 for every open lane: the last query row is still in the word
+            let bit = below.clamp(0, 62) as u32;
+            let moving = below >= 63;
+            for l in 0..N {
+                let vp_in = vp[l] | new_bottom;
+                let xv = eq[l] | vn[l];
+                let xh = ((eq[l] & vp_in).wrapping_add(vp_in) ^ vp_in) | eq[l];
+                let ph = vn[l] | !(xh | vp_in);
+                let mh = vp_in & xh;
+                let ph2 = (ph << 1) | hin_pos;
+                let mh2 = mh << 1;
+                let vp2 = mh2 | !(xv | ph2);
+                let vn2 = ph2 & xv;
+                score[l] += ((ph >> bit) & 1) as i64 - ((mh >> bit) & 1) as i64;
+                if moving {
+                    score[l] += (vp2 >> 63) as i64 - (vn2 >> 63) as i64;
+                }
+                vp[l] = vp2 >> 1;
+                vn[l] = vn2 >> 1;
+            }
+            if below <= WORD_BOTTOM {
+                for l in 0..N {
+                    if open & (1 << l) != 0 && score[l] <= budget[l] {
+                        answer[l] = true;
+                        open &= !(1 << l);
+                    }
+                }
+            }
+            for (l, &last) in last.iter().enumerate() {
+                if j >= last {
+                    open &= !(1 << l);
+                }
+            }
+            // Past the band's first column no alignment can start any more: a lane none of whose cells
+            // can still be within budget is done.
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 {
+                for l in 0..N {
+                    if open & (1 << l) != 0 && lower_bound(vp[l], vn[l], score[l], below) > budget[l] {
+                        open &= !(1 << l);
+                    }
+                }
+            }
+        }
+        answer
+    }
+}
+
+/// Vertical deltas of column 0 for a band whose highest diagonal is `u`: +1 from row 1 down, 0 for
+/// the virtual rows above it (bit `r` is row `r − u`).
+fn initial_vp(u: i64) -> u64 {
+    if u + 1 >= BAND_ROWS as i64 {
+        0
+    } else {
+        (!0u64 << (u + 1)) & !HIGH
+    }
+}
+
+/// A lower bound on every value in the word from its top row down to the tracked row (the last query
+/// row or the word's bottom row, value `score`), when `below` = last query row minus the row before the
+/// word's top. Walking up from the tracked row one byte (8 rows) at a time, the value at each byte's last
+/// row is exact, and no row in the byte is lower than that minus the byte's +1 steps.
+#[inline(always)]
+fn lower_bound(vp: u64, vn: u64, score: i64, below: i64) -> i64 {
+    let (p, n) = (vp & steps_mask(below), vn & steps_mask(below));
+    let mut lowest = score;
+    let mut rise = 0i64; // value of the tracked row minus the value at the current byte's last row
+    for byte in (0..8).rev() {
+        let up = ((p >> (8 * byte)) & 0xff).count_ones() as i64;
+        let down = ((n >> (8 * byte)) & 0xff).count_ones() as i64;
+        lowest = lowest.min(score - rise - up);
+        rise += up - down;
+    }
+    lowest
+}
+
+/// The vertical steps that separate the word's rows from the tracked row: bit `b` holds the step into
+/// row `top + 1 + b`; the tracked row is at bit `min(below, 63) − 1`, and the step into the top row
+/// comes from outside the word.
+#[inline(always)]
+fn steps_mask(below: i64) -> u64 {
+    ((1u64 << below.clamp(1, 63)) - 1) & !1
+}
+
+/// Bits `r` = query position `p + r` (0-based) of one Peq slot: 1 above the query, 0 below it.
+fn window_bits(words: &[u64], m: usize, p: i64) -> u64 {
+    if p <= -64 {
+        return !0;
+    }
+    if p >= m as i64 {
+        return 0;
+    }
+    let word = |i: usize| words.get(i).copied().unwrap_or(0);
+    let bits = if p < 0 {
+        let lead = (-p) as u32;
+        (word(0) << lead) | ((1u64 << lead) - 1)
+    } else {
+        let (w, s) = (p as usize / 64, p as usize % 64);
+        let hi = if s == 0 { 0 } else { word(w + 1) << (64 - s) };
+        (word(w) >> s) | hi
+    };
+    // Rows past the query end never match (the wildcard slot has them set in `peq`).
+    let real = m as i64 - p;
+    if real < 64 {
+        bits & ((1u64 << real) - 1)
+    } else {
+        bits
+    }
+}

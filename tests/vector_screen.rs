@@ -1,0 +1,77 @@
+//! The vector band screen in front of the exact scan changes no answer: every query of the bundled set,
+//! and its reverse complement, gets the same hits with the screen on and off, for every target kind,
+//! several thresholds and with or without `max_hits`.
+
+use edna_index::meta::ShardInfo;
+use edna_index::Index;
+use edna_index_builder::build::{build, NoProgress};
+use edna_search::defaults::{default_build_config, default_queries, repo_root};
+use edna_search::search::{SearchParams, Searcher, Strand, Target};
+
+fn reverse_complement(s: &[u8]) -> Vec<u8> {
+    s.iter()
+        .rev()
+        .map(|&b| match b {
+            b'A' => b'T',
+            b'C' => b'G',
+            b'G' => b'C',
+            b'T' => b'A',
+            other => other,
+        })
+        .collect()
+}
+
+/// The whole bundled index and its three partition shards (few candidates per query, so groups are often
+/// partly filled and the two strands' groups interleave).
+#[test]
+fn screen_changes_no_hit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut rejected = 0;
+    for shard in [None, Some(0), Some(1), Some(2)] {
+        let out = dir.path().join(format!("idx{shard:?}"));
+        let mut cfg = default_build_config(&repo_root(), out.clone());
+        cfg.shard = shard.map(|index| ShardInfo { index, count: 3 });
+        build(&cfg, &NoProgress).expect("build");
+        let index = Index::open(&out).expect("open");
+        rejected += compare_on(&index);
+    }
+    assert!(rejected > 10_000, "the screen hardly ran: {rejected} rejections");
+}
+
+/// Compares every query with the screen on and off; returns how many candidates the screen rejected.
+fn compare_on(index: &Index) -> u64 {
+    let mut reader = edna_seq::fastx::Reader::from_path(&default_queries()).expect("queries");
+    let mut queries = Vec::new();
+    while let Some(rec) = reader.next_record() {
+        let rec = rec.expect("record");
+        queries.push((format!("{}_rc", rec.id), reverse_complement(&rec.seq)));
+        queries.push((rec.id, rec.seq));
+    }
+    let mut screened = Searcher::new(index);
+    let mut plain = Searcher::new(index);
+    plain.set_vector_screen(false);
+    let mut compared = 0usize;
+    for target in [Target::References, Target::Occurrences, Target::All] {
+        for (min_identity, max_hits) in [(0.8, 0), (0.9, 0), (0.97, 0), (0.9, 5)] {
+            let params = SearchParams {
+                min_identity,
+                max_hits,
+                target,
+                strand: Strand::Both,
+                ..Default::default()
+            };
+            for (id, seq) in &queries {
+                let a = screened.search(id, seq, &params);
+                let b = plain.search(id, seq, &params);
+                assert_eq!(
+                    format!("{:?}", (&a.hits, &a.reference_hits)),
+                    format!("{:?}", (&b.hits, &b.reference_hits)),
+                    "{id} {target:?} {min_identity} {max_hits}"
+                );
+                compared += a.hits.len();
+            }
+        }
+    }
+    assert!(compared > 1_000, "too few hits compared: {compared}");
+    screened.stats.band_rejected
+}
