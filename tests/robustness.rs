@@ -144,6 +144,17 @@ use Outcome::*;
 /// A real 12S query (first ASV of the bundled query set).
 const QUERY: &[u8] = b"CACCGCGGTTATACGAGAGGCCCAAGTTGATAGACATCGGCGTAAAGAGTGGTTATGGAAAATAAAAACTAAAGCCGAACACCCTCAGAGCTGTTATACGCACCCGGGTGTACGAAGAACCCCCACGAAAGTGGCTTTATAACCCCTGAACCCACGAAAGCTAAGAAA";
 
+/// Bases decoded to lower case.
+static LOWER: edna_index::reader::Decoding = edna_index::reader::Decoding::new({
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = (i as u8).to_ascii_lowercase();
+        i += 1;
+    }
+    t
+});
+
 /// Calls every public read accessor; results are ignored, only panics matter.
 fn exercise(index: &Index) {
     let n = index.n_seqs();
@@ -162,7 +173,12 @@ fn exercise(index: &Index) {
             (0, usize::MAX),
             (usize::MAX, 0),
         ] {
-            index.seq_range_into(id, a, b, &mut buf);
+            let ambiguous = index.seq_range_into(id, a, b, &mut buf);
+            // The decoded variant appends the same bases through its table, with the same flag.
+            let mut lower = vec![b'>'];
+            assert_eq!(index.seq_range_decoded_into(id, a, b, &LOWER, &mut lower), ambiguous);
+            assert_eq!(lower[1..], buf.to_ascii_lowercase()[..]);
+            index.prefetch_seq_range(id, a, b);
         }
         let md5 = index.seq_md5(id);
         let _ = index.find_md5(&md5);

@@ -1,9 +1,10 @@
 //! Candidate generation, filtering and verification (see the module docs of [`crate::search`]).
 
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
-use edna_align::myers::lanes::{padded_slots, BandQuery, BandTarget, BAND_ROWS, LANES};
+use edna_align::myers::lanes::{BandQuery, BandTarget, BAND_ROWS, LANES, PAD_SLOT};
 use edna_align::myers::MyersQuery;
 use edna_index::meta::canonical_marker;
+use edna_index::reader::Decoding;
 use edna_index::schema::NONE;
 use edna_index::Index;
 use serde::Serialize;
@@ -527,7 +528,13 @@ impl<'a> Searcher<'a> {
             hits: Vec::new(),
         };
         let mut pending: Vec<Vec<Job>> = strands.iter().map(|_| Vec::with_capacity(LANES)).collect();
-        for c in candidates {
+        for (i, &c) in candidates.iter().enumerate() {
+            // The stretch of a candidate a few places ahead starts loading now: the targets are scattered
+            // over the index, and waiting for each one's bases in turn cost more than scanning them.
+            if let Some(ahead) = candidates.get(i + PREFETCH_AHEAD) {
+                let (a, b) = stretch(ahead, v.ctx.n, v.all_bar.max_d as i64 + 2);
+                index.prefetch_seq_range(ahead.seq, a, b);
+            }
             // Candidates come most-seeded first: once they fall below what the current bar requires, no
             // later one can enter the top either.
             if c.count < v.seed_floor() {
@@ -545,13 +552,7 @@ impl<'a> Searcher<'a> {
             // Every alignment with at most max_d errors that contains one of the seeds lies inside
             // [dmin − max_d, dmax + n + max_d]; scan only that stretch (all of it when a position is unknown).
             let slack = max_d as i64 + 2;
-            let (fs, fe) = if dmin == FULL_SCAN {
-                (0usize, tlen)
-            } else {
-                let a = (dmin as i64 - slack).clamp(0, tlen as i64) as usize;
-                let b = (dmax as i64 + n as i64 + slack).clamp(0, tlen as i64) as usize;
-                (a, b.max(a))
-            };
+            let (fs, fe) = stretch(&c, n, slack);
             self.stats.filter_bases += (fe - fs) as u64;
             // The query may hang off an end only where the scanned stretch reaches the target's real end,
             // and (by the same diagonal argument as the window) by at most −dmin + slack bases on the left
@@ -602,13 +603,11 @@ impl<'a> Searcher<'a> {
             if self.vector_screen && max_diag != usize::MAX && max_diag as i64 - (BAND_ROWS as i64 - 1) <= min_diag {
                 let strand = job.c.strand as usize;
                 let lane = pending[strand].len();
-                index.seq_range_into(s, fs, fe, &mut self.target_buf);
-                padded_slots(
-                    &self.target_buf,
-                    pad_left,
-                    pad_right,
-                    &mut self.lane_slots[strand][lane],
-                );
+                let slots = &mut self.lane_slots[strand][lane];
+                slots.clear();
+                slots.resize(pad_left, PAD_SLOT);
+                index.seq_range_decoded_into(s, fs, fe, &SLOT_DECODING, slots);
+                slots.resize(slots.len() + pad_right, PAD_SLOT);
                 pending[strand].push(job);
                 if pending[strand].len() == LANES {
                     self.flush_lanes(&mut v, &mut pending[strand]);
@@ -824,7 +823,26 @@ struct Eligibility {
     reference: bool,
 }
 
+/// Unpacks target bases straight into the match-mask slots of the band scan.
+static SLOT_DECODING: Decoding = Decoding::new(edna_align::NT_MASK);
+
+/// Candidates between the one verified and the one whose bases are prefetched.
+const PREFETCH_AHEAD: usize = 8;
+
+/// The stretch of a candidate's target that can hold an alignment through one of its seeds with at most
+/// `slack − 2` edits, for a query of length `n`: all of it when a seed position is unknown.
+fn stretch(c: &Candidate, n: usize, slack: i64) -> (usize, usize) {
+    let tlen = c.tlen as usize;
+    if c.dmin == FULL_SCAN {
+        return (0, tlen);
+    }
+    let a = (c.dmin as i64 - slack).clamp(0, tlen as i64) as usize;
+    let b = (c.dmax as i64 + n as i64 + slack).clamp(0, tlen as i64) as usize;
+    (a, b.max(a))
+}
+
 /// A target to verify on one strand.
+#[derive(Clone, Copy)]
 struct Candidate {
     count: u32,
     seq: u32,

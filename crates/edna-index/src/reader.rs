@@ -424,7 +424,7 @@ impl Index {
             .s::<Exception>(SectionKind::SeqExceptions)
             .get(e.exc_start as usize..next.exc_start as usize)
             .unwrap_or(&[]);
-        unpack_range(packed, 0, e.len as usize, out);
+        unpack_range(packed, 0, e.len as usize, &ASCII, out);
         for x in exc {
             if let Some(slot) = out.get_mut(x.pos as usize) {
                 *slot = x.symbol;
@@ -432,10 +432,53 @@ impl Index {
         }
     }
 
+    /// Asks the CPU to start loading the packed bases `start..end` of sequence `id` into cache, so a
+    /// later read of them does not wait on memory. A hint only: nothing is read and results never change.
+    pub fn prefetch_seq_range(&self, id: u32, start: usize, end: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let Some(e) = self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize) else {
+                return;
+            };
+            let base = e.packed_offset as usize;
+            let end = end.min(e.len as usize);
+            if start >= end {
+                return;
+            }
+            let packed = self.b(SectionKind::SeqPacked);
+            let Some(bytes) = packed.get(base + start / 4..(base + end.div_ceil(4)).min(packed.len())) else {
+                return;
+            };
+            // One hint per cache line, plus the last byte's line.
+            for b in bytes.iter().step_by(64).chain(bytes.last()) {
+                // SAFETY: a prefetch is a hint that never faults and has no architectural effect; the address
+                // is inside the mapped section anyway.
+                #[allow(unsafe_code)]
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((b as *const u8).cast::<i8>())
+                };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (id, start, end);
+    }
+
     /// Unpacks bases `start..end` of sequence `id` into `out` (cleared; clipped to the sequence). Returns
     /// true when the range holds a non-ACGT symbol.
     pub fn seq_range_into(&self, id: u32, start: usize, end: usize, out: &mut Vec<u8>) -> bool {
         out.clear();
+        self.seq_range_decoded_into(id, start, end, &ASCII, out)
+    }
+
+    /// As [`Index::seq_range_into`], writing each base through `decoding` and appending to `out`.
+    pub fn seq_range_decoded_into(
+        &self,
+        id: u32,
+        start: usize,
+        end: usize,
+        decoding: &Decoding,
+        out: &mut Vec<u8>,
+    ) -> bool {
         let entries = self.s::<SeqEntry>(SectionKind::SeqEntries);
         let (Some(e), Some(next)) = (entries.get(id as usize), entries.get(id as usize + 1)) else {
             return false;
@@ -455,12 +498,13 @@ impl Index {
             .s::<Exception>(SectionKind::SeqExceptions)
             .get(e.exc_start as usize..next.exc_start as usize)
             .unwrap_or(&[]);
-        unpack_range(packed, start, end, out);
+        let first = out.len();
+        unpack_range(packed, start, end, decoding, out);
         let mut ambiguous = false;
         for x in exc {
             let p = x.pos as usize;
             if (start..end).contains(&p) {
-                out[p - start] = x.symbol;
+                out[first + p - start] = decoding.symbol[x.symbol as usize];
                 ambiguous = true;
             }
         }
@@ -748,27 +792,49 @@ fn blob_bitmap(offsets: &[u64], data: &[u8], i: u32) -> RoaringBitmap {
 }
 
 /// Four bases per packed byte, decoded by table.
-static DECODE4: [[u8; 4]; 256] = {
-    let mut t = [[0u8; 4]; 256];
-    let bases = *b"ACGT";
+/// How bases are written out when unpacked: `symbol[b]` for each ASCII symbol `b` (A, C, G, T and the
+/// non-ACGT symbols stored as exceptions). Build once with [`Decoding::new`] (a `const fn`).
+pub struct Decoding {
+    /// The four output bytes of each packed byte.
+    four: [[u8; 4]; 256],
+    symbol: [u8; 256],
+}
+
+impl Decoding {
+    /// Writes `symbol[b]` for every base `b`.
+    pub const fn new(symbol: [u8; 256]) -> Self {
+        let mut four = [[0u8; 4]; 256];
+        let bases = *b"ACGT";
+        let mut i = 0;
+        while i < 256 {
+            four[i] = [
+                symbol[bases[i & 3] as usize],
+                symbol[bases[(i >> 2) & 3] as usize],
+                symbol[bases[(i >> 4) & 3] as usize],
+                symbol[bases[(i >> 6) & 3] as usize],
+            ];
+            i += 1;
+        }
+        Decoding { four, symbol }
+    }
+}
+
+/// The bases themselves (upper-case ASCII).
+static ASCII: Decoding = Decoding::new({
+    let mut t = [0u8; 256];
     let mut i = 0;
     while i < 256 {
-        t[i] = [
-            bases[i & 3],
-            bases[(i >> 2) & 3],
-            bases[(i >> 4) & 3],
-            bases[(i >> 6) & 3],
-        ];
+        t[i] = i as u8;
         i += 1;
     }
     t
-};
+});
 
-fn unpack_range(packed: &[u8], start: usize, end: usize, out: &mut Vec<u8>) {
+fn unpack_range(packed: &[u8], start: usize, end: usize, decoding: &Decoding, out: &mut Vec<u8>) {
     let base = out.len();
     out.resize(base + (end - start), 0);
     let dst = &mut out[base..];
-    let code = |i: usize| DECODE4[packed.get(i / 4).copied().unwrap_or(0) as usize][i % 4];
+    let code = |i: usize| decoding.four[packed.get(i / 4).copied().unwrap_or(0) as usize][i % 4];
     // Unaligned head, then whole bytes written four bases at a time (no per-byte capacity checks).
     let head = ((4 - start % 4) % 4).min(end - start);
     for (k, slot) in dst[..head].iter_mut().enumerate() {
@@ -778,7 +844,7 @@ fn unpack_range(packed: &[u8], start: usize, end: usize, out: &mut Vec<u8>) {
     let bytes = packed.get(body_start / 4..).unwrap_or(&[]);
     let mut chunks = dst[head..].chunks_exact_mut(4);
     for (chunk, &byte) in (&mut chunks).zip(bytes) {
-        chunk.copy_from_slice(&DECODE4[byte as usize]);
+        chunk.copy_from_slice(&decoding.four[byte as usize]);
     }
     let tail = chunks.into_remainder();
     let tail_start = end - tail.len();

@@ -26,6 +26,8 @@ const LEAD: i64 = 64;
 /// Columns between two checks of whether a lane can still reach the budget.
 const CHECK_EVERY: usize = 8;
 const HIGH: u64 = 1 << 63;
+/// Table entries per query row: the slots, padded to a power of two so a masked slot indexes in bounds.
+const STRIDE: usize = 32;
 /// The word's bottom row, relative to the row before its top (`BAND_ROWS`).
 const WORD_BOTTOM: i64 = BAND_ROWS as i64;
 
@@ -42,7 +44,7 @@ pub struct BandTarget<'a> {
 }
 
 /// The match masks of a query laid out for band scans (immutable, `Sync`): entry
-/// `(o + 64) * SLOTS + slot` holds bit `r` set iff query row `o + r` (1-based) matches `slot`, with rows
+/// `(o + 64) * STRIDE + slot` holds bit `r` set iff query row `o + r` (1-based) matches `slot`, with rows
 /// above the query always matching and rows below it never.
 #[derive(Debug, Clone)]
 pub struct BandQuery {
@@ -50,14 +52,17 @@ pub struct BandQuery {
     table: Vec<u64>,
 }
 
+/// The slot of a wildcard column (query overhang), which matches every query row.
+pub const PAD_SLOT: u8 = super::PAD as u8;
+
 /// Appends the Peq slots of `target` with `left` and `right` wildcard columns around it to `out`
 /// (cleared first): the column input of every scan in this module.
 pub fn padded_slots(target: &[u8], left: usize, right: usize, out: &mut Vec<u8>) {
     out.clear();
     out.reserve(left + target.len() + right);
-    out.resize(left, super::PAD as u8);
+    out.resize(left, PAD_SLOT);
     out.extend(target.iter().map(|&b| crate::iupac::NT_MASK[b as usize]));
-    out.resize(left + target.len() + right, super::PAD as u8);
+    out.resize(left + target.len() + right, PAD_SLOT);
 }
 
 impl BandQuery {
@@ -65,12 +70,12 @@ impl BandQuery {
     pub fn new(query: &MyersQuery) -> Self {
         let m = query.len;
         let rows = m + LEAD as usize + 2;
-        let mut table = vec![0u64; rows * SLOTS];
+        let mut table = vec![0u64; rows * STRIDE];
         for row in 0..rows {
             let first = row as i64 - LEAD; // 1-based query row of bit 0
             for slot in 0..SLOTS {
                 let words = &query.peq[slot * query.blocks..(slot + 1) * query.blocks];
-                table[row * SLOTS + slot] = window_bits(words, m, first - 1);
+                table[row * STRIDE + slot] = window_bits(words, m, first - 1);
             }
         }
         BandQuery { len: m, table }
@@ -157,20 +162,26 @@ impl BandQuery {
             0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
         );
         let end = last.iter().copied().max().unwrap_or(0);
+        let slots: [&[u8]; LANES] = std::array::from_fn(|l| targets.get(l).map_or(&[][..], |t| t.slots));
+        let mut next_close = (0..LANES)
+            .filter(|l| open & (1 << l) != 0)
+            .map(|l| last[l])
+            .min()
+            .unwrap_or(usize::MAX);
         let mut j = 0usize;
         while open != 0 && j < end {
             top += 1;
-            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * SLOTS;
-            let Some(eq_row) = self.table.get(row..row + SLOTS) else {
+            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * STRIDE;
+            let Some(eq_row) = self
+                .table
+                .get(row..row + STRIDE)
+                .and_then(|r| <&[u64; STRIDE]>::try_from(r).ok())
+            else {
                 break;
             };
             let eqs: [i64; LANES] = std::array::from_fn(|l| {
-                let slot = targets
-                    .get(l)
-                    .and_then(|t| t.slots.get(j.wrapping_sub(lead[l])))
-                    .copied()
-                    .unwrap_or(0);
-                eq_row.get(slot as usize).copied().unwrap_or(0) as i64
+                let slot = slots[l].get(j.wrapping_sub(lead[l])).copied().unwrap_or(0);
+                eq_row[slot as usize & (STRIDE - 1)] as i64
             });
             j += 1;
             let eq = lanes(eqs);
@@ -208,10 +219,17 @@ impl BandQuery {
                 }
                 open &= !hits;
             }
-            for (l, &last) in last.iter().enumerate() {
-                if j >= last {
-                    open &= !(1 << l);
+            if j >= next_close {
+                for (l, &last) in last.iter().enumerate() {
+                    if j >= last {
+                        open &= !(1 << l);
+                    }
                 }
+                next_close = (0..LANES)
+                    .filter(|l| open & (1 << l) != 0)
+                    .map(|l| last[l])
+                    .min()
+                    .unwrap_or(usize::MAX);
             }
             if j.is_multiple_of(CHECK_EVERY) && top >= 0 && open != 0 {
                 // lower_bound() in every lane at once: per-byte step counts by nibble lookup, the rise
@@ -283,7 +301,7 @@ impl BandQuery {
         let mut j = 0usize;
         while open != 0 && j < end {
             top += 1;
-            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * SLOTS;
+            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * STRIDE;
             let eq: [u64; N] = std::array::from_fn(|l| {
                 // Before its first column a lane reads slot 0, which matches no query row.
                 let slot = targets
@@ -291,7 +309,10 @@ impl BandQuery {
                     .and_then(|t| t.slots.get(j.wrapping_sub(lead[l])))
                     .copied()
                     .unwrap_or(0);
-                self.table.get(row + slot as usize).copied().unwrap_or(0)
+                self.table
+                    .get(row + (slot as usize & (STRIDE - 1)))
+                    .copied()
+                    .unwrap_or(0)
             });
             j += 1;
             let new_bottom = if top + 63 >= 1 { HIGH } else { 0 };
