@@ -486,11 +486,11 @@ impl<'a> Searcher<'a> {
             self.seed_candidates(q, i, params, &mut candidates);
         }
         // Most seeds first; ties in a fixed order so results never depend on hash or thread order.
-        candidates.sort_unstable_by(|a, b| {
-            b.count
-                .cmp(&a.count)
-                .then(a.seq.cmp(&b.seq))
-                .then(a.strand.cmp(&b.strand))
+        // One integer key (count descending, then sequence, then strand) sorts faster than chained compares.
+        // (Seed counts are bounded by the query length, far below 2^31.)
+        const COUNT_MAX: u64 = (1 << 31) - 1;
+        candidates.sort_unstable_by_key(|c| {
+            ((COUNT_MAX - u64::from(c.count).min(COUNT_MAX)) << 33) | (u64::from(c.seq) << 1) | u64::from(c.strand & 1)
         });
         let n = strands[0].0.len();
         let seeds = &index.meta().seeds;

@@ -545,6 +545,15 @@ proptest! {
         check_consistency(&full, &q, &t);
     }
 
+    /// The dispatched build (AVX2 where the CPU has it) and the baseline build give the same alignment.
+    #[test]
+    fn prop_dispatch_equals_portable((q, t) in related_pair(400), radius in 0u32..60, banded in any::<bool>()) {
+        let band = banded.then(|| Band::around((t.len() as i64 - q.len() as i64) / 2, radius));
+        let a = Aligner::new().align(&q, &t, &SC, band);
+        let b = Aligner::new().align_portable(&q, &t, &SC, band);
+        prop_assert_eq!(format!("{:?}", a), format!("{:?}", b));
+    }
+
     /// One aligner reused over problems of varying shape gives fresh results.
     #[test]
     fn prop_reuse_matches_fresh(problems in prop::collection::vec((any_pair(80), -20i64..20, 0i64..30), 1..6)) {
