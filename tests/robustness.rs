@@ -179,6 +179,9 @@ fn exercise(index: &Index) {
             assert_eq!(index.seq_range_decoded_into(id, a, b, &LOWER, &mut lower), ambiguous);
             assert_eq!(lower[1..], buf.to_ascii_lowercase()[..]);
             index.prefetch_seq_range(id, a, b);
+            let (offset, len) = index.seq_extent(id);
+            index.prefetch_packed(offset, len, a, b);
+            index.prefetch_packed(u64::MAX, u32::MAX, a, b);
         }
         let md5 = index.seq_md5(id);
         let _ = index.find_md5(&md5);

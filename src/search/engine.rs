@@ -180,11 +180,9 @@ impl QueryResult {
 /// Per-thread scratch space; reuse one per worker for speed.
 pub struct Searcher<'a> {
     index: &'a Index,
-    counts: Vec<u32>,
-    // Per target: smallest and largest seed diagonal (target pos − query pos); FULL_SCAN when a seed's
-    // position is unknown.
-    dmin: Vec<i32>,
-    dmax: Vec<i32>,
+    /// Per target: seeds shared with the query, and the smallest and largest seed diagonal (one record, so
+    /// seeding touches one cache line per target, not three).
+    seeding: Vec<SeedTally>,
     touched: Vec<u32>,
     align_buf: Vec<u8>,
     aligner: Aligner,
@@ -257,9 +255,7 @@ impl<'a> Searcher<'a> {
         let n = index.n_seqs() as usize;
         Searcher {
             index,
-            counts: vec![0; n],
-            dmin: vec![0; n],
-            dmax: vec![0; n],
+            seeding: vec![SeedTally::default(); n],
             touched: Vec::new(),
             align_buf: Vec::new(),
             aligner: Aligner::new(),
@@ -423,22 +419,21 @@ impl<'a> Searcher<'a> {
         for &(qp, km) in &kmers {
             let (seqs, positions) = index.postings_with_positions(km);
             for (&s, &tp) in seqs.iter().zip(positions) {
-                let Some(c) = self.counts.get_mut(s as usize) else {
+                let Some(t) = self.seeding.get_mut(s as usize) else {
                     continue;
                 };
-                let si = s as usize;
-                if *c == 0 {
+                if t.count == 0 {
                     self.touched.push(s);
-                    self.dmin[si] = i32::MAX;
-                    self.dmax[si] = i32::MIN;
+                    t.dmin = i32::MAX;
+                    t.dmax = i32::MIN;
                 }
-                *c += 1;
+                t.count += 1;
                 if tp == u16::MAX {
-                    self.dmin[si] = FULL_SCAN;
-                } else if self.dmin[si] != FULL_SCAN {
+                    t.dmin = FULL_SCAN;
+                } else if t.dmin != FULL_SCAN {
                     let d = tp as i32 - qp as i32;
-                    self.dmin[si] = self.dmin[si].min(d);
-                    self.dmax[si] = self.dmax[si].max(d);
+                    t.dmin = t.dmin.min(d);
+                    t.dmax = t.dmax.max(d);
                 }
             }
         }
@@ -448,20 +443,22 @@ impl<'a> Searcher<'a> {
         let touched = std::mem::take(&mut self.touched);
         for &s in &touched {
             let si = s as usize;
-            let count = self.counts[si];
-            self.counts[si] = 0;
+            let tally = std::mem::take(&mut self.seeding[si]);
+            let count = tally.count;
             if count < threshold {
                 continue;
             }
             let e = self.eligibility(s, params);
             if e.target {
+                let (packed_offset, tlen) = index.seq_extent(s);
                 out.push(Candidate {
                     count,
                     seq: s,
                     strand: strand as u8,
-                    dmin: self.dmin[si],
-                    dmax: self.dmax[si],
-                    tlen: index.seq_len(s),
+                    dmin: tally.dmin,
+                    dmax: tally.dmax,
+                    tlen,
+                    packed_offset,
                     is_ref: e.reference,
                 });
             }
@@ -533,7 +530,7 @@ impl<'a> Searcher<'a> {
             // over the index, and waiting for each one's bases in turn cost more than scanning them.
             if let Some(ahead) = candidates.get(i + PREFETCH_AHEAD) {
                 let (a, b) = stretch(ahead, v.ctx.n, v.all_bar.max_d as i64 + 2);
-                index.prefetch_seq_range(ahead.seq, a, b);
+                index.prefetch_packed(ahead.packed_offset, ahead.tlen, a, b);
             }
             // Candidates come most-seeded first: once they fall below what the current bar requires, no
             // later one can enter the top either.
@@ -841,6 +838,16 @@ fn stretch(c: &Candidate, n: usize, slack: i64) -> (usize, usize) {
     (a, b.max(a))
 }
 
+/// What seeding gathers about one target (see [`Searcher`]); all zero between queries.
+#[derive(Clone, Copy, Default)]
+struct SeedTally {
+    count: u32,
+    /// Smallest and largest seed diagonal (target pos − query pos); `dmin` is FULL_SCAN when a seed's
+    /// position is unknown.
+    dmin: i32,
+    dmax: i32,
+}
+
 /// A target to verify on one strand.
 #[derive(Clone, Copy)]
 struct Candidate {
@@ -850,6 +857,8 @@ struct Candidate {
     dmin: i32,
     dmax: i32,
     tlen: u32,
+    /// Where the target's packed bases start (for the prefetch hint).
+    packed_offset: u64,
     is_ref: bool,
 }
 

@@ -404,6 +404,14 @@ impl Index {
             .map_or(0, |e| e.len)
     }
 
+    /// Where sequence `id`'s packed bases start in the packed section, and its length: what
+    /// [`Index::prefetch_packed`] needs, read once with the length (`(0, 0)` when out of range).
+    pub fn seq_extent(&self, id: u32) -> (u64, u32) {
+        self.s::<SeqEntry>(SectionKind::SeqEntries)
+            .get(id as usize)
+            .map_or((0, 0), |e| (e.packed_offset, e.len))
+    }
+
     /// Unpacks sequence `id` into `out` (cleared; left empty when out of range).
     pub fn seq_into(&self, id: u32, out: &mut Vec<u8>) {
         out.clear();
@@ -435,18 +443,23 @@ impl Index {
     /// Asks the CPU to start loading the packed bases `start..end` of sequence `id` into cache, so a
     /// later read of them does not wait on memory. A hint only: nothing is read and results never change.
     pub fn prefetch_seq_range(&self, id: u32, start: usize, end: usize) {
+        let (offset, len) = self.seq_extent(id);
+        self.prefetch_packed(offset, len, start, end);
+    }
+
+    /// [`Index::prefetch_seq_range`] for a sequence whose [`Index::seq_extent`] the caller already has
+    /// (saves reading the sequence table again, itself a likely cache miss).
+    pub fn prefetch_packed(&self, offset: u64, len: u32, start: usize, end: usize) {
         #[cfg(target_arch = "x86_64")]
         {
-            let Some(e) = self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize) else {
-                return;
-            };
-            let base = e.packed_offset as usize;
-            let end = end.min(e.len as usize);
+            let end = end.min(len as usize);
             if start >= end {
                 return;
             }
+            let base = usize::try_from(offset).unwrap_or(usize::MAX);
             let packed = self.b(SectionKind::SeqPacked);
-            let Some(bytes) = packed.get(base + start / 4..(base + end.div_ceil(4)).min(packed.len())) else {
+            let (first, last) = (base.saturating_add(start / 4), base.saturating_add(end.div_ceil(4)));
+            let Some(bytes) = packed.get(first..last.min(packed.len())) else {
                 return;
             };
             // One hint per cache line, plus the last byte's line.
@@ -460,7 +473,7 @@ impl Index {
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = (id, start, end);
+        let _ = (offset, len, start, end);
     }
 
     /// Unpacks bases `start..end` of sequence `id` into `out` (cleared; clipped to the sequence). Returns
