@@ -1,7 +1,7 @@
 //! Candidate generation, filtering and verification (see the module docs of [`crate::search`]).
 
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
-use edna_align::myers::lanes::{BandQuery, BandTarget, BAND_ROWS, LANES, PAD_SLOT};
+use edna_align::myers::lanes::{BandQuery, BandTarget, BAND_ROWS, LANES, PAD_SLOT, WIDE_BAND_ROWS, WIDE_LANES};
 use edna_align::myers::MyersQuery;
 use edna_index::meta::canonical_marker;
 use edna_index::reader::Decoding;
@@ -188,7 +188,8 @@ pub struct Searcher<'a> {
     aligner: Aligner,
     target_buf: Vec<u8>,
     /// Per strand, the padded target slots of the candidates waiting for a vector band scan.
-    lane_slots: [[Vec<u8>; LANES]; 2],
+    /// Indexed by group (strand × narrow or wide band, see [`group_of`]) and lane.
+    lane_slots: [[Vec<u8>; LANES]; GROUPS],
     vector_screen: bool,
     eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
     eligible_key: Option<(Target, Option<String>)>,
@@ -524,7 +525,7 @@ impl<'a> Searcher<'a> {
             ref_bar,
             hits: Vec::new(),
         };
-        let mut pending: Vec<Vec<Job>> = strands.iter().map(|_| Vec::with_capacity(LANES)).collect();
+        let mut pending: [Vec<Job>; GROUPS] = Default::default();
         for (i, &c) in candidates.iter().enumerate() {
             // The stretch of a candidate a few places ahead starts loading now: the targets are scattered
             // over the index, and waiting for each one's bases in turn cost more than scanning them.
@@ -596,43 +597,56 @@ impl<'a> Searcher<'a> {
                 max_diag,
                 max_d,
             };
-            // The vector scan covers BAND_ROWS diagonals ending at max_diag: enough when the seeds say so.
-            if self.vector_screen && max_diag != usize::MAX && max_diag as i64 - (BAND_ROWS as i64 - 1) <= min_diag {
-                let strand = job.c.strand as usize;
-                let lane = pending[strand].len();
-                let slots = &mut self.lane_slots[strand][lane];
+            // The vector scans cover BAND_ROWS (or WIDE_BAND_ROWS) diagonals ending at max_diag: enough when
+            // the seeds say so.
+            let width = if max_diag == usize::MAX {
+                i64::MAX
+            } else {
+                max_diag as i64 - min_diag + 1
+            };
+            let wide = width > BAND_ROWS as i64;
+            if self.vector_screen && width <= WIDE_BAND_ROWS as i64 {
+                let g = group_of(job.c.strand, wide);
+                let lane = pending[g].len();
+                let slots = &mut self.lane_slots[g][lane];
                 slots.clear();
                 slots.resize(pad_left, PAD_SLOT);
                 index.seq_range_decoded_into(s, fs, fe, &SLOT_DECODING, slots);
                 slots.resize(slots.len() + pad_right, PAD_SLOT);
-                pending[strand].push(job);
-                if pending[strand].len() == LANES {
-                    self.flush_lanes(&mut v, &mut pending[strand]);
+                pending[g].push(job);
+                if pending[g].len() == if wide { WIDE_LANES } else { LANES } {
+                    self.flush_lanes(&mut v, &mut pending[g], wide);
                 }
             } else {
                 self.finish(&mut v, &job);
             }
         }
-        for group in &mut pending {
-            self.flush_lanes(&mut v, group);
+        for (g, group) in pending.iter_mut().enumerate() {
+            self.flush_lanes(&mut v, group, g % 2 == 1);
         }
         v.hits
     }
 
     /// Screens a group of deferred candidates of one strand with the vector band scan and finishes the
     /// ones it cannot reject, in their original order.
-    fn flush_lanes(&mut self, v: &mut Verification, group: &mut Vec<Job>) {
+    fn flush_lanes(&mut self, v: &mut Verification, group: &mut Vec<Job>, wide: bool) {
         let Some(first) = group.first() else {
             return;
         };
         let strand = first.c.strand as usize;
+        let slots = &self.lane_slots[group_of(first.c.strand, wide)];
         let band = v.band[strand].get_or_insert_with(|| BandQuery::new(&v.myers[strand]));
         let targets: [BandTarget; LANES] = std::array::from_fn(|l| BandTarget {
-            slots: &self.lane_slots[strand][l],
+            slots: &slots[l],
             max_diag: group.get(l).map_or(0, |job| job.max_diag),
             max_dist: group.get(l).map_or(0, |job| job.max_d),
         });
-        let may = band.may_align_lanes(&targets[..group.len()]);
+        let may: [bool; LANES] = if wide {
+            let w = band.may_align_wide_lanes(&targets[..group.len()]);
+            [w[0], w[1], false, false]
+        } else {
+            band.may_align_lanes(&targets[..group.len()])
+        };
         for (l, job) in group.drain(..).enumerate() {
             if may[l] {
                 self.finish(v, &job);
@@ -818,6 +832,14 @@ impl TopBar {
 struct Eligibility {
     target: bool,
     reference: bool,
+}
+
+/// Groups of candidates waiting for a vector band scan: per strand, narrow and wide bands.
+const GROUPS: usize = 4;
+
+/// The group of a candidate on `strand` (0 or 1) with a narrow or wide band.
+fn group_of(strand: u8, wide: bool) -> usize {
+    2 * (strand as usize & 1) + wide as usize
 }
 
 /// Unpacks target bases straight into the match-mask slots of the band scan.

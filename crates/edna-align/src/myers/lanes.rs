@@ -9,11 +9,17 @@
 //! AVX2 vector. The scan only answers "may this target align within the budget?"; targets that may
 //! go on to the exact scan, so the hits found do not change.
 //!
+//! Longer queries at low identity need wider bands: up to [`WIDE_BAND_ROWS`] diagonals fit a 128-bit
+//! word, and [`WIDE_LANES`] targets share a vector.
+//!
 //! The word of column `j` covers query rows `j − U ..= j − U + 62` (diagonals `U − 62 ..= U`, where
-//! `U` is the band's highest diagonal). Rows above row 1 are virtual rows of value 0 (the free target
+//! `U` is the band's highest diagonal; 126 for the wide word). Rows above row 1 are virtual rows of value 0 (the free target
 //! prefix); the value of a row just below the band, unknown, enters as the row above plus one, and a
 //! row just above it contributes a horizontal step of +1: both over-estimate, so every computed cell
 //! is at least the true semi-global distance and exact for alignments inside the band.
+
+use std::ops::{BitAnd, BitOr, BitXor, Not, Shl, Shr};
+use std::sync::OnceLock;
 
 use super::{MyersQuery, SLOTS};
 
@@ -21,6 +27,10 @@ use super::{MyersQuery, SLOTS};
 pub const BAND_ROWS: usize = 63;
 /// Targets scanned side by side.
 pub const LANES: usize = 4;
+/// Diagonals covered by a wide band scan (128-bit words).
+pub const WIDE_BAND_ROWS: usize = 127;
+/// Targets scanned side by side with wide words.
+pub const WIDE_LANES: usize = 2;
 /// Table rows before query row 1: a window starting this far up is all virtual rows.
 const LEAD: i64 = 64;
 /// Columns between two checks of whether a lane can still reach the budget.
@@ -37,7 +47,7 @@ pub struct BandTarget<'a> {
     /// Peq slots of the padded target columns, as built by [`padded_slots`].
     pub slots: &'a [u8],
     /// Highest diagonal (padded column minus query row) an acceptable alignment may use; the scan
-    /// covers diagonals `max_diag − 62 ..= max_diag`.
+    /// covers diagonals `max_diag − 62 ..= max_diag` ([`BAND_ROWS`]; `− 126` for a wide scan).
     pub max_diag: usize,
     /// Edit budget.
     pub max_dist: u32,
@@ -46,10 +56,15 @@ pub struct BandTarget<'a> {
 /// The match masks of a query laid out for band scans (immutable, `Sync`): entry
 /// `(o + 64) * STRIDE + slot` holds bit `r` set iff query row `o + r` (1-based) matches `slot`, with rows
 /// above the query always matching and rows below it never.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct BandQuery {
     len: usize,
     table: Vec<u64>,
+    /// The same for 128-bit words (rows from −128), built on the first wide scan.
+    wide: OnceLock<Vec<u128>>,
+    /// The query's Peq words (slot-major), for the wide table.
+    peq: Vec<u64>,
+    blocks: usize,
 }
 
 /// The slot of a wildcard column (query overhang), which matches every query row.
@@ -78,7 +93,30 @@ impl BandQuery {
                 table[row * STRIDE + slot] = window_bits(words, m, first - 1);
             }
         }
-        BandQuery { len: m, table }
+        BandQuery {
+            len: m,
+            table,
+            wide: OnceLock::new(),
+            peq: query.peq.clone(),
+            blocks: query.blocks,
+        }
+    }
+
+    /// The match table for 128-bit words: entry `(o + 128) * STRIDE + slot` for query rows `o..o + 128`.
+    fn wide_table(&self) -> &[u128] {
+        self.wide.get_or_init(|| {
+            let m = self.len;
+            let rows = m + 128 + 2;
+            let mut table = vec![0u128; rows * STRIDE];
+            for row in 0..rows {
+                let first = row as i64 - 128;
+                for slot in 0..SLOTS {
+                    let words = &self.peq[slot * self.blocks..(slot + 1) * self.blocks];
+                    table[row * STRIDE + slot] = u128::window(words, m, first - 1);
+                }
+            }
+            table
+        })
     }
 
     /// Query length.
@@ -95,7 +133,34 @@ impl BandQuery {
     /// inside the band has at most `max_dist` edits (true whenever one does; false whenever the
     /// semi-global distance over the whole padded target exceeds `max_dist`).
     pub fn may_align(&self, t: &BandTarget) -> bool {
-        self.scan::<1>(std::slice::from_ref(t))[0]
+        self.scan::<u64, 1>(&self.table, std::slice::from_ref(t))[0]
+    }
+
+    /// [`BandQuery::may_align`] over [`WIDE_BAND_ROWS`] diagonals (`max_diag − 126 ..= max_diag`).
+    pub fn may_align_wide(&self, t: &BandTarget) -> bool {
+        self.scan::<u128, 1>(self.wide_table(), std::slice::from_ref(t))[0]
+    }
+
+    /// [`BandQuery::may_align_wide`] for up to [`WIDE_LANES`] targets at once, vectorised with AVX2 where
+    /// the CPU has it (answers beyond the targets given are false).
+    pub fn may_align_wide_lanes(&self, targets: &[BandTarget]) -> [bool; WIDE_LANES] {
+        let table = self.wide_table();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `scan_wide_avx2`.
+                return unsafe { self.scan_wide_avx2(table, targets) };
+            }
+        }
+        let all = self.scan::<u128, WIDE_LANES>(table, targets);
+        [all[0], all[1]]
+    }
+
+    /// [`BandQuery::may_align_wide_lanes`] without the vector instructions.
+    pub fn may_align_wide_lanes_portable(&self, targets: &[BandTarget]) -> [bool; WIDE_LANES] {
+        let all = self.scan::<u128, WIDE_LANES>(self.wide_table(), targets);
+        [all[0], all[1]]
     }
 
     /// [`BandQuery::may_align`] for up to [`LANES`] targets at once, vectorised with AVX2 where the CPU
@@ -109,12 +174,12 @@ impl BandQuery {
                 return unsafe { self.scan_avx2(targets) };
             }
         }
-        self.scan::<LANES>(targets)
+        self.scan::<u64, LANES>(&self.table, targets)
     }
 
     /// [`BandQuery::may_align_lanes`] without the vector instructions (what other CPUs run).
     pub fn may_align_lanes_portable(&self, targets: &[BandTarget]) -> [bool; LANES] {
-        self.scan::<LANES>(targets)
+        self.scan::<u64, LANES>(&self.table, targets)
     }
 
     /// The scan of [`BandQuery::scan`] with one target per 64-bit lane of an AVX2 vector (the same steps,
@@ -148,7 +213,7 @@ impl BandQuery {
             }
         }
         let lanes = |v: [i64; LANES]| _mm256_set_epi64x(v[3], v[2], v[1], v[0]);
-        let mut vp = _mm256_set1_epi64x(initial_vp(u) as i64);
+        let mut vp = _mm256_set1_epi64x(initial_vp::<u64>(u) as i64);
         let mut vn = _mm256_setzero_si256();
         let mut score = _mm256_set1_epi64x(score0);
         let budget_plus1 = lanes(budget.map(|b| b + 1));
@@ -234,7 +299,7 @@ impl BandQuery {
             if j.is_multiple_of(CHECK_EVERY) && top >= 0 && open != 0 {
                 // lower_bound() in every lane at once: per-byte step counts by nibble lookup, the rise
                 // below each byte by a shifted suffix sum, the largest drop by a shifted maximum.
-                let mask = _mm256_set1_epi64x(steps_mask(below) as i64);
+                let mask = _mm256_set1_epi64x(steps_mask::<u64>(below) as i64);
                 let (p, n) = (_mm256_and_si256(vp, mask), _mm256_and_si256(vn, mask));
                 let byte_ones = |v: __m256i| {
                     let lo = _mm256_and_si256(v, nibble);
@@ -260,6 +325,127 @@ impl BandQuery {
         answer
     }
 
+    /// The wide scan ([`BandQuery::scan`] with `u128` words) with one target per 128-bit half of an AVX2
+    /// vector: each half holds a target's low and high 64-bit words, and additions and shifts carry from
+    /// the low word into the high one. A property test holds it to the portable scan's answers.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn scan_wide_avx2(&self, table: &[u128], targets: &[BandTarget]) -> [bool; WIDE_LANES] {
+        use std::arch::x86_64::*;
+        use wide::*;
+        const BOTTOM: i64 = WIDE_BAND_ROWS as i64;
+        const LEAD_ROWS: i64 = 128;
+        let targets = &targets[..targets.len().min(WIDE_LANES)];
+        let m = self.len as i64;
+        let mut answer = [false; WIDE_LANES];
+        let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
+            return answer;
+        };
+        let lead: [usize; WIDE_LANES] =
+            std::array::from_fn(|l| targets.get(l).map_or(0, |t| (u - t.max_diag as i64) as usize));
+        let last: [usize; WIDE_LANES] = std::array::from_fn(|l| {
+            targets
+                .get(l)
+                .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
+        });
+        let budget: [i64; WIDE_LANES] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
+        let mut top = -1 - u;
+        let score0 = m.min(top + BOTTOM).max(0);
+        let mut open = 0u32;
+        for l in 0..targets.len() {
+            if m - top <= BOTTOM && score0 <= budget[l] {
+                answer[l] = true;
+            } else if last[l] > 0 {
+                open |= 1 << l;
+            }
+        }
+        let slots: [&[u8]; WIDE_LANES] = std::array::from_fn(|l| targets.get(l).map_or(&[][..], |t| t.slots));
+        let start = initial_vp::<u128>(u);
+        let mut vp = pair([start, start]);
+        let mut vn = _mm256_setzero_si256();
+        let mut score = low_words([score0, score0]);
+        let budget_vec = low_words(budget);
+        let budget_plus1 = low_words(budget.map(|b| b + 1));
+        let ones_low = low_words([1, 1]);
+        let low_mask = low_words([-1, -1]);
+        let all = _mm256_set1_epi64x(-1);
+        let high = _mm256_set_epi64x(HIGH as i64, 0, HIGH as i64, 0);
+        let end = last.iter().copied().max().unwrap_or(0);
+        let mut j = 0usize;
+        while open != 0 && j < end {
+            top += 1;
+            let row = (top.clamp(-LEAD_ROWS, m + 1) + LEAD_ROWS) as usize * STRIDE;
+            let Some(eq_row) = table
+                .get(row..row + STRIDE)
+                .and_then(|r| <&[u128; STRIDE]>::try_from(r).ok())
+            else {
+                break;
+            };
+            let eqs: [u128; WIDE_LANES] = std::array::from_fn(|l| {
+                let slot = slots[l].get(j.wrapping_sub(lead[l])).copied().unwrap_or(0);
+                eq_row[slot as usize & (STRIDE - 1)]
+            });
+            j += 1;
+            let eq = pair(eqs);
+            let vp_in = if top + BOTTOM >= 1 {
+                _mm256_or_si256(vp, high)
+            } else {
+                vp
+            };
+            let xv = _mm256_or_si256(eq, vn);
+            let sum = add128(_mm256_and_si256(eq, vp_in), vp_in);
+            let xh = _mm256_or_si256(_mm256_xor_si256(sum, vp_in), eq);
+            let ph = _mm256_or_si256(vn, _mm256_andnot_si256(_mm256_or_si256(xh, vp_in), all));
+            let mh = _mm256_and_si256(vp_in, xh);
+            let mut ph2 = shl1(ph);
+            if top >= 2 {
+                ph2 = _mm256_or_si256(ph2, ones_low);
+            }
+            let mh2 = shl1(mh);
+            let vp2 = _mm256_or_si256(mh2, _mm256_andnot_si256(_mm256_or_si256(xv, ph2), all));
+            let vn2 = _mm256_and_si256(ph2, xv);
+            let below = m - top;
+            let bit = below.clamp(0, BOTTOM - 1);
+            let (hp, hm) = if bit < 64 {
+                let c = _mm_cvtsi64_si128(bit);
+                (_mm256_srl_epi64(ph, c), _mm256_srl_epi64(mh, c))
+            } else {
+                let c = _mm_cvtsi64_si128(bit - 64);
+                (
+                    _mm256_bsrli_epi128::<8>(_mm256_srl_epi64(ph, c)),
+                    _mm256_bsrli_epi128::<8>(_mm256_srl_epi64(mh, c)),
+                )
+            };
+            let dh = _mm256_sub_epi64(_mm256_and_si256(hp, ones_low), _mm256_and_si256(hm, ones_low));
+            score = _mm256_add_epi64(score, dh);
+            if below >= BOTTOM {
+                let dv = _mm256_sub_epi64(_mm256_srli_epi64::<63>(vp2), _mm256_srli_epi64::<63>(vn2));
+                score = _mm256_add_epi64(score, _mm256_bsrli_epi128::<8>(dv));
+            }
+            vp = shr1(vp2);
+            vn = shr1(vn2);
+            if below <= BOTTOM {
+                let within = _mm256_and_si256(_mm256_cmpgt_epi64(budget_plus1, score), low_mask);
+                let hits = low_lane_bits(within) & open;
+                for (l, a) in answer.iter_mut().enumerate() {
+                    if hits & (1 << l) != 0 {
+                        *a = true;
+                    }
+                }
+                open &= !hits;
+            }
+            for (l, &last) in last.iter().enumerate() {
+                if j >= last {
+                    open &= !(1 << l);
+                }
+            }
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && open != 0 {
+                open &= !beyond_budget(vp, vn, score, budget_vec, below);
+            }
+        }
+        answer
+    }
+
     /// The band scan of up to `N` targets in lock step, the portable reference of the vector
     /// version.
     ///
@@ -268,9 +454,12 @@ impl BandQuery {
     /// row `i` stays at `i`). So every lane's word covers the same query rows at every step, and the rows,
     /// the match-table row and the tracked-row arithmetic are shared.
     #[inline(always)]
-    fn scan<const N: usize>(&self, targets: &[BandTarget]) -> [bool; LANES] {
+    fn scan<W: Word, const N: usize>(&self, table: &[W], targets: &[BandTarget]) -> [bool; LANES] {
         let targets = &targets[..targets.len().min(N)];
         let m = self.len as i64;
+        let bottom = W::BITS as i64 - 1; // the word's bottom row, relative to the row before its top
+        let lead_rows = W::BITS as i64;
+        let high = W::ONE << (W::BITS - 1);
         let mut answer = [false; LANES];
         let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
             return answer;
@@ -284,14 +473,14 @@ impl BandQuery {
                 .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
         });
         let budget: [i64; N] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
-        // Column 0: the word covers rows -u ..= 62-u, of value max(0, row).
+        // Column 0: the word covers rows -u ..= bottom-1-u, of value max(0, row).
         let mut top = -1 - u;
-        let mut score = [m.min(top + WORD_BOTTOM).max(0); N];
-        let mut vp = [initial_vp(u); N];
-        let mut vn = [0u64; N];
+        let mut score = [m.min(top + bottom).max(0); N];
+        let mut vp = [initial_vp::<W>(u); N];
+        let mut vn = [W::ZERO; N];
         let mut open = 0u32;
         for l in 0..targets.len() {
-            if m - top <= WORD_BOTTOM && score[l] <= budget[l] {
+            if m - top <= bottom && score[l] <= budget[l] {
                 answer[l] = true;
             } else if last[l] > 0 {
                 open |= 1 << l;
@@ -301,25 +490,25 @@ impl BandQuery {
         let mut j = 0usize;
         while open != 0 && j < end {
             top += 1;
-            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * STRIDE;
-            let eq: [u64; N] = std::array::from_fn(|l| {
+            let row = (top.clamp(-lead_rows, m + 1) + lead_rows) as usize * STRIDE;
+            let eq: [W; N] = std::array::from_fn(|l| {
                 // Before its first column a lane reads slot 0, which matches no query row.
                 let slot = targets
                     .get(l)
                     .and_then(|t| t.slots.get(j.wrapping_sub(lead[l])))
                     .copied()
                     .unwrap_or(0);
-                self.table
+                table
                     .get(row + (slot as usize & (STRIDE - 1)))
                     .copied()
-                    .unwrap_or(0)
+                    .unwrap_or(W::ZERO)
             });
             j += 1;
-            let new_bottom = if top + 63 >= 1 { HIGH } else { 0 };
-            let hin_pos = (top >= 2) as u64;
+            let new_bottom = if top + bottom >= 1 { high } else { W::ZERO };
+            let hin_pos = if top >= 2 { W::ONE } else { W::ZERO };
             let below = m - top; // ≥ 1 for every open lane: the last query row is still in the word
-            let bit = below.clamp(0, 62) as u32;
-            let moving = below >= 63;
+            let bit = below.clamp(0, bottom - 1) as u32;
+            let moving = below >= bottom;
             for l in 0..N {
                 let vp_in = vp[l] | new_bottom;
                 let xv = eq[l] | vn[l];
@@ -330,14 +519,14 @@ impl BandQuery {
                 let mh2 = mh << 1;
                 let vp2 = mh2 | !(xv | ph2);
                 let vn2 = ph2 & xv;
-                score[l] += ((ph >> bit) & 1) as i64 - ((mh >> bit) & 1) as i64;
+                score[l] += ph.bit(bit) - mh.bit(bit);
                 if moving {
-                    score[l] += (vp2 >> 63) as i64 - (vn2 >> 63) as i64;
+                    score[l] += vp2.bit(W::BITS - 1) - vn2.bit(W::BITS - 1);
                 }
                 vp[l] = vp2 >> 1;
                 vn[l] = vn2 >> 1;
             }
-            if below <= WORD_BOTTOM {
+            if below <= bottom {
                 for l in 0..N {
                     if open & (1 << l) != 0 && score[l] <= budget[l] {
                         answer[l] = true;
@@ -364,13 +553,208 @@ impl BandQuery {
     }
 }
 
+/// A column word: `u64` for [`BAND_ROWS`] diagonals, `u128` for [`WIDE_BAND_ROWS`].
+trait Word:
+    Copy
+    + BitAnd<Output = Self>
+    + BitOr<Output = Self>
+    + BitXor<Output = Self>
+    + Not<Output = Self>
+    + Shl<u32, Output = Self>
+    + Shr<u32, Output = Self>
+{
+    const BITS: u32;
+    const ZERO: Self;
+    const ONE: Self;
+    fn wrapping_add(self, other: Self) -> Self;
+    /// Bit `i` as 0 or 1.
+    fn bit(self, i: u32) -> i64;
+    /// Set bits among bits `8i .. 8i + 8`.
+    fn byte_ones(self, i: u32) -> i64;
+    /// The word of query positions `p ..` of one Peq slot (see [`window_bits`]).
+    fn window(words: &[u64], m: usize, p: i64) -> Self;
+}
+
+impl Word for u64 {
+    const BITS: u32 = 64;
+    const ZERO: Self = 0;
+    const ONE: Self = 1;
+    #[inline(always)]
+    fn wrapping_add(self, other: Self) -> Self {
+        u64::wrapping_add(self, other)
+    }
+    #[inline(always)]
+    fn bit(self, i: u32) -> i64 {
+        ((self >> i) & 1) as i64
+    }
+    #[inline(always)]
+    fn byte_ones(self, i: u32) -> i64 {
+        ((self >> (8 * i)) & 0xff).count_ones() as i64
+    }
+    fn window(words: &[u64], m: usize, p: i64) -> Self {
+        window_bits(words, m, p)
+    }
+}
+
+impl Word for u128 {
+    const BITS: u32 = 128;
+    const ZERO: Self = 0;
+    const ONE: Self = 1;
+    #[inline(always)]
+    fn wrapping_add(self, other: Self) -> Self {
+        u128::wrapping_add(self, other)
+    }
+    #[inline(always)]
+    fn bit(self, i: u32) -> i64 {
+        ((self >> i) & 1) as i64
+    }
+    #[inline(always)]
+    fn byte_ones(self, i: u32) -> i64 {
+        ((self >> (8 * i)) & 0xff).count_ones() as i64
+    }
+    fn window(words: &[u64], m: usize, p: i64) -> Self {
+        u128::from(window_bits(words, m, p)) | (u128::from(window_bits(words, m, p + 64)) << 64)
+    }
+}
+
+/// The wide kernel's vector lower-bound test against [`lower_bound`] on the same words, for tests: the
+/// vector answer for (vp, vn, score, budget) pairs; `None` without AVX2.
+#[doc(hidden)]
+pub fn wide_beyond_budget_for_tests(words: [(u128, u128, i64, i64); 2], below: i64) -> Option<[bool; 2]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            let bits = unsafe {
+                wide::beyond_budget(
+                    wide::pair([words[0].0, words[1].0]),
+                    wide::pair([words[0].1, words[1].1]),
+                    wide::low_words([words[0].2, words[1].2]),
+                    wide::low_words([words[0].3, words[1].3]),
+                    below,
+                )
+            };
+            return Some([bits & 1 != 0, bits & 2 != 0]);
+        }
+    }
+    let _ = (words, below);
+    None
+}
+
+/// [`lower_bound`] for tests.
+#[doc(hidden)]
+pub fn wide_lower_bound_for_tests(vp: u128, vn: u128, score: i64, below: i64) -> i64 {
+    lower_bound(vp, vn, score, below)
+}
+
+/// AVX2 helpers of the wide scan: two 128-bit words per vector, low 64-bit word first in each half.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    use std::arch::x86_64::*;
+
+    /// Two 128-bit words.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn pair(v: [u128; 2]) -> __m256i {
+        _mm256_set_epi64x((v[1] >> 64) as i64, v[1] as i64, (v[0] >> 64) as i64, v[0] as i64)
+    }
+
+    /// Two 64-bit values in the low words, zero in the high ones.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn low_words(v: [i64; 2]) -> __m256i {
+        _mm256_set_epi64x(0, v[1], 0, v[0])
+    }
+
+    /// One bit per half: whether its low word is all ones (a comparison result).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn low_lane_bits(v: __m256i) -> u32 {
+        let bits = _mm256_movemask_pd(_mm256_castsi256_pd(v)) as u32;
+        (bits & 1) | ((bits >> 1) & 2)
+    }
+
+    /// 128-bit addition in each half: the low words' unsigned carry goes into the high words.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn add128(a: __m256i, b: __m256i) -> __m256i {
+        let sum = _mm256_add_epi64(a, b);
+        let sign = _mm256_set1_epi64x(i64::MIN);
+        // Unsigned a > sum exactly when the 64-bit addition wrapped.
+        let wrapped = _mm256_cmpgt_epi64(_mm256_xor_si256(a, sign), _mm256_xor_si256(sum, sign));
+        let carry = _mm256_bslli_epi128::<8>(_mm256_and_si256(wrapped, _mm256_set1_epi64x(1)));
+        _mm256_add_epi64(sum, carry)
+    }
+
+    /// 128-bit shift left by one in each half.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn shl1(x: __m256i) -> __m256i {
+        _mm256_or_si256(
+            _mm256_slli_epi64::<1>(x),
+            _mm256_bslli_epi128::<8>(_mm256_srli_epi64::<63>(x)),
+        )
+    }
+
+    /// 128-bit shift right by one in each half.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn shr1(x: __m256i) -> __m256i {
+        _mm256_or_si256(
+            _mm256_srli_epi64::<1>(x),
+            _mm256_bsrli_epi128::<8>(_mm256_slli_epi64::<63>(x)),
+        )
+    }
+
+    /// One bit per half: whether `lower_bound` of its word exceeds its budget (both in the low words).
+    /// Per-byte step counts, then suffix sums and maxima over the 16 bytes of each half (byte shifts stay
+    /// inside a half).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn beyond_budget(vp: __m256i, vn: __m256i, score: __m256i, budget: __m256i, below: i64) -> u32 {
+        let steps = super::steps_mask::<u128>(below);
+        let mask = pair([steps, steps]);
+        let (up, down) = (
+            byte_ones(_mm256_and_si256(vp, mask)),
+            byte_ones(_mm256_and_si256(vn, mask)),
+        );
+        let mut rise = _mm256_sub_epi8(up, down);
+        rise = _mm256_add_epi8(rise, _mm256_bsrli_epi128::<1>(rise));
+        rise = _mm256_add_epi8(rise, _mm256_bsrli_epi128::<2>(rise));
+        rise = _mm256_add_epi8(rise, _mm256_bsrli_epi128::<4>(rise));
+        rise = _mm256_add_epi8(rise, _mm256_bsrli_epi128::<8>(rise));
+        let mut drop = _mm256_add_epi8(rise, down);
+        drop = _mm256_max_epi8(drop, _mm256_bsrli_epi128::<1>(drop));
+        drop = _mm256_max_epi8(drop, _mm256_bsrli_epi128::<2>(drop));
+        drop = _mm256_max_epi8(drop, _mm256_bsrli_epi128::<4>(drop));
+        drop = _mm256_max_epi8(drop, _mm256_bsrli_epi128::<8>(drop));
+        let drop = _mm256_and_si256(drop, low_words([0xff, 0xff]));
+        let beyond = _mm256_cmpgt_epi64(score, _mm256_add_epi64(budget, drop));
+        low_lane_bits(_mm256_and_si256(beyond, low_words([-1, -1])))
+    }
+
+    /// Set bits of every byte.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn byte_ones(v: __m256i) -> __m256i {
+        let nibble = _mm256_set1_epi8(0x0f);
+        let popcount4 = _mm256_setr_epi8(
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+        );
+        let lo = _mm256_and_si256(v, nibble);
+        let hi = _mm256_and_si256(_mm256_srli_epi64::<4>(v), nibble);
+        _mm256_add_epi8(_mm256_shuffle_epi8(popcount4, lo), _mm256_shuffle_epi8(popcount4, hi))
+    }
+}
+
 /// Vertical deltas of column 0 for a band whose highest diagonal is `u`: +1 from row 1 down, 0 for
-/// the virtual rows above it (bit `r` is row `r − u`).
-fn initial_vp(u: i64) -> u64 {
-    if u + 1 >= BAND_ROWS as i64 {
-        0
+/// the virtual rows above it (bit `r` is row `r − u`; the word's top bit is the entering row, left 0).
+fn initial_vp<W: Word>(u: i64) -> W {
+    if u + 1 >= W::BITS as i64 - 1 {
+        W::ZERO
     } else {
-        (!0u64 << (u + 1)) & !HIGH
+        (!W::ZERO << (u as u32 + 1)) & !(W::ONE << (W::BITS - 1))
     }
 }
 
@@ -379,13 +763,14 @@ fn initial_vp(u: i64) -> u64 {
 /// word's top. Walking up from the tracked row one byte (8 rows) at a time, the value at each byte's last
 /// row is exact, and no row in the byte is lower than that minus the byte's +1 steps.
 #[inline(always)]
-fn lower_bound(vp: u64, vn: u64, score: i64, below: i64) -> i64 {
-    let (p, n) = (vp & steps_mask(below), vn & steps_mask(below));
+fn lower_bound<W: Word>(vp: W, vn: W, score: i64, below: i64) -> i64 {
+    let mask = steps_mask::<W>(below);
+    let (p, n) = (vp & mask, vn & mask);
     let mut lowest = score;
     let mut rise = 0i64; // value of the tracked row minus the value at the current byte's last row
-    for byte in (0..8).rev() {
-        let up = ((p >> (8 * byte)) & 0xff).count_ones() as i64;
-        let down = ((n >> (8 * byte)) & 0xff).count_ones() as i64;
+    for byte in (0..W::BITS / 8).rev() {
+        let up = p.byte_ones(byte);
+        let down = n.byte_ones(byte);
         lowest = lowest.min(score - rise - up);
         rise += up - down;
     }
@@ -393,11 +778,11 @@ fn lower_bound(vp: u64, vn: u64, score: i64, below: i64) -> i64 {
 }
 
 /// The vertical steps that separate the word's rows from the tracked row: bit `b` holds the step into
-/// row `top + 1 + b`; the tracked row is at bit `min(below, 63) − 1`, and the step into the top row
+/// row `top + 1 + b`; the tracked row is at bit `min(below, BITS − 1) − 1`, and the step into the top row
 /// comes from outside the word.
 #[inline(always)]
-fn steps_mask(below: i64) -> u64 {
-    ((1u64 << below.clamp(1, 63)) - 1) & !1
+fn steps_mask<W: Word>(below: i64) -> W {
+    !(!W::ZERO << below.clamp(1, W::BITS as i64 - 1) as u32) & !W::ONE
 }
 
 /// Bits `r` = query position `p + r` (0-based) of one Peq slot: 1 above the query, 0 below it.

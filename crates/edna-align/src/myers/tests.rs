@@ -450,3 +450,128 @@ fn self_hit_passes_in_any_lane_group() {
         assert!(a[0], "avx2 u={u}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// The 127-diagonal band scan is lossless and sound like the narrow one.
+    #[test]
+    fn wide_band_is_lossless_and_sound(
+        (q, t) in pair(),
+        left in 0usize..40,
+        right in 0usize..40,
+        max_diag in 0usize..220,
+        k in 0u32..80,
+    ) {
+        let mq = MyersQuery::new(&q);
+        let bq = lanes::BandQuery::new(&mq);
+        let (slots, explicit) = band_target(&t, left, right);
+        let truth = naive_best(&q, &explicit, u32::MAX).map_or(u32::MAX, |h| h.distance);
+        let banded = naive_band_best_between(&q, &explicit, max_diag as i64 - 126, max_diag);
+        let got = bq.may_align_wide(&lanes::BandTarget { slots: &slots, max_diag, max_dist: k });
+        if banded <= k {
+            prop_assert!(got, "missed: banded {} k {} l {} r {} md {}", banded, k, left, right, max_diag);
+        }
+        if truth > k {
+            prop_assert!(!got, "accepted: truth {} k {}", truth, k);
+        }
+    }
+
+    /// The wide vector lanes answer exactly as the one-lane wide scan.
+    #[test]
+    fn wide_band_lanes_equal_single_lane(
+        q in dna(0..300),
+        targets in prop::collection::vec((dna(0..300), 0usize..40, 0usize..40, 0usize..220, 0u32..80), lanes::WIDE_LANES),
+        related in prop::collection::vec(any::<bool>(), lanes::WIDE_LANES),
+    ) {
+        let mq = MyersQuery::new(&q);
+        let bq = lanes::BandQuery::new(&mq);
+        let built: Vec<(Vec<u8>, usize, u32)> = targets
+            .iter()
+            .zip(&related)
+            .map(|((t, l, r, md, k), &rel)| {
+                let t = if rel { [t.clone(), mutate(&q, 7, *md as u64), t.clone()].concat() } else { t.clone() };
+                (band_target(&t, *l, *r).0, *md, *k)
+            })
+            .collect();
+        let lanes_in: [lanes::BandTarget; lanes::WIDE_LANES] = std::array::from_fn(|l| lanes::BandTarget {
+            slots: &built[l].0,
+            max_diag: built[l].1,
+            max_dist: built[l].2,
+        });
+        let one: Vec<bool> = lanes_in.iter().map(|t| bq.may_align_wide(t)).collect();
+        prop_assert_eq!(bq.may_align_wide_lanes(&lanes_in).to_vec(), one.clone());
+        prop_assert_eq!(bq.may_align_wide_lanes_portable(&lanes_in).to_vec(), one.clone());
+        prop_assert_eq!(bq.may_align_wide_lanes(&lanes_in[..1]).to_vec(), vec![one[0], false]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+    /// With the budget at exactly the best in-band distance, every kernel (portable, vector, narrow, wide)
+    /// must accept, and with one less it must reject whenever the true distance is over it: early exits
+    /// that come a column too soon show up here.
+    #[test]
+    fn band_kernels_accept_at_the_exact_budget(
+        q in dna(20..300),
+        every in 4usize..15,
+        seed in any::<u64>(),
+        flank in dna(0..40),
+        left in 0usize..20,
+        shift in 0usize..40,
+    ) {
+        let t = [flank.clone(), mutate(&q, every, seed), flank].concat();
+        let mq = MyersQuery::new(&q);
+        let bq = lanes::BandQuery::new(&mq);
+        let (slots, explicit) = band_target(&t, left, 0);
+        let truth = naive_last_row(&q, &explicit).into_iter().min().unwrap_or(u32::MAX);
+        for (rows, wide) in [(63usize, false), (127, true)] {
+            // A band placed around the copy (starting `flank.len() + left` columns in), shifted a little.
+            let max_diag = 40 + left + shift.min(rows / 2);
+            let banded = naive_band_best_between(&q, &explicit, max_diag as i64 - (rows as i64 - 1), max_diag);
+            if banded > 400 {
+                continue;
+            }
+            for k in [banded, banded.saturating_sub(1)] {
+                let target = lanes::BandTarget { slots: &slots, max_diag, max_dist: k };
+                let answers = if wide {
+                    let mut a = vec![bq.may_align_wide(&target)];
+                    a.extend(bq.may_align_wide_lanes(&[target, target]));
+                    a.extend(bq.may_align_wide_lanes_portable(&[target]).iter().take(1));
+                    a
+                } else {
+                    let mut a = vec![bq.may_align(&target)];
+                    a.extend(bq.may_align_lanes(&[target, target, target]).iter().take(3));
+                    a.extend(bq.may_align_lanes_portable(&[target]).iter().take(1));
+                    a
+                };
+                if k == banded {
+                    prop_assert!(answers.iter().all(|&a| a), "rows {} k {} answers {:?}", rows, k, answers);
+                }
+                if truth > k {
+                    prop_assert!(answers.iter().all(|&a| !a), "rows {} truth {} k {} answers {:?}", rows, truth, k, answers);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    /// The wide kernel's vector lower-bound test agrees with the scalar bound on any words (disjoint +1 and
+    /// −1 steps, as vertical deltas are).
+    #[test]
+    fn wide_vector_bound_equals_scalar(
+        words in prop::collection::vec((any::<u128>(), any::<u128>(), 0i64..300, 0i64..300), 2),
+        below in 1i64..200,
+    ) {
+        let w: [(u128, u128, i64, i64); 2] = std::array::from_fn(|i| {
+            let (p, n, score, budget) = words[i];
+            (p, n & !p, score, budget)
+        });
+        if let Some(got) = lanes::wide_beyond_budget_for_tests(w, below) {
+            for i in 0..2 {
+                let (p, n, score, budget) = w[i];
+                prop_assert_eq!(got[i], lanes::wide_lower_bound_for_tests(p, n, score, below) > budget, "half {}", i);
+            }
+        }
+    }
+}
