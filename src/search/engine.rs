@@ -572,10 +572,6 @@ impl<'a> Searcher<'a> {
             if !ambiguous && pad_left + pad_right == 0 && dmin != FULL_SCAN && c.count < bar.min_seeds_contained {
                 continue;
             }
-            if !ambiguous && !bar.pieces[c.strand as usize].may_align(packed, fs, fe, pad_left + pad_right) {
-                continue;
-            }
-            self.stats.piece_passed += 1;
             // The same diagonal argument bounds the band: every cell of such an alignment lies on a diagonal
             // in [dmin − max_d, dmax + max_d] (target coordinates), so the scan may stop once that band holds
             // no cell within the edit budget.
@@ -588,6 +584,21 @@ impl<'a> Searcher<'a> {
                     dmin as i64 - slack + shift,
                 )
             };
+            // The vector scans cover BAND_ROWS (or WIDE_BAND_ROWS) diagonals ending at max_diag: enough when
+            // the seeds say so. A candidate they take skips the piece filter, which costs more per candidate
+            // than the vector screen (both are lossless, so the hits are the same).
+            let width = if max_diag == usize::MAX {
+                i64::MAX
+            } else {
+                max_diag as i64 - min_diag + 1
+            };
+            let wide = width > BAND_ROWS as i64;
+            let screened = self.vector_screen && width <= WIDE_BAND_ROWS as i64;
+            if !screened && !ambiguous && !bar.pieces[c.strand as usize].may_align(packed, fs, fe, pad_left + pad_right)
+            {
+                continue;
+            }
+            self.stats.piece_passed += 1;
             let job = Job {
                 c,
                 fs,
@@ -597,15 +608,7 @@ impl<'a> Searcher<'a> {
                 max_diag,
                 max_d,
             };
-            // The vector scans cover BAND_ROWS (or WIDE_BAND_ROWS) diagonals ending at max_diag: enough when
-            // the seeds say so.
-            let width = if max_diag == usize::MAX {
-                i64::MAX
-            } else {
-                max_diag as i64 - min_diag + 1
-            };
-            let wide = width > BAND_ROWS as i64;
-            if self.vector_screen && width <= WIDE_BAND_ROWS as i64 {
+            if screened {
                 let g = group_of(job.c.strand, wide);
                 let lane = pending[g].len();
                 let slots = &mut self.lane_slots[g][lane];
