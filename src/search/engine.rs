@@ -193,6 +193,8 @@ pub struct Searcher<'a> {
     vector_screen: bool,
     eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
     eligible_key: Option<(Target, Option<String>)>,
+    /// The canonical form of the key's marker, computed once per key.
+    eligible_marker: Option<String>,
     /// Work counters, for benchmarks and tuning.
     pub stats: SearchStats,
 }
@@ -265,6 +267,7 @@ impl<'a> Searcher<'a> {
             vector_screen: true,
             eligible: vec![0; n],
             eligible_key: None,
+            eligible_marker: None,
             stats: SearchStats::default(),
         }
     }
@@ -289,6 +292,7 @@ impl<'a> Searcher<'a> {
         if !same {
             self.eligible.iter_mut().for_each(|e| *e = 0);
             self.eligible_key = Some((params.target, params.marker.clone()));
+            self.eligible_marker = params.marker.as_deref().map(canonical_marker);
         }
     }
 
@@ -304,11 +308,12 @@ impl<'a> Searcher<'a> {
         let flags = if flags & KNOWN != 0 {
             flags
         } else {
-            let target = eligible(self.index, seq, params);
+            let want = self.eligible_marker.as_deref();
+            let target = eligible(self.index, seq, params.target, want);
             let reference = if params.target == Target::References {
                 target
             } else {
-                eligible(self.index, seq, &params.references_only())
+                eligible(self.index, seq, Target::References, want)
             };
             let f = KNOWN | if target { TARGET } else { 0 } | if reference { REFERENCE } else { 0 };
             self.eligible[seq as usize] = f;
@@ -1134,20 +1139,19 @@ pub(crate) fn order(a: &Hit, b: &Hit) -> std::cmp::Ordering {
         .then(a.strand.cmp(&b.strand))
 }
 
-fn eligible(index: &Index, seq: u32, params: &SearchParams) -> bool {
-    let want = params.marker.as_deref().map(canonical_marker);
+/// Whether `seq` is a target of kind `target` for the marker `want` (canonical name; any when `None`).
+fn eligible(index: &Index, seq: u32, target: Target, want: Option<&str>) -> bool {
     let meta = index.meta();
     let ref_ok = || {
         index.seq_refs(seq).iter().any(|&r| {
             index.reference(r).is_some_and(|r| {
-                want.as_deref()
-                    .is_none_or(|m| meta.libraries.get(r.library as usize).is_some_and(|l| l.marker == m))
+                want.is_none_or(|m| meta.libraries.get(r.library as usize).is_some_and(|l| l.marker == m))
             })
         })
     };
     let occ_ok = || {
         let occs = index.seq_occs(seq);
-        match want.as_deref() {
+        match want {
             None => !occs.is_empty(),
             Some(m) => occs.iter().any(|&o| {
                 index.occurrence_dna(o).iter().any(|d| {
@@ -1156,7 +1160,7 @@ fn eligible(index: &Index, seq: u32, params: &SearchParams) -> bool {
             }),
         }
     };
-    match params.target {
+    match target {
         Target::References => ref_ok(),
         Target::Occurrences => occ_ok(),
         Target::All => ref_ok() || occ_ok(),
