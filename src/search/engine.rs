@@ -1,7 +1,9 @@
 //! Candidate generation, filtering and verification (see the module docs of [`crate::search`]).
 
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
-use edna_align::myers::lanes::{BandQuery, BandTarget, BAND_ROWS, LANES, PAD_SLOT, WIDE_BAND_ROWS, WIDE_LANES};
+use edna_align::myers::lanes::{
+    narrow_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, PAD_SLOT, WIDE_BAND_ROWS, WIDE_LANES,
+};
 use edna_align::myers::MyersQuery;
 use edna_index::meta::canonical_marker;
 use edna_index::reader::Decoding;
@@ -189,7 +191,9 @@ pub struct Searcher<'a> {
     target_buf: Vec<u8>,
     /// Per strand, the padded target slots of the candidates waiting for a vector band scan.
     /// Indexed by group (strand × narrow or wide band, see [`group_of`]) and lane.
-    lane_slots: [[Vec<u8>; LANES]; GROUPS],
+    lane_slots: [[Vec<u8>; MAX_LANES]; GROUPS],
+    /// Targets per narrow vector group on this CPU ([`narrow_lanes`]).
+    narrow_group: usize,
     vector_screen: bool,
     eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
     eligible_key: Option<(Target, Option<String>)>,
@@ -264,6 +268,7 @@ impl<'a> Searcher<'a> {
             aligner: Aligner::new(),
             target_buf: Vec::new(),
             lane_slots: Default::default(),
+            narrow_group: narrow_lanes(),
             vector_screen: true,
             eligible: vec![0; n],
             eligible_key: None,
@@ -479,7 +484,7 @@ impl<'a> Searcher<'a> {
     /// the top `max_hits` in the documented order come out exactly as without it.
     ///
     /// Candidates whose seeds confine any acceptable alignment to a narrow diagonal band are first
-    /// screened [`LANES`] at a time by the vector band scan; only those it cannot reject go on to the exact
+    /// screened a vector at a time by the band scan; only those it cannot reject go on to the exact
     /// scan and alignment, so the hits are the same as scanning each one alone.
     fn verify(&mut self, strands: &[(&[u8], char)], params: &SearchParams) -> Vec<Hit> {
         let index = self.index;
@@ -622,7 +627,7 @@ impl<'a> Searcher<'a> {
                 index.seq_range_decoded_into(s, fs, fe, &SLOT_DECODING, slots);
                 slots.resize(slots.len() + pad_right, PAD_SLOT);
                 pending[g].push(job);
-                if pending[g].len() == if wide { WIDE_LANES } else { LANES } {
+                if pending[g].len() == if wide { WIDE_LANES } else { self.narrow_group } {
                     self.flush_lanes(&mut v, &mut pending[g], wide);
                 }
             } else {
@@ -644,14 +649,14 @@ impl<'a> Searcher<'a> {
         let strand = first.c.strand as usize;
         let slots = &self.lane_slots[group_of(first.c.strand, wide)];
         let band = v.band[strand].get_or_insert_with(|| BandQuery::new(&v.myers[strand]));
-        let targets: [BandTarget; LANES] = std::array::from_fn(|l| BandTarget {
+        let targets: [BandTarget; MAX_LANES] = std::array::from_fn(|l| BandTarget {
             slots: &slots[l],
             max_diag: group.get(l).map_or(0, |job| job.max_diag),
             max_dist: group.get(l).map_or(0, |job| job.max_d),
         });
-        let may: [bool; LANES] = if wide {
+        let may: [bool; MAX_LANES] = if wide {
             let w = band.may_align_wide_lanes(&targets[..group.len()]);
-            [w[0], w[1], false, false]
+            std::array::from_fn(|l| l < WIDE_LANES && w[l])
         } else {
             band.may_align_lanes(&targets[..group.len()])
         };

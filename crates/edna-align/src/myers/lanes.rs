@@ -25,8 +25,10 @@ use super::{MyersQuery, SLOTS};
 
 /// Diagonals covered by a band scan: the word holds these rows plus the row entering at the bottom.
 pub const BAND_ROWS: usize = 63;
-/// Targets scanned side by side.
+/// Targets scanned side by side with AVX2.
 pub const LANES: usize = 4;
+/// Targets scanned side by side with AVX-512; the most [`BandQuery::may_align_lanes`] takes.
+pub const MAX_LANES: usize = 8;
 /// Diagonals covered by a wide band scan (128-bit words).
 pub const WIDE_BAND_ROWS: usize = 127;
 /// Targets scanned side by side with wide words.
@@ -65,6 +67,18 @@ pub struct BandQuery {
     /// The query's Peq words (slot-major), for the wide table.
     peq: Vec<u64>,
     blocks: usize,
+}
+
+/// How many targets [`BandQuery::may_align_lanes`] scans at once on this CPU: [`MAX_LANES`] with
+/// AVX-512, else [`LANES`].
+pub fn narrow_lanes() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
+            return MAX_LANES;
+        }
+    }
+    LANES
 }
 
 /// The slot of a wildcard column (query overhang), which matches every query row.
@@ -163,11 +177,16 @@ impl BandQuery {
         [all[0], all[1]]
     }
 
-    /// [`BandQuery::may_align`] for up to [`LANES`] targets at once, vectorised with AVX2 where the CPU
-    /// has it. Each answer is the same as [`BandQuery::may_align`] on that target alone.
-    pub fn may_align_lanes(&self, targets: &[BandTarget]) -> [bool; LANES] {
+    /// [`BandQuery::may_align`] for up to [`narrow_lanes`] targets at once (answers beyond the targets
+    /// given are false), vectorised with AVX-512 or AVX2 where the CPU has them.
+    pub fn may_align_lanes(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
         #[cfg(target_arch = "x86_64")]
         {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU supports AVX-512 F and BW (checked just above), all `scan_avx512` needs.
+                return unsafe { self.scan_avx512(targets) };
+            }
             if std::is_x86_feature_detected!("avx2") {
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `scan_avx2`.
@@ -177,20 +196,37 @@ impl BandQuery {
         self.scan::<u64, LANES>(&self.table, targets)
     }
 
-    /// [`BandQuery::may_align_lanes`] without the vector instructions (what other CPUs run).
-    pub fn may_align_lanes_portable(&self, targets: &[BandTarget]) -> [bool; LANES] {
-        self.scan::<u64, LANES>(&self.table, targets)
+    /// [`BandQuery::may_align_lanes`] without the vector instructions (what other CPUs run), for up to
+    /// [`MAX_LANES`] targets.
+    pub fn may_align_lanes_portable(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
+        self.scan::<u64, MAX_LANES>(&self.table, targets)
+    }
+
+    /// [`BandQuery::may_align_lanes`] on the AVX2 kernel (four targets) even where AVX-512 is present, for
+    /// tests; `None` without AVX2.
+    #[doc(hidden)]
+    pub fn may_align_lanes_avx2(&self, targets: &[BandTarget]) -> Option<[bool; MAX_LANES]> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") {
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `scan_avx2`.
+                return Some(unsafe { self.scan_avx2(targets) });
+            }
+        }
+        let _ = targets;
+        None
     }
 
     /// The scan of [`BandQuery::scan`] with one target per 64-bit lane of an AVX2 vector (the same steps,
     /// written with the vector instructions; a property test holds the two to the same answers).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn scan_avx2(&self, targets: &[BandTarget]) -> [bool; LANES] {
+    fn scan_avx2(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
         use std::arch::x86_64::*;
         let targets = &targets[..targets.len().min(LANES)];
         let m = self.len as i64;
-        let mut answer = [false; LANES];
+        let mut answer = [false; MAX_LANES];
         let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
             return answer;
         };
@@ -325,6 +361,142 @@ impl BandQuery {
         answer
     }
 
+    /// The narrow scan with one target per 64-bit lane of an AVX-512 vector (eight at once): the steps of
+    /// [`BandQuery::scan_avx2`] on wider vectors. A property test holds it to the portable scan's answers.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn scan_avx512(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
+        use std::arch::x86_64::*;
+        const N: usize = MAX_LANES;
+        let targets = &targets[..targets.len().min(N)];
+        let m = self.len as i64;
+        let mut answer = [false; MAX_LANES];
+        let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
+            return answer;
+        };
+        let lead: [usize; N] = std::array::from_fn(|l| targets.get(l).map_or(0, |t| (u - t.max_diag as i64) as usize));
+        let last: [usize; N] = std::array::from_fn(|l| {
+            targets
+                .get(l)
+                .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
+        });
+        let budget: [i64; N] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
+        let mut top = -1 - u;
+        let score0 = m.min(top + WORD_BOTTOM).max(0);
+        let mut open = 0u32;
+        for l in 0..targets.len() {
+            if m - top <= WORD_BOTTOM && score0 <= budget[l] {
+                answer[l] = true;
+            } else if last[l] > 0 {
+                open |= 1 << l;
+            }
+        }
+        let lanes = |v: [i64; N]| _mm512_set_epi64(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]);
+        let mut vp = _mm512_set1_epi64(initial_vp::<u64>(u) as i64);
+        let mut vn = _mm512_setzero_si512();
+        let mut score = _mm512_set1_epi64(score0);
+        let budget_vec = lanes(budget);
+        let budget_plus1 = lanes(budget.map(|b| b + 1));
+        let ones = _mm512_set1_epi64(1);
+        let all = _mm512_set1_epi64(-1);
+        let high = _mm512_set1_epi64(HIGH as i64);
+        let low_byte = _mm512_set1_epi64(0xff);
+        let nibble = _mm512_set1_epi8(0x0f);
+        let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        let end = last.iter().copied().max().unwrap_or(0);
+        let slots: [&[u8]; N] = std::array::from_fn(|l| targets.get(l).map_or(&[][..], |t| t.slots));
+        let mut next_close = (0..N)
+            .filter(|l| open & (1 << l) != 0)
+            .map(|l| last[l])
+            .min()
+            .unwrap_or(usize::MAX);
+        let mut j = 0usize;
+        while open != 0 && j < end {
+            top += 1;
+            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * STRIDE;
+            let Some(eq_row) = self
+                .table
+                .get(row..row + STRIDE)
+                .and_then(|r| <&[u64; STRIDE]>::try_from(r).ok())
+            else {
+                break;
+            };
+            let eqs: [i64; N] = std::array::from_fn(|l| {
+                let slot = slots[l].get(j.wrapping_sub(lead[l])).copied().unwrap_or(0);
+                eq_row[slot as usize & (STRIDE - 1)] as i64
+            });
+            j += 1;
+            let eq = lanes(eqs);
+            let vp_in = if top + 63 >= 1 { _mm512_or_si512(vp, high) } else { vp };
+            let xv = _mm512_or_si512(eq, vn);
+            let sum = _mm512_add_epi64(_mm512_and_si512(eq, vp_in), vp_in);
+            let xh = _mm512_or_si512(_mm512_xor_si512(sum, vp_in), eq);
+            let ph = _mm512_or_si512(vn, _mm512_andnot_si512(_mm512_or_si512(xh, vp_in), all));
+            let mh = _mm512_and_si512(vp_in, xh);
+            let mut ph2 = _mm512_slli_epi64::<1>(ph);
+            if top >= 2 {
+                ph2 = _mm512_or_si512(ph2, ones);
+            }
+            let mh2 = _mm512_slli_epi64::<1>(mh);
+            let vp2 = _mm512_or_si512(mh2, _mm512_andnot_si512(_mm512_or_si512(xv, ph2), all));
+            let vn2 = _mm512_and_si512(ph2, xv);
+            let below = m - top;
+            let bit = _mm_cvtsi64_si128(below.clamp(0, 62));
+            let hp = _mm512_and_si512(_mm512_srl_epi64(ph, bit), ones);
+            let hm = _mm512_and_si512(_mm512_srl_epi64(mh, bit), ones);
+            score = _mm512_add_epi64(score, _mm512_sub_epi64(hp, hm));
+            if below >= 63 {
+                let dv = _mm512_sub_epi64(_mm512_srli_epi64::<63>(vp2), _mm512_srli_epi64::<63>(vn2));
+                score = _mm512_add_epi64(score, dv);
+            }
+            vp = _mm512_srli_epi64::<1>(vp2);
+            vn = _mm512_srli_epi64::<1>(vn2);
+            if below <= WORD_BOTTOM {
+                let hits = u32::from(_mm512_cmpgt_epi64_mask(budget_plus1, score)) & open;
+                for (l, a) in answer.iter_mut().enumerate() {
+                    if hits & (1 << l) != 0 {
+                        *a = true;
+                    }
+                }
+                open &= !hits;
+            }
+            if j >= next_close {
+                for (l, &last) in last.iter().enumerate() {
+                    if j >= last {
+                        open &= !(1 << l);
+                    }
+                }
+                next_close = (0..N)
+                    .filter(|l| open & (1 << l) != 0)
+                    .map(|l| last[l])
+                    .min()
+                    .unwrap_or(usize::MAX);
+            }
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && open != 0 {
+                // lower_bound() in every lane, as in the AVX2 kernel.
+                let mask = _mm512_set1_epi64(steps_mask::<u64>(below) as i64);
+                let (p, n) = (_mm512_and_si512(vp, mask), _mm512_and_si512(vn, mask));
+                let byte_ones = |v: __m512i| {
+                    let lo = _mm512_and_si512(v, nibble);
+                    let hi = _mm512_and_si512(_mm512_srli_epi64::<4>(v), nibble);
+                    _mm512_add_epi8(_mm512_shuffle_epi8(popcount4, lo), _mm512_shuffle_epi8(popcount4, hi))
+                };
+                let (up, down) = (byte_ones(p), byte_ones(n));
+                let mut rise = _mm512_sub_epi8(up, down);
+                rise = _mm512_add_epi8(rise, _mm512_srli_epi64::<8>(rise));
+                rise = _mm512_add_epi8(rise, _mm512_srli_epi64::<16>(rise));
+                rise = _mm512_add_epi8(rise, _mm512_srli_epi64::<32>(rise));
+                let mut drop = _mm512_add_epi8(rise, down);
+                drop = _mm512_max_epi8(drop, _mm512_srli_epi64::<8>(drop));
+                drop = _mm512_max_epi8(drop, _mm512_srli_epi64::<16>(drop));
+                drop = _mm512_max_epi8(drop, _mm512_srli_epi64::<32>(drop));
+                let drop = _mm512_and_si512(drop, low_byte);
+                open &= !u32::from(_mm512_cmpgt_epi64_mask(score, _mm512_add_epi64(budget_vec, drop)));
+            }
+        }
+        answer
+    }
+
     /// The wide scan ([`BandQuery::scan`] with `u128` words) with one target per 128-bit half of an AVX2
     /// vector: each half holds a target's low and high 64-bit words, and additions and shifts carry from
     /// the low word into the high one. A property test holds it to the portable scan's answers.
@@ -454,13 +626,13 @@ impl BandQuery {
     /// row `i` stays at `i`). So every lane's word covers the same query rows at every step, and the rows,
     /// the match-table row and the tracked-row arithmetic are shared.
     #[inline(always)]
-    fn scan<W: Word, const N: usize>(&self, table: &[W], targets: &[BandTarget]) -> [bool; LANES] {
+    fn scan<W: Word, const N: usize>(&self, table: &[W], targets: &[BandTarget]) -> [bool; MAX_LANES] {
         let targets = &targets[..targets.len().min(N)];
         let m = self.len as i64;
         let bottom = W::BITS as i64 - 1; // the word's bottom row, relative to the row before its top
         let lead_rows = W::BITS as i64;
         let high = W::ONE << (W::BITS - 1);
-        let mut answer = [false; LANES];
+        let mut answer = [false; MAX_LANES];
         let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
             return answer;
         };

@@ -394,8 +394,8 @@ proptest! {
     #[test]
     fn band_lanes_equal_single_lane(
         q in dna(0..250),
-        targets in prop::collection::vec((dna(0..300), 0usize..30, 0usize..30, 0usize..120, 0u32..40), lanes::LANES),
-        related in prop::collection::vec(any::<bool>(), lanes::LANES),
+        targets in prop::collection::vec((dna(0..300), 0usize..30, 0usize..30, 0usize..120, 0u32..40), lanes::MAX_LANES),
+        related in prop::collection::vec(any::<bool>(), lanes::MAX_LANES),
     ) {
         let mq = MyersQuery::new(&q);
         let bq = lanes::BandQuery::new(&mq);
@@ -408,18 +408,24 @@ proptest! {
                 (band_target(&t, *l, *r).0, *md, *k)
             })
             .collect();
-        let lanes_in: [lanes::BandTarget; lanes::LANES] = std::array::from_fn(|l| lanes::BandTarget {
+        let lanes_in: [lanes::BandTarget; lanes::MAX_LANES] = std::array::from_fn(|l| lanes::BandTarget {
             slots: &built[l].0,
             max_diag: built[l].1,
             max_dist: built[l].2,
         });
         let one: Vec<bool> = lanes_in.iter().map(|t| bq.may_align(t)).collect();
-        prop_assert_eq!(bq.may_align_lanes(&lanes_in).to_vec(), one.clone());
+        // The dispatched kernel takes as many targets as this CPU's vectors hold.
+        let n = lanes::narrow_lanes();
+        prop_assert_eq!(&bq.may_align_lanes(&lanes_in[..n])[..n], &one[..n]);
         prop_assert_eq!(bq.may_align_lanes_portable(&lanes_in).to_vec(), one.clone());
+        if let Some(avx2) = bq.may_align_lanes_avx2(&lanes_in[..lanes::LANES]) {
+            prop_assert_eq!(&avx2[..lanes::LANES], &one[..lanes::LANES]);
+        }
         // Fewer targets than lanes: the rest answer false.
         let mut fewer = one[..2].to_vec();
-        fewer.extend([false, false]);
-        prop_assert_eq!(bq.may_align_lanes(&lanes_in[..2]).to_vec(), fewer);
+        fewer.extend([false; lanes::MAX_LANES - 2]);
+        prop_assert_eq!(bq.may_align_lanes(&lanes_in[..2]).to_vec(), fewer.clone());
+        prop_assert_eq!(bq.may_align_lanes_portable(&lanes_in[..2]).to_vec(), fewer);
     }
 }
 
@@ -542,6 +548,7 @@ proptest! {
                     let mut a = vec![bq.may_align(&target)];
                     a.extend(bq.may_align_lanes(&[target, target, target]).iter().take(3));
                     a.extend(bq.may_align_lanes_portable(&[target]).iter().take(1));
+                    a.extend(bq.may_align_lanes_avx2(&[target, target]).into_iter().flat_map(|v| v.into_iter().take(2)));
                     a
                 };
                 if k == banded {
