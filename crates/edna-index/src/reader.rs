@@ -73,6 +73,16 @@ impl IndexFile {
                 newest: FORMAT_VERSION,
             });
         }
+        // No flag is defined yet: a set one means a feature this reader does not know.
+        if header.flags != 0 {
+            return Err(IndexError::corrupt(
+                path,
+                format!(
+                    "unknown header flags {:#x} (written by a newer edna-search, or corrupted)",
+                    header.flags
+                ),
+            ));
+        }
         if header.file_len != len {
             return Err(IndexError::corrupt(
                 path,
@@ -198,8 +208,13 @@ impl IndexFile {
             .map_err(|err| IndexError::corrupt(&self.path, format!("section {}: {err}", kind.name())))
     }
 
-    /// Recomputes every section checksum.
+    /// Recomputes every section checksum, and checks the header's reserved bytes (outside any checksum)
+    /// are zero as written.
     pub fn verify_checksums(&self) -> Result<(), IndexError> {
+        let header: Header = bytemuck::pod_read_unaligned(&self.map[..HEADER_LEN]);
+        if header.reserved != [0; 24] {
+            return Err(IndexError::corrupt(&self.path, "reserved header bytes are not zero"));
+        }
         for kind in SectionKind::ALL {
             if let Some(e) = self.entry(*kind) {
                 let bytes = &self.map[e.offset as usize..(e.offset + e.len) as usize];
