@@ -224,53 +224,29 @@ impl BandQuery {
     #[target_feature(enable = "avx2")]
     fn scan_avx2(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
         use std::arch::x86_64::*;
-        let targets = &targets[..targets.len().min(LANES)];
         let m = self.len as i64;
-        let mut answer = [false; MAX_LANES];
-        let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
-            return answer;
+        let Some(mut plan) = Plan::<LANES>::new(m, WORD_BOTTOM, targets) else {
+            return [false; MAX_LANES];
         };
-        let lead: [usize; LANES] =
-            std::array::from_fn(|l| targets.get(l).map_or(0, |t| (u - t.max_diag as i64) as usize));
-        let last: [usize; LANES] = std::array::from_fn(|l| {
-            targets
-                .get(l)
-                .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
-        });
-        let budget: [i64; LANES] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
-        let mut top = -1 - u;
-        let score0 = m.min(top + WORD_BOTTOM).max(0);
-        let mut open = 0u32;
-        for l in 0..targets.len() {
-            if m - top <= WORD_BOTTOM && score0 <= budget[l] {
-                answer[l] = true;
-            } else if last[l] > 0 {
-                open |= 1 << l;
-            }
-        }
         let lanes = |v: [i64; LANES]| _mm256_set_epi64x(v[3], v[2], v[1], v[0]);
-        let mut vp = _mm256_set1_epi64x(initial_vp::<u64>(u) as i64);
+        // Kept out of `plan`, which the loop mutates, so they stay in registers.
+        let (slots, lead) = (plan.slots, plan.lead);
+        let mut top = -1 - plan.u;
+        let mut vp = _mm256_set1_epi64x(initial_vp::<u64>(plan.u) as i64);
         let mut vn = _mm256_setzero_si256();
-        let mut score = _mm256_set1_epi64x(score0);
-        let budget_plus1 = lanes(budget.map(|b| b + 1));
+        let mut score = _mm256_set1_epi64x(plan.score0);
+        let budget_vec = lanes(plan.budget);
+        let budget_plus1 = lanes(plan.budget.map(|b| b + 1));
         let ones = _mm256_set1_epi64x(1);
         let all = _mm256_set1_epi64x(-1);
         let high = _mm256_set1_epi64x(HIGH as i64);
-        let budget_vec = lanes(budget);
         let nibble = _mm256_set1_epi8(0x0f);
         let low_byte = _mm256_set1_epi64x(0xff);
         let popcount4 = _mm256_setr_epi8(
             0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
         );
-        let end = last.iter().copied().max().unwrap_or(0);
-        let slots: [&[u8]; LANES] = std::array::from_fn(|l| targets.get(l).map_or(&[][..], |t| t.slots));
-        let mut next_close = (0..LANES)
-            .filter(|l| open & (1 << l) != 0)
-            .map(|l| last[l])
-            .min()
-            .unwrap_or(usize::MAX);
         let mut j = 0usize;
-        while open != 0 && j < end {
+        while plan.open != 0 && j < plan.end {
             top += 1;
             let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * STRIDE;
             let Some(eq_row) = self
@@ -280,10 +256,8 @@ impl BandQuery {
             else {
                 break;
             };
-            let eqs: [i64; LANES] = std::array::from_fn(|l| {
-                let slot = slots[l].get(j.wrapping_sub(lead[l])).copied().unwrap_or(0);
-                eq_row[slot as usize & (STRIDE - 1)] as i64
-            });
+            let eqs: [i64; LANES] =
+                std::array::from_fn(|l| eq_row[slot(&slots, &lead, l, j) as usize & (STRIDE - 1)] as i64);
             j += 1;
             let eq = lanes(eqs);
             let vp_in = if top + 63 >= 1 { _mm256_or_si256(vp, high) } else { vp };
@@ -312,27 +286,10 @@ impl BandQuery {
             vn = _mm256_srli_epi64::<1>(vn2);
             if below <= WORD_BOTTOM {
                 let within = _mm256_cmpgt_epi64(budget_plus1, score);
-                let hits = _mm256_movemask_pd(_mm256_castsi256_pd(within)) as u32 & open;
-                for (l, a) in answer.iter_mut().enumerate() {
-                    if hits & (1 << l) != 0 {
-                        *a = true;
-                    }
-                }
-                open &= !hits;
+                plan.answer(_mm256_movemask_pd(_mm256_castsi256_pd(within)) as u32);
             }
-            if j >= next_close {
-                for (l, &last) in last.iter().enumerate() {
-                    if j >= last {
-                        open &= !(1 << l);
-                    }
-                }
-                next_close = (0..LANES)
-                    .filter(|l| open & (1 << l) != 0)
-                    .map(|l| last[l])
-                    .min()
-                    .unwrap_or(usize::MAX);
-            }
-            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && open != 0 {
+            plan.close_finished(j);
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && plan.open != 0 {
                 // lower_bound() in every lane at once: per-byte step counts by nibble lookup, the rise
                 // below each byte by a shifted suffix sum, the largest drop by a shifted maximum.
                 let mask = _mm256_set1_epi64x(steps_mask::<u64>(below) as i64);
@@ -354,11 +311,10 @@ impl BandQuery {
                 drop = _mm256_max_epi8(drop, _mm256_srli_epi64::<32>(drop));
                 let drop = _mm256_and_si256(drop, low_byte);
                 let beyond = _mm256_cmpgt_epi64(score, _mm256_add_epi64(budget_vec, drop));
-                let done = _mm256_movemask_pd(_mm256_castsi256_pd(beyond)) as u32;
-                open &= !done;
+                plan.open &= !(_mm256_movemask_pd(_mm256_castsi256_pd(beyond)) as u32);
             }
         }
-        answer
+        plan.answer
     }
 
     /// The narrow scan with one target per 64-bit lane of an AVX-512 vector (eight at once): the steps of
@@ -367,51 +323,26 @@ impl BandQuery {
     #[target_feature(enable = "avx512f,avx512bw")]
     fn scan_avx512(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
         use std::arch::x86_64::*;
-        const N: usize = MAX_LANES;
-        let targets = &targets[..targets.len().min(N)];
         let m = self.len as i64;
-        let mut answer = [false; MAX_LANES];
-        let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
-            return answer;
+        let Some(mut plan) = Plan::<MAX_LANES>::new(m, WORD_BOTTOM, targets) else {
+            return [false; MAX_LANES];
         };
-        let lead: [usize; N] = std::array::from_fn(|l| targets.get(l).map_or(0, |t| (u - t.max_diag as i64) as usize));
-        let last: [usize; N] = std::array::from_fn(|l| {
-            targets
-                .get(l)
-                .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
-        });
-        let budget: [i64; N] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
-        let mut top = -1 - u;
-        let score0 = m.min(top + WORD_BOTTOM).max(0);
-        let mut open = 0u32;
-        for l in 0..targets.len() {
-            if m - top <= WORD_BOTTOM && score0 <= budget[l] {
-                answer[l] = true;
-            } else if last[l] > 0 {
-                open |= 1 << l;
-            }
-        }
-        let lanes = |v: [i64; N]| _mm512_set_epi64(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]);
-        let mut vp = _mm512_set1_epi64(initial_vp::<u64>(u) as i64);
+        let lanes = |v: [i64; MAX_LANES]| _mm512_set_epi64(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]);
+        let (slots, lead) = (plan.slots, plan.lead);
+        let mut top = -1 - plan.u;
+        let mut vp = _mm512_set1_epi64(initial_vp::<u64>(plan.u) as i64);
         let mut vn = _mm512_setzero_si512();
-        let mut score = _mm512_set1_epi64(score0);
-        let budget_vec = lanes(budget);
-        let budget_plus1 = lanes(budget.map(|b| b + 1));
+        let mut score = _mm512_set1_epi64(plan.score0);
+        let budget_vec = lanes(plan.budget);
+        let budget_plus1 = lanes(plan.budget.map(|b| b + 1));
         let ones = _mm512_set1_epi64(1);
         let all = _mm512_set1_epi64(-1);
         let high = _mm512_set1_epi64(HIGH as i64);
         let low_byte = _mm512_set1_epi64(0xff);
         let nibble = _mm512_set1_epi8(0x0f);
         let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
-        let end = last.iter().copied().max().unwrap_or(0);
-        let slots: [&[u8]; N] = std::array::from_fn(|l| targets.get(l).map_or(&[][..], |t| t.slots));
-        let mut next_close = (0..N)
-            .filter(|l| open & (1 << l) != 0)
-            .map(|l| last[l])
-            .min()
-            .unwrap_or(usize::MAX);
         let mut j = 0usize;
-        while open != 0 && j < end {
+        while plan.open != 0 && j < plan.end {
             top += 1;
             let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * STRIDE;
             let Some(eq_row) = self
@@ -421,10 +352,8 @@ impl BandQuery {
             else {
                 break;
             };
-            let eqs: [i64; N] = std::array::from_fn(|l| {
-                let slot = slots[l].get(j.wrapping_sub(lead[l])).copied().unwrap_or(0);
-                eq_row[slot as usize & (STRIDE - 1)] as i64
-            });
+            let eqs: [i64; MAX_LANES] =
+                std::array::from_fn(|l| eq_row[slot(&slots, &lead, l, j) as usize & (STRIDE - 1)] as i64);
             j += 1;
             let eq = lanes(eqs);
             let vp_in = if top + 63 >= 1 { _mm512_or_si512(vp, high) } else { vp };
@@ -452,27 +381,10 @@ impl BandQuery {
             vp = _mm512_srli_epi64::<1>(vp2);
             vn = _mm512_srli_epi64::<1>(vn2);
             if below <= WORD_BOTTOM {
-                let hits = u32::from(_mm512_cmpgt_epi64_mask(budget_plus1, score)) & open;
-                for (l, a) in answer.iter_mut().enumerate() {
-                    if hits & (1 << l) != 0 {
-                        *a = true;
-                    }
-                }
-                open &= !hits;
+                plan.answer(u32::from(_mm512_cmpgt_epi64_mask(budget_plus1, score)));
             }
-            if j >= next_close {
-                for (l, &last) in last.iter().enumerate() {
-                    if j >= last {
-                        open &= !(1 << l);
-                    }
-                }
-                next_close = (0..N)
-                    .filter(|l| open & (1 << l) != 0)
-                    .map(|l| last[l])
-                    .min()
-                    .unwrap_or(usize::MAX);
-            }
-            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && open != 0 {
+            plan.close_finished(j);
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && plan.open != 0 {
                 // lower_bound() in every lane, as in the AVX2 kernel.
                 let mask = _mm512_set1_epi64(steps_mask::<u64>(below) as i64);
                 let (p, n) = (_mm512_and_si512(vp, mask), _mm512_and_si512(vn, mask));
@@ -491,10 +403,10 @@ impl BandQuery {
                 drop = _mm512_max_epi8(drop, _mm512_srli_epi64::<16>(drop));
                 drop = _mm512_max_epi8(drop, _mm512_srli_epi64::<32>(drop));
                 let drop = _mm512_and_si512(drop, low_byte);
-                open &= !u32::from(_mm512_cmpgt_epi64_mask(score, _mm512_add_epi64(budget_vec, drop)));
+                plan.open &= !u32::from(_mm512_cmpgt_epi64_mask(score, _mm512_add_epi64(budget_vec, drop)));
             }
         }
-        answer
+        plan.answer
     }
 
     /// The wide scan ([`BandQuery::scan`] with `u128` words) with one target per 128-bit half of an AVX2
@@ -507,44 +419,24 @@ impl BandQuery {
         use wide::*;
         const BOTTOM: i64 = WIDE_BAND_ROWS as i64;
         const LEAD_ROWS: i64 = 128;
-        let targets = &targets[..targets.len().min(WIDE_LANES)];
         let m = self.len as i64;
-        let mut answer = [false; WIDE_LANES];
-        let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
-            return answer;
+        let Some(mut plan) = Plan::<WIDE_LANES>::new(m, BOTTOM, targets) else {
+            return [false; WIDE_LANES];
         };
-        let lead: [usize; WIDE_LANES] =
-            std::array::from_fn(|l| targets.get(l).map_or(0, |t| (u - t.max_diag as i64) as usize));
-        let last: [usize; WIDE_LANES] = std::array::from_fn(|l| {
-            targets
-                .get(l)
-                .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
-        });
-        let budget: [i64; WIDE_LANES] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
-        let mut top = -1 - u;
-        let score0 = m.min(top + BOTTOM).max(0);
-        let mut open = 0u32;
-        for l in 0..targets.len() {
-            if m - top <= BOTTOM && score0 <= budget[l] {
-                answer[l] = true;
-            } else if last[l] > 0 {
-                open |= 1 << l;
-            }
-        }
-        let slots: [&[u8]; WIDE_LANES] = std::array::from_fn(|l| targets.get(l).map_or(&[][..], |t| t.slots));
-        let start = initial_vp::<u128>(u);
+        let (slots, lead) = (plan.slots, plan.lead);
+        let mut top = -1 - plan.u;
+        let start = initial_vp::<u128>(plan.u);
         let mut vp = pair([start, start]);
         let mut vn = _mm256_setzero_si256();
-        let mut score = low_words([score0, score0]);
-        let budget_vec = low_words(budget);
-        let budget_plus1 = low_words(budget.map(|b| b + 1));
+        let mut score = low_words([plan.score0, plan.score0]);
+        let budget_vec = low_words(plan.budget);
+        let budget_plus1 = low_words(plan.budget.map(|b| b + 1));
         let ones_low = low_words([1, 1]);
         let low_mask = low_words([-1, -1]);
         let all = _mm256_set1_epi64x(-1);
         let high = _mm256_set_epi64x(HIGH as i64, 0, HIGH as i64, 0);
-        let end = last.iter().copied().max().unwrap_or(0);
         let mut j = 0usize;
-        while open != 0 && j < end {
+        while plan.open != 0 && j < plan.end {
             top += 1;
             let row = (top.clamp(-LEAD_ROWS, m + 1) + LEAD_ROWS) as usize * STRIDE;
             let Some(eq_row) = table
@@ -553,10 +445,8 @@ impl BandQuery {
             else {
                 break;
             };
-            let eqs: [u128; WIDE_LANES] = std::array::from_fn(|l| {
-                let slot = slots[l].get(j.wrapping_sub(lead[l])).copied().unwrap_or(0);
-                eq_row[slot as usize & (STRIDE - 1)]
-            });
+            let eqs: [u128; WIDE_LANES] =
+                std::array::from_fn(|l| eq_row[slot(&slots, &lead, l, j) as usize & (STRIDE - 1)]);
             j += 1;
             let eq = pair(eqs);
             let vp_in = if top + BOTTOM >= 1 {
@@ -598,24 +488,14 @@ impl BandQuery {
             vn = shr1(vn2);
             if below <= BOTTOM {
                 let within = _mm256_and_si256(_mm256_cmpgt_epi64(budget_plus1, score), low_mask);
-                let hits = low_lane_bits(within) & open;
-                for (l, a) in answer.iter_mut().enumerate() {
-                    if hits & (1 << l) != 0 {
-                        *a = true;
-                    }
-                }
-                open &= !hits;
+                plan.answer(low_lane_bits(within));
             }
-            for (l, &last) in last.iter().enumerate() {
-                if j >= last {
-                    open &= !(1 << l);
-                }
-            }
-            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && open != 0 {
-                open &= !beyond_budget(vp, vn, score, budget_vec, below);
+            plan.close_finished(j);
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && plan.open != 0 {
+                plan.open &= !beyond_budget(vp, vn, score, budget_vec, below);
             }
         }
-        answer
+        [plan.answer[0], plan.answer[1]]
     }
 
     /// The band scan of up to `N` targets in lock step, the portable reference of the vector
@@ -627,51 +507,24 @@ impl BandQuery {
     /// the match-table row and the tracked-row arithmetic are shared.
     #[inline(always)]
     fn scan<W: Word, const N: usize>(&self, table: &[W], targets: &[BandTarget]) -> [bool; MAX_LANES] {
-        let targets = &targets[..targets.len().min(N)];
         let m = self.len as i64;
         let bottom = W::BITS as i64 - 1; // the word's bottom row, relative to the row before its top
+        let Some(mut plan) = Plan::<N>::new(m, bottom, targets) else {
+            return [false; MAX_LANES];
+        };
         let lead_rows = W::BITS as i64;
         let high = W::ONE << (W::BITS - 1);
-        let mut answer = [false; MAX_LANES];
-        let Some(u) = targets.iter().map(|t| t.max_diag as i64).max() else {
-            return answer;
-        };
-        // Columns each lane waits, and the step of its last column (the last query row leaves the word
-        // after step m + u).
-        let lead: [usize; N] = std::array::from_fn(|l| targets.get(l).map_or(0, |t| (u - t.max_diag as i64) as usize));
-        let last: [usize; N] = std::array::from_fn(|l| {
-            targets
-                .get(l)
-                .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
-        });
-        let budget: [i64; N] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
-        // Column 0: the word covers rows -u ..= bottom-1-u, of value max(0, row).
-        let mut top = -1 - u;
-        let mut score = [m.min(top + bottom).max(0); N];
-        let mut vp = [initial_vp::<W>(u); N];
+        let mut top = -1 - plan.u;
+        let mut score = [plan.score0; N];
+        let mut vp = [initial_vp::<W>(plan.u); N];
         let mut vn = [W::ZERO; N];
-        let mut open = 0u32;
-        for l in 0..targets.len() {
-            if m - top <= bottom && score[l] <= budget[l] {
-                answer[l] = true;
-            } else if last[l] > 0 {
-                open |= 1 << l;
-            }
-        }
-        let end = last.iter().copied().max().unwrap_or(0);
         let mut j = 0usize;
-        while open != 0 && j < end {
+        while plan.open != 0 && j < plan.end {
             top += 1;
             let row = (top.clamp(-lead_rows, m + 1) + lead_rows) as usize * STRIDE;
             let eq: [W; N] = std::array::from_fn(|l| {
-                // Before its first column a lane reads slot 0, which matches no query row.
-                let slot = targets
-                    .get(l)
-                    .and_then(|t| t.slots.get(j.wrapping_sub(lead[l])))
-                    .copied()
-                    .unwrap_or(0);
                 table
-                    .get(row + (slot as usize & (STRIDE - 1)))
+                    .get(row + (slot(&plan.slots, &plan.lead, l, j) as usize & (STRIDE - 1)))
                     .copied()
                     .unwrap_or(W::ZERO)
             });
@@ -699,29 +552,126 @@ impl BandQuery {
                 vn[l] = vn2 >> 1;
             }
             if below <= bottom {
-                for l in 0..N {
-                    if open & (1 << l) != 0 && score[l] <= budget[l] {
-                        answer[l] = true;
-                        open &= !(1 << l);
-                    }
-                }
+                let within = (0..N)
+                    .filter(|&l| score[l] <= plan.budget[l])
+                    .fold(0u32, |b, l| b | 1 << l);
+                plan.answer(within);
             }
-            for (l, &last) in last.iter().enumerate() {
-                if j >= last {
-                    open &= !(1 << l);
-                }
-            }
+            plan.close_finished(j);
             // Past the band's first column no alignment can start any more: a lane none of whose cells
             // can still be within budget is done.
             if j.is_multiple_of(CHECK_EVERY) && top >= 0 {
                 for l in 0..N {
-                    if open & (1 << l) != 0 && lower_bound(vp[l], vn[l], score[l], below) > budget[l] {
-                        open &= !(1 << l);
+                    if plan.open & (1 << l) != 0 && lower_bound(vp[l], vn[l], score[l], below) > plan.budget[l] {
+                        plan.open &= !(1 << l);
                     }
                 }
             }
         }
-        answer
+        plan.answer
+    }
+}
+
+/// The slot lane `l` reads at step `j` (0-based): 0 before its first column and past its target.
+#[inline(always)]
+fn slot<const N: usize>(slots: &[&[u8]; N], lead: &[usize; N], l: usize, j: usize) -> u8 {
+    slots[l].get(j.wrapping_sub(lead[l])).copied().unwrap_or(0)
+}
+
+/// What every kernel works out before its first column: the shared clock, each lane's wait, last step
+/// and budget, and the lanes that already answered at column 0.
+struct Plan<'t, const N: usize> {
+    /// The highest band's top diagonal: the word's top row starts at `−1 − u`.
+    u: i64,
+    /// Steps each lane waits before its first column (fed slot 0, which matches no query row).
+    lead: [usize; N],
+    /// The step of each lane's last column (the last query row leaves the word after step `m + u`).
+    last: [usize; N],
+    /// Edit budget per lane (−1 for a missing lane).
+    budget: [i64; N],
+    slots: [&'t [u8]; N],
+    /// The tracked row's value at column 0 (rows above row 1 are 0, row `i` is `i`).
+    score0: i64,
+    /// Lanes still scanning, one bit each.
+    open: u32,
+    answer: [bool; MAX_LANES],
+    /// Steps the scan may take.
+    end: usize,
+    /// The first step at which an open lane reaches its last column.
+    next_close: usize,
+}
+
+impl<'t, const N: usize> Plan<'t, N> {
+    /// The plan for up to `N` of `targets` (query length `m`, word bottom row `bottom`), or `None` for none.
+    fn new(m: i64, bottom: i64, targets: &[BandTarget<'t>]) -> Option<Self> {
+        let targets = &targets[..targets.len().min(N)];
+        let u = targets.iter().map(|t| t.max_diag as i64).max()?;
+        let lead: [usize; N] = std::array::from_fn(|l| targets.get(l).map_or(0, |t| (u - t.max_diag as i64) as usize));
+        let last: [usize; N] = std::array::from_fn(|l| {
+            targets
+                .get(l)
+                .map_or(0, |t| ((t.slots.len() + lead[l]) as i64).min(m + u).max(0) as usize)
+        });
+        let budget: [i64; N] = std::array::from_fn(|l| targets.get(l).map_or(-1, |t| t.max_dist as i64));
+        let top = -1 - u;
+        let score0 = m.min(top + bottom).max(0);
+        let mut plan = Plan {
+            u,
+            lead,
+            last,
+            budget,
+            slots: std::array::from_fn(|l| targets.get(l).map_or(&[][..], |t| t.slots)),
+            score0,
+            open: 0,
+            answer: [false; MAX_LANES],
+            end: last.iter().copied().max().unwrap_or(0),
+            next_close: 0,
+        };
+        for l in 0..targets.len() {
+            // The last query row is already in the word at column 0 (tiny queries) and within budget.
+            if m - top <= bottom && score0 <= budget[l] {
+                plan.answer[l] = true;
+            } else if last[l] > 0 {
+                plan.open |= 1 << l;
+            }
+        }
+        plan.next_close = plan.first_close();
+        Some(plan)
+    }
+
+    /// Lanes among `within` (bits) that are open have answered true and stop.
+    #[inline(always)]
+    fn answer(&mut self, within: u32) {
+        let hits = within & self.open;
+        if hits != 0 {
+            for (l, a) in self.answer.iter_mut().enumerate().take(N) {
+                if hits & (1 << l) != 0 {
+                    *a = true;
+                }
+            }
+            self.open &= !hits;
+        }
+    }
+
+    /// Closes the lanes whose last column was step `j` (1-based).
+    #[inline(always)]
+    fn close_finished(&mut self, j: usize) {
+        if j >= self.next_close {
+            for (l, &last) in self.last.iter().enumerate() {
+                if j >= last {
+                    self.open &= !(1 << l);
+                }
+            }
+            self.next_close = self.first_close();
+        }
+    }
+
+    fn first_close(&self) -> usize {
+        (0..N)
+            .filter(|l| self.open & (1 << l) != 0)
+            .map(|l| self.last[l])
+            .min()
+            .unwrap_or(usize::MAX)
     }
 }
 
