@@ -446,10 +446,12 @@ impl<R: BufRead> Reader<R> {
         if let Some(&b) = raw.iter().find(|&&b| is_control(b)) {
             return Err(self.err(line, FastxErrorKind::Binary { byte: b }));
         }
-        // Tolerate `> id`: some tools put a space after the marker.
-        let start = raw.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(raw.len());
+        // Tolerate `> id`: some tools put a space after the marker. The id ends at any whitespace, a lone
+        // carriage return or form feed included, so that it never carries one into tabular output.
+        let space = |b: u8| b.is_ascii_whitespace();
+        let start = raw.iter().position(|&b| !space(b)).unwrap_or(raw.len());
         let raw = &raw[start..];
-        let (id, desc) = match raw.iter().position(|&b| b == b' ' || b == b'\t') {
+        let (id, desc) = match raw.iter().position(|&b| space(b)) {
             Some(p) => (&raw[..p], Some(&raw[p + 1..])),
             None => (raw, None),
         };
@@ -713,6 +715,12 @@ mod tests {
 
     #[test]
     fn fasta_basic_multiline_and_desc() {
+        let lone_cr = ok_all(b">q1\rjunk desc\nACGT\n>q2\x0cff\nACGT\n");
+        assert_eq!(
+            (lone_cr[0].id.as_str(), lone_cr[0].desc.as_deref()),
+            ("q1", Some("junk desc"))
+        );
+        assert_eq!(lone_cr[1].id, "q2");
         let recs = ok_all(b">s1 some desc\twith tab\nACGT\nacgt\n>s2\nNNNN\n");
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0].id, "s1");
