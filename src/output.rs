@@ -190,7 +190,7 @@ pub fn write_result(
         Format::Sam | Format::Bam => {
             let seq = q.sequence.as_deref().unwrap_or("*");
             if q.hits.is_empty() {
-                writeln!(out, "{}\t4\t*\t0\t0\t*\t*\t0\t0\t{seq}\t*", q.id)?;
+                writeln!(out, "{}\t4\t*\t0\t0\t*\t*\t0\t0\t{seq}\t*", sam_name(&q.id))?;
             }
             for (i, h) in q.hits.iter().enumerate() {
                 for (j, row) in target_rows(index, h, target).iter().enumerate() {
@@ -208,8 +208,8 @@ pub fn write_result(
                     writeln!(
                         out,
                         "{}\t{flag}\t{}\t{}\t255\t{cigar}\t*\t0\t0\t{}\t*\tAS:i:{}\tNM:i:{}\tZI:f:{:.4}",
-                        q.id,
-                        row.sseqid,
+                        sam_name(&q.id),
+                        sam_name(&row.sseqid),
                         h.t_start,
                         if flag & 256 != 0 { "*" } else { &s },
                         h.score,
@@ -223,6 +223,30 @@ pub fn write_result(
     Ok(())
 }
 
+/// A name as SAM allows it in QNAME, RNAME and `@SQ SN` (SAM v1.6 §1.2.1): characters outside the allowed
+/// set (whitespace, commas, quotes, brackets, `@`...) become `_`, and an empty name or one starting with `*` or
+/// `=` gets a leading `_`. Reference ids from tables may contain any of those.
+fn sam_name(name: &str) -> std::borrow::Cow<'_, str> {
+    // The reference-name set, less `@` (not allowed in QNAME), so one rule serves both.
+    let allowed = |c: char| {
+        c.is_ascii_graphic()
+            && !matches!(
+                c,
+                '\\' | ',' | '"' | '`' | '\'' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | '@'
+            )
+    };
+    let bad_start = name.is_empty() || name.starts_with(['*', '=']);
+    if !bad_start && name.chars().all(allowed) {
+        return std::borrow::Cow::Borrowed(name);
+    }
+    let mut out = String::with_capacity(name.len() + 1);
+    if bad_start {
+        out.push('_');
+    }
+    out.extend(name.chars().map(|c| if allowed(c) { c } else { '_' }));
+    std::borrow::Cow::Owned(out)
+}
+
 /// SAM header listing every reference sequence that could appear.
 pub fn write_sam_header(out: &mut dyn Write, index: &Index, target: Target) -> io::Result<()> {
     writeln!(out, "@HD\tVN:1.6\tSO:unsorted")?;
@@ -231,7 +255,7 @@ pub fn write_sam_header(out: &mut dyn Write, index: &Index, target: Target) -> i
         if matches!(target, Target::References | Target::All) {
             for &r in index.seq_refs(seq) {
                 if let Some(e) = index.reference(r) {
-                    writeln!(out, "@SQ\tSN:{}\tLN:{len}", index.str(e.id))?;
+                    writeln!(out, "@SQ\tSN:{}\tLN:{len}", sam_name(index.str(e.id)))?;
                 }
             }
         }
@@ -248,4 +272,21 @@ pub fn write_sam_header(out: &mut dyn Write, index: &Index, target: Target) -> i
         "@PG\tID:edna-search\tPN:edna-search\tVN:{}",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sam_name;
+
+    #[test]
+    fn sam_names_follow_the_spec() {
+        assert_eq!(sam_name("MN123456.1"), "MN123456.1");
+        assert_eq!(sam_name("ref:12|x=y*"), "ref:12|x=y*");
+        assert_eq!(sam_name("Salmo trutta (brown trout)"), "Salmo_trutta__brown_trout_");
+        assert_eq!(sam_name("a,b@c"), "a_b_c");
+        assert_eq!(sam_name("*start"), "_*start");
+        assert_eq!(sam_name("=x"), "_=x");
+        assert_eq!(sam_name(""), "_");
+        assert_eq!(sam_name("é"), "_");
+    }
 }
