@@ -2,7 +2,7 @@
 
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
 use edna_align::myers::lanes::{
-    narrow_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, PAD_SLOT, WIDE_BAND_ROWS, WIDE_LANES,
+    narrow_lanes, wide_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, MAX_WIDE_LANES, PAD_SLOT, WIDE_BAND_ROWS,
 };
 use edna_align::myers::MyersQuery;
 use edna_index::meta::canonical_marker;
@@ -192,8 +192,9 @@ pub struct Searcher<'a> {
     /// Per strand, the padded target slots of the candidates waiting for a vector band scan.
     /// Indexed by group (strand × narrow or wide band, see [`group_of`]) and lane.
     lane_slots: [[Vec<u8>; MAX_LANES]; GROUPS],
-    /// Targets per narrow vector group on this CPU ([`narrow_lanes`]).
+    /// Targets per narrow and wide vector group on this CPU ([`narrow_lanes`], [`wide_lanes`]).
     narrow_group: usize,
+    wide_group: usize,
     vector_screen: bool,
     eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
     eligible_key: Option<(Target, Option<String>)>,
@@ -269,6 +270,7 @@ impl<'a> Searcher<'a> {
             target_buf: Vec::new(),
             lane_slots: Default::default(),
             narrow_group: narrow_lanes(),
+            wide_group: wide_lanes(),
             vector_screen: true,
             eligible: vec![0; n],
             eligible_key: None,
@@ -627,7 +629,7 @@ impl<'a> Searcher<'a> {
                 index.seq_range_decoded_into(s, fs, fe, &SLOT_DECODING, slots);
                 slots.resize(slots.len() + pad_right, PAD_SLOT);
                 pending[g].push(job);
-                if pending[g].len() == if wide { WIDE_LANES } else { self.narrow_group } {
+                if pending[g].len() == if wide { self.wide_group } else { self.narrow_group } {
                     self.flush_lanes(&mut v, &mut pending[g], wide);
                 }
             } else {
@@ -656,7 +658,7 @@ impl<'a> Searcher<'a> {
         });
         let may: [bool; MAX_LANES] = if wide {
             let w = band.may_align_wide_lanes(&targets[..group.len()]);
-            std::array::from_fn(|l| l < WIDE_LANES && w[l])
+            std::array::from_fn(|l| l < MAX_WIDE_LANES && w[l])
         } else {
             band.may_align_lanes(&targets[..group.len()])
         };

@@ -31,8 +31,11 @@ pub const LANES: usize = 4;
 pub const MAX_LANES: usize = 8;
 /// Diagonals covered by a wide band scan (128-bit words).
 pub const WIDE_BAND_ROWS: usize = 127;
-/// Targets scanned side by side with wide words.
+/// Targets scanned side by side with wide words and AVX2.
 pub const WIDE_LANES: usize = 2;
+/// Targets scanned side by side with wide words and AVX-512; the most [`BandQuery::may_align_wide_lanes`]
+/// takes.
+pub const MAX_WIDE_LANES: usize = 4;
 /// Table rows before query row 1: a window starting this far up is all virtual rows.
 const LEAD: i64 = 64;
 /// Columns between two checks of whether a lane can still reach the budget.
@@ -72,13 +75,31 @@ pub struct BandQuery {
 /// How many targets [`BandQuery::may_align_lanes`] scans at once on this CPU: [`MAX_LANES`] with
 /// AVX-512, else [`LANES`].
 pub fn narrow_lanes() -> usize {
+    if has_avx512() {
+        MAX_LANES
+    } else {
+        LANES
+    }
+}
+
+/// How many targets [`BandQuery::may_align_wide_lanes`] scans at once on this CPU: [`MAX_WIDE_LANES`]
+/// with AVX-512, else [`WIDE_LANES`].
+pub fn wide_lanes() -> usize {
+    if has_avx512() {
+        MAX_WIDE_LANES
+    } else {
+        WIDE_LANES
+    }
+}
+
+/// Whether the AVX-512 kernels can run here (F and BW).
+fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
-            return MAX_LANES;
-        }
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
     }
-    LANES
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// The slot of a wildcard column (query overhang), which matches every query row.
@@ -155,26 +176,47 @@ impl BandQuery {
         self.scan::<u128, 1>(self.wide_table(), std::slice::from_ref(t))[0]
     }
 
-    /// [`BandQuery::may_align_wide`] for up to [`WIDE_LANES`] targets at once, vectorised with AVX2 where
-    /// the CPU has it (answers beyond the targets given are false).
-    pub fn may_align_wide_lanes(&self, targets: &[BandTarget]) -> [bool; WIDE_LANES] {
+    /// [`BandQuery::may_align_wide`] for up to [`wide_lanes`] targets at once (answers beyond the targets
+    /// given are false), vectorised with AVX-512 or AVX2 where the CPU has them.
+    pub fn may_align_wide_lanes(&self, targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
         let table = self.wide_table();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if has_avx512() {
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU supports AVX-512 F and BW (checked just above), all `scan_wide_avx512` needs.
+                return unsafe { self.scan_wide_avx512(table, targets) };
+            }
+            if std::is_x86_feature_detected!("avx2") {
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `scan_wide_avx2`.
+                let two = unsafe { self.scan_wide_avx2(table, targets) };
+                return [two[0], two[1], false, false];
+            }
+        }
+        self.may_align_wide_lanes_portable(&targets[..targets.len().min(WIDE_LANES)])
+    }
+
+    /// [`BandQuery::may_align_wide_lanes`] without the vector instructions, for up to [`MAX_WIDE_LANES`]
+    /// targets.
+    pub fn may_align_wide_lanes_portable(&self, targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
+        let all = self.scan::<u128, MAX_WIDE_LANES>(self.wide_table(), targets);
+        std::array::from_fn(|l| all[l])
+    }
+
+    /// The AVX2 wide kernel (two targets) even where AVX-512 is present, for tests; `None` without AVX2.
+    #[doc(hidden)]
+    pub fn may_align_wide_lanes_avx2(&self, targets: &[BandTarget]) -> Option<[bool; WIDE_LANES]> {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") {
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `scan_wide_avx2`.
-                return unsafe { self.scan_wide_avx2(table, targets) };
+                return Some(unsafe { self.scan_wide_avx2(self.wide_table(), targets) });
             }
         }
-        let all = self.scan::<u128, WIDE_LANES>(table, targets);
-        [all[0], all[1]]
-    }
-
-    /// [`BandQuery::may_align_wide_lanes`] without the vector instructions.
-    pub fn may_align_wide_lanes_portable(&self, targets: &[BandTarget]) -> [bool; WIDE_LANES] {
-        let all = self.scan::<u128, WIDE_LANES>(self.wide_table(), targets);
-        [all[0], all[1]]
+        let _ = targets;
+        None
     }
 
     /// [`BandQuery::may_align`] for up to [`narrow_lanes`] targets at once (answers beyond the targets
@@ -182,7 +224,7 @@ impl BandQuery {
     pub fn may_align_lanes(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
+            if has_avx512() {
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU supports AVX-512 F and BW (checked just above), all `scan_avx512` needs.
                 return unsafe { self.scan_avx512(targets) };
@@ -407,6 +449,94 @@ impl BandQuery {
             }
         }
         plan.answer
+    }
+
+    /// The wide scan with one target per 128-bit lane of an AVX-512 vector (four at once): the steps of
+    /// [`BandQuery::scan_wide_avx2`] on wider vectors. A property test holds it to the portable answers.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn scan_wide_avx512(&self, table: &[u128], targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
+        use std::arch::x86_64::*;
+        use wide512::*;
+        const BOTTOM: i64 = WIDE_BAND_ROWS as i64;
+        const LEAD_ROWS: i64 = 128;
+        let m = self.len as i64;
+        let Some(mut plan) = Plan::<MAX_WIDE_LANES>::new(m, BOTTOM, targets) else {
+            return [false; MAX_WIDE_LANES];
+        };
+        let (slots, lead) = (plan.slots, plan.lead);
+        let mut top = -1 - plan.u;
+        let start = initial_vp::<u128>(plan.u);
+        let mut vp = quad([start; MAX_WIDE_LANES]);
+        let mut vn = _mm512_setzero_si512();
+        let mut score = low_words([plan.score0; MAX_WIDE_LANES]);
+        let budget_vec = low_words(plan.budget);
+        let budget_plus1 = low_words(plan.budget.map(|b| b + 1));
+        let ones_low = low_words([1; MAX_WIDE_LANES]);
+        let all = _mm512_set1_epi64(-1);
+        let high = quad([1u128 << 127; MAX_WIDE_LANES]);
+        let mut j = 0usize;
+        while plan.open != 0 && j < plan.end {
+            top += 1;
+            let row = (top.clamp(-LEAD_ROWS, m + 1) + LEAD_ROWS) as usize * STRIDE;
+            let Some(eq_row) = table
+                .get(row..row + STRIDE)
+                .and_then(|r| <&[u128; STRIDE]>::try_from(r).ok())
+            else {
+                break;
+            };
+            let eqs: [u128; MAX_WIDE_LANES] =
+                std::array::from_fn(|l| eq_row[slot(&slots, &lead, l, j) as usize & (STRIDE - 1)]);
+            j += 1;
+            let eq = quad(eqs);
+            let vp_in = if top + BOTTOM >= 1 {
+                _mm512_or_si512(vp, high)
+            } else {
+                vp
+            };
+            let xv = _mm512_or_si512(eq, vn);
+            let sum = add128(_mm512_and_si512(eq, vp_in), vp_in);
+            let xh = _mm512_or_si512(_mm512_xor_si512(sum, vp_in), eq);
+            let ph = _mm512_or_si512(vn, _mm512_andnot_si512(_mm512_or_si512(xh, vp_in), all));
+            let mh = _mm512_and_si512(vp_in, xh);
+            let mut ph2 = shl1(ph);
+            if top >= 2 {
+                ph2 = _mm512_or_si512(ph2, ones_low);
+            }
+            let mh2 = shl1(mh);
+            let vp2 = _mm512_or_si512(mh2, _mm512_andnot_si512(_mm512_or_si512(xv, ph2), all));
+            let vn2 = _mm512_and_si512(ph2, xv);
+            let below = m - top;
+            let bit = below.clamp(0, BOTTOM - 1);
+            let (hp, hm) = if bit < 64 {
+                let c = _mm_cvtsi64_si128(bit);
+                (_mm512_srl_epi64(ph, c), _mm512_srl_epi64(mh, c))
+            } else {
+                let c = _mm_cvtsi64_si128(bit - 64);
+                (
+                    _mm512_bsrli_epi128::<8>(_mm512_srl_epi64(ph, c)),
+                    _mm512_bsrli_epi128::<8>(_mm512_srl_epi64(mh, c)),
+                )
+            };
+            let dh = _mm512_sub_epi64(_mm512_and_si512(hp, ones_low), _mm512_and_si512(hm, ones_low));
+            score = _mm512_add_epi64(score, dh);
+            if below >= BOTTOM {
+                let dv = _mm512_sub_epi64(_mm512_srli_epi64::<63>(vp2), _mm512_srli_epi64::<63>(vn2));
+                score = _mm512_add_epi64(score, _mm512_bsrli_epi128::<8>(dv));
+            }
+            vp = shr1(vp2);
+            vn = shr1(vn2);
+            if below <= BOTTOM {
+                plan.answer(low_lane_bits(_mm512_cmpgt_epi64_mask(budget_plus1, score)));
+            }
+            plan.close_finished(j);
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && plan.open != 0 {
+                plan.open &= !beyond_budget(vp, vn, score, budget_vec, below);
+            }
+        }
+        plan.answer[..MAX_WIDE_LANES]
+            .try_into()
+            .unwrap_or([false; MAX_WIDE_LANES])
     }
 
     /// The wide scan ([`BandQuery::scan`] with `u128` words) with one target per 128-bit half of an AVX2
@@ -764,10 +894,134 @@ pub fn wide_beyond_budget_for_tests(words: [(u128, u128, i64, i64); 2], below: i
     None
 }
 
+/// The AVX-512 wide kernel's lower-bound test, like [`wide_beyond_budget_for_tests`]; `None` without
+/// AVX-512.
+#[doc(hidden)]
+pub fn wide512_beyond_budget_for_tests(words: [(u128, u128, i64, i64); 4], below: i64) -> Option<[bool; 4]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            #[allow(unsafe_code)]
+            // SAFETY: the CPU supports AVX-512 F and BW (checked just above).
+            let bits = unsafe {
+                wide512::beyond_budget(
+                    wide512::quad(words.map(|w| w.0)),
+                    wide512::quad(words.map(|w| w.1)),
+                    wide512::low_words(words.map(|w| w.2)),
+                    wide512::low_words(words.map(|w| w.3)),
+                    below,
+                )
+            };
+            return Some(std::array::from_fn(|i| bits & (1 << i) != 0));
+        }
+    }
+    let _ = (words, below);
+    None
+}
+
 /// [`lower_bound`] for tests.
 #[doc(hidden)]
 pub fn wide_lower_bound_for_tests(vp: u128, vn: u128, score: i64, below: i64) -> i64 {
     lower_bound(vp, vn, score, below)
+}
+
+/// AVX-512 helpers of the wide scan: four 128-bit words per vector, low 64-bit word first in each lane.
+#[cfg(target_arch = "x86_64")]
+mod wide512 {
+    use super::MAX_WIDE_LANES;
+    use std::arch::x86_64::*;
+
+    /// Four 128-bit words.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn quad(v: [u128; MAX_WIDE_LANES]) -> __m512i {
+        let (lo, hi) = (|w: u128| w as i64, |w: u128| (w >> 64) as i64);
+        _mm512_set_epi64(
+            hi(v[3]),
+            lo(v[3]),
+            hi(v[2]),
+            lo(v[2]),
+            hi(v[1]),
+            lo(v[1]),
+            hi(v[0]),
+            lo(v[0]),
+        )
+    }
+
+    /// Four 64-bit values in the low words, zero in the high ones.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn low_words(v: [i64; MAX_WIDE_LANES]) -> __m512i {
+        _mm512_set_epi64(0, v[3], 0, v[2], 0, v[1], 0, v[0])
+    }
+
+    /// One bit per 128-bit lane: its low word's bit of a comparison mask.
+    #[inline]
+    pub(super) fn low_lane_bits(mask: __mmask8) -> u32 {
+        let m = u32::from(mask);
+        (m & 1) | ((m >> 1) & 2) | ((m >> 2) & 4) | ((m >> 3) & 8)
+    }
+
+    /// 128-bit addition in each lane: the low words' carry goes into the high words.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn add128(a: __m512i, b: __m512i) -> __m512i {
+        let sum = _mm512_add_epi64(a, b);
+        let wrapped = _mm512_cmpgt_epu64_mask(a, sum);
+        let carry = _mm512_bslli_epi128::<8>(_mm512_maskz_mov_epi64(wrapped, _mm512_set1_epi64(1)));
+        _mm512_add_epi64(sum, carry)
+    }
+
+    /// 128-bit shift left by one in each lane.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn shl1(x: __m512i) -> __m512i {
+        _mm512_or_si512(
+            _mm512_slli_epi64::<1>(x),
+            _mm512_bslli_epi128::<8>(_mm512_srli_epi64::<63>(x)),
+        )
+    }
+
+    /// 128-bit shift right by one in each lane.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn shr1(x: __m512i) -> __m512i {
+        _mm512_or_si512(
+            _mm512_srli_epi64::<1>(x),
+            _mm512_bsrli_epi128::<8>(_mm512_slli_epi64::<63>(x)),
+        )
+    }
+
+    /// One bit per lane: whether `lower_bound` of its word exceeds its budget, as in the AVX2 helper.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn beyond_budget(vp: __m512i, vn: __m512i, score: __m512i, budget: __m512i, below: i64) -> u32 {
+        let steps = super::steps_mask::<u128>(below);
+        let mask = quad([steps; MAX_WIDE_LANES]);
+        let nibble = _mm512_set1_epi8(0x0f);
+        let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        let byte_ones = |v: __m512i| {
+            let lo = _mm512_and_si512(v, nibble);
+            let hi = _mm512_and_si512(_mm512_srli_epi64::<4>(v), nibble);
+            _mm512_add_epi8(_mm512_shuffle_epi8(popcount4, lo), _mm512_shuffle_epi8(popcount4, hi))
+        };
+        let (up, down) = (
+            byte_ones(_mm512_and_si512(vp, mask)),
+            byte_ones(_mm512_and_si512(vn, mask)),
+        );
+        let mut rise = _mm512_sub_epi8(up, down);
+        rise = _mm512_add_epi8(rise, _mm512_bsrli_epi128::<1>(rise));
+        rise = _mm512_add_epi8(rise, _mm512_bsrli_epi128::<2>(rise));
+        rise = _mm512_add_epi8(rise, _mm512_bsrli_epi128::<4>(rise));
+        rise = _mm512_add_epi8(rise, _mm512_bsrli_epi128::<8>(rise));
+        let mut drop = _mm512_add_epi8(rise, down);
+        drop = _mm512_max_epi8(drop, _mm512_bsrli_epi128::<1>(drop));
+        drop = _mm512_max_epi8(drop, _mm512_bsrli_epi128::<2>(drop));
+        drop = _mm512_max_epi8(drop, _mm512_bsrli_epi128::<4>(drop));
+        drop = _mm512_max_epi8(drop, _mm512_bsrli_epi128::<8>(drop));
+        let drop = _mm512_and_si512(drop, low_words([0xff; MAX_WIDE_LANES]));
+        low_lane_bits(_mm512_cmpgt_epi64_mask(score, _mm512_add_epi64(budget, drop)))
+    }
 }
 
 /// AVX2 helpers of the wide scan: two 128-bit words per vector, low 64-bit word first in each half.

@@ -486,8 +486,8 @@ proptest! {
     #[test]
     fn wide_band_lanes_equal_single_lane(
         q in dna(0..300),
-        targets in prop::collection::vec((dna(0..300), 0usize..40, 0usize..40, 0usize..220, 0u32..80), lanes::WIDE_LANES),
-        related in prop::collection::vec(any::<bool>(), lanes::WIDE_LANES),
+        targets in prop::collection::vec((dna(0..300), 0usize..40, 0usize..40, 0usize..220, 0u32..80), lanes::MAX_WIDE_LANES),
+        related in prop::collection::vec(any::<bool>(), lanes::MAX_WIDE_LANES),
     ) {
         let mq = MyersQuery::new(&q);
         let bq = lanes::BandQuery::new(&mq);
@@ -499,15 +499,19 @@ proptest! {
                 (band_target(&t, *l, *r).0, *md, *k)
             })
             .collect();
-        let lanes_in: [lanes::BandTarget; lanes::WIDE_LANES] = std::array::from_fn(|l| lanes::BandTarget {
+        let lanes_in: [lanes::BandTarget; lanes::MAX_WIDE_LANES] = std::array::from_fn(|l| lanes::BandTarget {
             slots: &built[l].0,
             max_diag: built[l].1,
             max_dist: built[l].2,
         });
         let one: Vec<bool> = lanes_in.iter().map(|t| bq.may_align_wide(t)).collect();
-        prop_assert_eq!(bq.may_align_wide_lanes(&lanes_in).to_vec(), one.clone());
+        let n = lanes::wide_lanes();
+        prop_assert_eq!(&bq.may_align_wide_lanes(&lanes_in[..n])[..n], &one[..n]);
         prop_assert_eq!(bq.may_align_wide_lanes_portable(&lanes_in).to_vec(), one.clone());
-        prop_assert_eq!(bq.may_align_wide_lanes(&lanes_in[..1]).to_vec(), vec![one[0], false]);
+        if let Some(avx2) = bq.may_align_wide_lanes_avx2(&lanes_in[..lanes::WIDE_LANES]) {
+            prop_assert_eq!(&avx2[..], &one[..lanes::WIDE_LANES]);
+        }
+        prop_assert_eq!(bq.may_align_wide_lanes(&lanes_in[..1]).to_vec(), vec![one[0], false, false, false]);
     }
 }
 
@@ -541,8 +545,9 @@ proptest! {
                 let target = lanes::BandTarget { slots: &slots, max_diag, max_dist: k };
                 let answers = if wide {
                     let mut a = vec![bq.may_align_wide(&target)];
-                    a.extend(bq.may_align_wide_lanes(&[target, target]));
+                    a.extend(bq.may_align_wide_lanes(&[target, target, target]).iter().take(3));
                     a.extend(bq.may_align_wide_lanes_portable(&[target]).iter().take(1));
+                    a.extend(bq.may_align_wide_lanes_avx2(&[target, target]).into_iter().flatten());
                     a
                 } else {
                     let mut a = vec![bq.may_align(&target)];
@@ -574,6 +579,12 @@ proptest! {
             let (p, n, score, budget) = words[i];
             (p, n & !p, score, budget)
         });
+        if let Some(got) = lanes::wide512_beyond_budget_for_tests([w[0], w[1], w[1], w[0]], below) {
+            for (i, &k) in [0usize, 1, 1, 0].iter().enumerate() {
+                let (p, n, score, budget) = w[k];
+                prop_assert_eq!(got[i], lanes::wide_lower_bound_for_tests(p, n, score, below) > budget, "avx-512 lane {}", i);
+            }
+        }
         if let Some(got) = lanes::wide_beyond_budget_for_tests(w, below) {
             for i in 0..2 {
                 let (p, n, score, budget) = w[i];
