@@ -10,9 +10,9 @@
 //! no digest, so it cannot be re-sorted exactly.
 //!
 //! Why the merge is exact: shards partition the distinct sequences; a hit is a (query, sequence) pair
-//! whose alignment does not depend on other sequences; sequence ids follow digest order in every index,
-//! so the documented order (identity desc, coverage desc, sequence id asc) is (identity desc, coverage
-//! desc, nucleotideSequenceID asc) in every shard and in the whole index. With `max_hits` each shard
+//! whose alignment does not depend on other sequences; the documented order (identity desc, coverage
+//! desc, nucleotideSequenceID asc) breaks ties by digest, not by an index's sequence ids, so it is the same
+//! in every shard and in the whole index. With `max_hits` each shard
 //! returns exactly its own top `max_hits`, and the global top `max_hits` lies in the union of those: shards
 //! must be searched with `--max-hits 0` or at least the final value.
 //!

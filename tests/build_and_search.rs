@@ -135,6 +135,46 @@ fn every_occurrence_sequence_is_found_by_its_id() {
 }
 
 #[test]
+fn sequence_ids_follow_marker_order_and_digests_still_find_them() {
+    let index = shared_index();
+    let meta = index.meta();
+    let mut markers = Vec::new();
+    for id in 0..index.n_seqs() {
+        let md5 = index.seq_md5(id);
+        assert_eq!(
+            index.find_md5(&md5),
+            Some(id),
+            "sequence {id} is not found by its digest"
+        );
+        let mut other = md5;
+        other[15] ^= 1;
+        assert!(index.find_md5(&other).is_none_or(|o| o != id));
+        // The marker the builder orders by: the first reference record's library, else the first DNA row.
+        let marker = match index.seq_refs(id).first().and_then(|&r| index.reference(r)) {
+            Some(r) => meta.libraries[r.library as usize].marker.clone(),
+            None => {
+                let o = index.seq_occs(id)[0];
+                let row = index.occurrence_dna(o).iter().find(|d| d.seq == id).expect("row");
+                meta.markers[row.marker as usize].clone()
+            }
+        };
+        markers.push(marker);
+    }
+    // One stretch of ids per marker, markers in name order.
+    let mut stretches = markers.clone();
+    stretches.dedup();
+    let mut sorted = stretches.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(stretches, sorted, "sequence ids are not grouped by marker");
+    assert!(stretches.len() > 1);
+    // Lookup through the digest-ordered permutation.
+    let by_md5 = index.seqs_by_md5();
+    assert!(by_md5.windows(2).all(|w| index.seq_md5(w[0]) < index.seq_md5(w[1])));
+    assert_eq!(by_md5.len(), index.n_seqs() as usize);
+}
+
+#[test]
 fn queries_find_their_own_occurrence_sequences() {
     let index = shared_index();
     let queries = read_fasta(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta"));

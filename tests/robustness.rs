@@ -1216,3 +1216,26 @@ fn a_bucket_shift_of_32_bits_never_panics() {
     let r = no_panic(|| open_and_exercise(&p, true));
     assert!(r.is_ok(), "{r:?}");
 }
+
+/// The digest permutation is what lookups binary-search: verify must refuse one out of order even when its
+/// checksum is recomputed.
+#[test]
+fn an_unsorted_digest_permutation_fails_verify() {
+    let full = index_bytes();
+    let e = table(full)
+        .into_iter()
+        .find(|e| e.kind == SectionKind::SeqByMd5 as u32)
+        .expect("SeqByMd5 section");
+    assert!(e.len >= 8);
+    let mut bytes = full.to_vec();
+    let at = e.offset as usize;
+    let (first, second) = (bytes[at..at + 4].to_vec(), bytes[at + 4..at + 8].to_vec());
+    bytes[at..at + 4].copy_from_slice(&second);
+    bytes[at + 4..at + 8].copy_from_slice(&first);
+    reseal_section(&mut bytes, e.kind);
+    let dir = scratch();
+    let p = write(dir.path(), "index.edna", &bytes);
+    let index = Index::open(&p).expect("opens: shapes are intact");
+    let err = index.verify().expect_err("verify must see the order");
+    assert!(err.to_string().contains("SeqByMd5"), "{err}");
+}

@@ -1,9 +1,9 @@
 //! The build: read every input, normalise and deduplicate sequences, build taxonomy, occurrences and
 //! seeds, and write the index through [`edna_index::IndexWriter`].
 //!
-//! Determinism: inputs are read in the order given, records in file order; sequence ids follow the
-//! nucleotideSequenceID order, taxa a sorted depth-first order, postings are sorted; so the same inputs
-//! give byte-identical files whatever the thread count.
+//! Determinism: inputs are read in the order given, records in file order; sequence ids follow a locality
+//! order (marker, taxon, nucleotideSequenceID), taxa a sorted depth-first order, postings are sorted; so the
+//! same inputs give byte-identical files whatever the thread count.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -732,6 +732,48 @@ fn assign_occurrences(
     result
 }
 
+/// `(marker rank, taxon)` per temporary sequence id: the marker (by name) and final taxon id of its first
+/// reference record, else of its first occurrence (the build-time assigned taxon before the published one).
+/// Unknown parts sort last.
+fn locality_keys(
+    n: usize,
+    refs: &[RefTmp],
+    occs: &[OccTmp],
+    libraries: &[LibraryInfo],
+    markers: &[String],
+    assigned: &HashMap<u32, u32>,
+    remap_taxon: &dyn Fn(u32) -> u32,
+) -> Vec<(u32, u32)> {
+    let mut names: Vec<&str> = markers.iter().map(String::as_str).collect();
+    for l in libraries {
+        names.push(&l.marker);
+    }
+    names.sort_unstable();
+    names.dedup();
+    let rank = |m: &str| names.binary_search(&m).map_or(NONE, |r| r as u32);
+    let mut keys = vec![(NONE, NONE); n];
+    let mut set = vec![false; n];
+    for r in refs {
+        let s = r.seq as usize;
+        if !std::mem::replace(&mut set[s], true) {
+            let marker = libraries.get(r.library as usize).map_or(NONE, |l| rank(&l.marker));
+            keys[s] = (marker, remap_taxon(r.taxon));
+        }
+    }
+    for o in occs {
+        for (tmp, row) in &o.dna {
+            let s = *tmp as usize;
+            if *tmp == NONE || std::mem::replace(&mut set[s], true) {
+                continue;
+            }
+            let marker = markers.get(row.marker as usize).map_or(NONE, |m| rank(m));
+            let taxon = assigned.get(tmp).copied().unwrap_or(o.entry.published_taxon);
+            keys[s] = (marker, remap_taxon(taxon));
+        }
+    }
+    keys
+}
+
 fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
     let Collector {
         mut strings,
@@ -757,16 +799,21 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         )));
     }
 
-    // Sequence ids in digest order.
+    let (taxon_order, taxon_map) = taxa.finalize();
+    let remap_taxon = |t: u32| if t == NONE { NONE } else { taxon_map[t as usize] };
+
+    // Sequence ids in locality order: by marker, then by taxon (depth-first ids, so relatives sit together),
+    // then by digest. A query's candidates are its homologs, so they land in a few dense stretches of the
+    // packed bases instead of all over the index (fewer cache and TLB misses per candidate).
     progress.stage("ordering sequences", Some(n as u64));
+    let locality = locality_keys(n, &refs, &occs, &libraries, &markers, &assigned, &remap_taxon);
     let mut order: Vec<u32> = (0..n as u32).collect();
-    order.par_sort_unstable_by_key(|&i| seqs.md5[i as usize]);
+    order.par_sort_unstable_by_key(|&i| (locality[i as usize], seqs.md5[i as usize]));
+    drop(locality);
     let mut new_id = vec![0u32; n];
     for (new, &old) in order.iter().enumerate() {
         new_id[old as usize] = new as u32;
     }
-    let (taxon_order, taxon_map) = taxa.finalize();
-    let remap_taxon = |t: u32| if t == NONE { NONE } else { taxon_map[t as usize] };
 
     // Packed sequences.
     let mut packed = Vec::with_capacity(seqs.seqs.iter().map(|s| s.len() / 4 + 1).sum());
@@ -1017,6 +1064,10 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     w.add_bytes(K::SeqPacked, &packed)?;
     w.add(K::SeqExceptions, &exceptions)?;
     w.add(K::SeqMd5, &md5)?;
+    let mut by_md5: Vec<u32> = (0..n as u32).collect();
+    by_md5.par_sort_unstable_by_key(|&i| md5[i as usize]);
+    w.add(K::SeqByMd5, &by_md5)?;
+    drop(by_md5);
     w.add(K::LegacyIds, &legacy_entries)?;
     w.add(K::SeqRefOffsets, &seq_ref_offsets)?;
     w.add(K::SeqRefIds, &seq_ref_ids)?;

@@ -854,6 +854,7 @@ mod tests {
     fn hit(identity: f64) -> Hit {
         Hit {
             seq: 0,
+            digest: [0; 16],
             identity,
             alignment_length: 10,
             mismatches: 0,

@@ -92,6 +92,10 @@ pub struct Hit {
     /// Target sequence id in the index.
     #[serde(skip)]
     pub seq: u32,
+    /// The target's nucleotideSequenceID digest: the tie-break of the documented order, the same in every
+    /// index and shard whatever its id layout.
+    #[serde(skip)]
+    pub digest: [u8; 16],
     /// Identity (0–1), matching columns / alignment columns, terminal gaps excluded.
     pub identity: f64,
     /// Alignment columns (terminal gaps excluded).
@@ -705,6 +709,7 @@ impl<'a> Searcher<'a> {
         self.stats.hits += 1;
         v.hits.push(to_hit(
             s,
+            index.seq_md5(s),
             &aln,
             query,
             &self.align_buf,
@@ -1081,6 +1086,7 @@ fn window(n: usize, tlen: usize, end: i64, dist: usize) -> (usize, usize, Band) 
 #[allow(clippy::too_many_arguments)]
 fn to_hit(
     seq: u32,
+    digest: [u8; 16],
     aln: &Alignment,
     query: &[u8],
     window: &[u8],
@@ -1098,6 +1104,7 @@ fn to_hit(
     };
     Hit {
         seq,
+        digest,
         identity: aln.identity(),
         alignment_length: aln.columns,
         mismatches: aln.mismatches,
@@ -1137,12 +1144,13 @@ impl Hit {
     }
 }
 
-/// The documented total order: identity desc, coverage desc, sequence id asc (then plus strand first).
+/// The documented total order: identity desc, coverage desc, nucleotideSequenceID asc (then plus strand
+/// first).
 pub(crate) fn order(a: &Hit, b: &Hit) -> std::cmp::Ordering {
     b.identity
         .total_cmp(&a.identity)
         .then(b.query_coverage.total_cmp(&a.query_coverage))
-        .then(a.seq.cmp(&b.seq))
+        .then(a.digest.cmp(&b.digest))
         .then(a.strand.cmp(&b.strand))
 }
 

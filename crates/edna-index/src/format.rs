@@ -24,9 +24,9 @@ pub const MAGIC: [u8; 8] = *b"EDNAIDX\0";
 /// Byte-order mark as written on a little-endian machine.
 pub const ENDIAN_MARK: u32 = 0xFEFF;
 /// Version written by this build.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Oldest version this build reads.
-pub const OLDEST_SUPPORTED_VERSION: u32 = 1;
+pub const OLDEST_SUPPORTED_VERSION: u32 = 2;
 /// Alignment of every section start.
 pub const SECTION_ALIGN: u64 = 64;
 /// Size of the fixed header.
@@ -101,7 +101,7 @@ section_kinds! {
     SeqPacked = 11,
     /// `Exception[]`: non-ACGT symbols.
     SeqExceptions = 12,
-    /// `[u8; 16][n_seqs]`: nucleotideSequenceID digests, ascending (sequence ids follow this order).
+    /// `[u8; 16][n_seqs]`: nucleotideSequenceID digest of each sequence (by sequence id).
     SeqMd5 = 13,
     /// `LegacyEntry[]` sorted by digest: legacy dnaSequenceID → sequence.
     LegacyIds = 14,
@@ -113,6 +113,8 @@ section_kinds! {
     SeqOccOffsets = 17,
     /// `u32[]` occurrence ids per sequence.
     SeqOccIds = 18,
+    /// `u32[n_seqs]`: sequence ids in ascending digest order (lookup by nucleotideSequenceID).
+    SeqByMd5 = 19,
     /// `RefEntry[n_refs]`.
     Refs = 20,
     /// `TaxonEntry[n_taxa]`, parents before children.

@@ -305,6 +305,7 @@ impl Index {
             f.typed::<SeqEntry>(SectionKind::SeqEntries)?.len(),
             n + 1,
         )?;
+        expect(SectionKind::SeqByMd5, f.typed::<u32>(SectionKind::SeqByMd5)?.len(), n)?;
         expect(
             SectionKind::SeqRefOffsets,
             f.typed::<u32>(SectionKind::SeqRefOffsets)?.len(),
@@ -574,10 +575,19 @@ impl Index {
 
     /// Sequence id with this nucleotideSequenceID digest.
     pub fn find_md5(&self, md5: &[u8; 16]) -> Option<u32> {
-        self.s::<[u8; 16]>(SectionKind::SeqMd5)
-            .binary_search(md5)
-            .ok()
-            .map(|i| i as u32)
+        // Ids are in locality order, not digest order: search the digest-ordered permutation.
+        let digests = self.s::<[u8; 16]>(SectionKind::SeqMd5);
+        let by_md5 = self.s::<u32>(SectionKind::SeqByMd5);
+        let i = by_md5.partition_point(|&id| digests.get(id as usize).is_some_and(|d| d < md5));
+        by_md5
+            .get(i)
+            .copied()
+            .filter(|&id| digests.get(id as usize) == Some(md5))
+    }
+
+    /// Sequence ids in ascending nucleotideSequenceID order.
+    pub fn seqs_by_md5(&self) -> &[u32] {
+        self.s::<u32>(SectionKind::SeqByMd5)
     }
 
     /// Sequence ids reached by a legacy dnaSequenceID digest.

@@ -68,8 +68,13 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
     let meta = index.meta();
     let n_seqs = index.n_seqs() as usize;
     let md5: &[[u8; 16]] = index.s(K::SeqMd5);
-    if md5.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(fail(index, "SeqMd5 is not strictly ascending".into()));
+    let by_md5: &[u32] = index.s(K::SeqByMd5);
+    // A permutation of the ids whose digests strictly ascend (so digests are also distinct).
+    if by_md5.iter().any(|&id| id as usize >= n_seqs) {
+        return Err(fail(index, "SeqByMd5 holds an id past the sequences".into()));
+    }
+    if by_md5.windows(2).any(|w| md5[w[0] as usize] >= md5[w[1] as usize]) {
+        return Err(fail(index, "SeqByMd5 is not in strictly ascending digest order".into()));
     }
     let entries: &[SeqEntry] = index.s(K::SeqEntries);
     let packed_len = index.b(K::SeqPacked).len() as u64;
