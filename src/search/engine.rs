@@ -235,8 +235,10 @@ pub struct SearchStats {
 /// (identity `(C−e)/C ≥ p` with `C ≤ L + e`), splitting it into at most `e + 1` exact segments holding at least
 /// `L − e` bases. A segment of `s` bases contains `⌊(s − k + 1)/w⌋` disjoint windows of `w` k-mers, each with
 /// its own target minimizer at a distinct query position. Summing with the worst split gives
-/// `⌈(L − e − (e+1)(w+k−2)) / w⌉`, increasing in `L`, so the smallest allowed `L` bounds every hit.
-/// At least one seed is always required (a target without any shared seed cannot be found).
+/// `T(L) = ⌈(L − e − (e+1)(w+k−2)) / w⌉`. `T` is *not* monotone in `L`: each step of `e` costs a whole
+/// segment's slack (e.g. n = 188, p = 0.97: `T(94) = 3` but `T(100) = 1`), so the bound is the minimum over
+/// every allowed span `⌈c·n⌉ ≤ L ≤ n`. At least one seed is always required (a target without any shared
+/// seed cannot be found).
 pub fn min_shared_seeds(
     qlen: usize,
     ambiguous: usize,
@@ -246,13 +248,18 @@ pub fn min_shared_seeds(
     w: usize,
 ) -> u32 {
     let p = min_identity.clamp(0.01, 1.0);
-    let l = ((min_coverage.clamp(0.0, 1.0) * qlen as f64).ceil() as usize).clamp(1, qlen.max(1));
-    let e = ((1.0 - p) * l as f64 / p + 1e-9).floor() as usize + ambiguous;
-    let good = l as i64 - e as i64 - (e as i64 + 1) * (w as i64 + k as i64 - 2);
-    if good <= 0 {
-        return 1;
+    let n = qlen.max(1);
+    let shortest = ((min_coverage.clamp(0.0, 1.0) * qlen as f64).ceil() as usize).clamp(1, n);
+    let mut fewest = u32::MAX;
+    for l in shortest..=n {
+        let e = ((1.0 - p) * l as f64 / p + 1e-9).floor() as usize + ambiguous;
+        let good = l as i64 - e as i64 - (e as i64 + 1) * (w as i64 + k as i64 - 2);
+        if good <= 0 {
+            return 1;
+        }
+        fewest = fewest.min((good as u64).div_ceil(w.max(1) as u64).max(1) as u32);
     }
-    (good as u64).div_ceil(w as u64).max(1) as u32
+    fewest
 }
 
 /// Largest edit distance that still allows identity ≥ `p` for a query of length `n`: `n/(n+d) ≥ p`.
@@ -1195,5 +1202,40 @@ mod tests {
             assert!(min_shared_seeds(n, 0, 0.9, 0.5, 14, 11) <= min_shared_seeds(n, 0, 0.97, 0.5, 14, 11));
         }
         assert_eq!(max_edit_distance(170, 0.97), 5);
+        // Not the shortest span's bound: 100 aligned bases with 3 errors, spaced 24 apart, leave one
+        // guaranteed seed (T(94) = 3 would have missed that hit).
+        assert_eq!(min_shared_seeds(188, 0, 0.97, 0.5, 14, 11), 1);
+    }
+
+    proptest::proptest! {
+        /// Builds the worst error placement for every allowed span (each error closes a segment of
+        /// w + k − 2 bases, too short for a whole minimizer window) and counts the seeds it still guarantees:
+        /// the bound may never ask for more.
+        #[test]
+        fn seed_bound_holds_for_the_worst_error_placement(
+            n in 20usize..400,
+            pid in 80u32..=100,
+            cov in 0u32..=100,
+            k in 8usize..16,
+            w in 2usize..12,
+            ambiguous in 0usize..3,
+        ) {
+            let (p, c) = (f64::from(pid) / 100.0, f64::from(cov) / 100.0);
+            let bound = min_shared_seeds(n, ambiguous, p, c, k, w);
+            proptest::prop_assert!(bound >= 1);
+            let shortest = ((c * n as f64).ceil() as usize).clamp(1, n);
+            for l in shortest..=n {
+                let errors = ((1.0 - p) * l as f64 / p + 1e-9).floor() as usize + ambiguous;
+                let mut rest = l.saturating_sub(errors);
+                for _ in 0..errors {
+                    rest -= (w + k - 2).min(rest);
+                }
+                let guaranteed = if rest + 1 >= k { (rest + 1 - k) / w } else { 0 };
+                proptest::prop_assert!(
+                    bound as usize <= guaranteed.max(1),
+                    "span {l}: {guaranteed} seeds guaranteed, bound {bound}"
+                );
+            }
+        }
     }
 }
