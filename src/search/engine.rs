@@ -190,6 +190,8 @@ pub struct Searcher<'a> {
     /// seeding touches one cache line per target, not three).
     seeding: Vec<SeedTally>,
     touched: Vec<u32>,
+    /// Scratch of the candidate sort.
+    sort_scratch: Vec<Candidate>,
     align_buf: Vec<u8>,
     aligner: Aligner,
     target_buf: Vec<u8>,
@@ -276,6 +278,7 @@ impl<'a> Searcher<'a> {
             index,
             seeding: vec![SeedTally::default(); n],
             touched: Vec::new(),
+            sort_scratch: Vec::new(),
             align_buf: Vec::new(),
             aligner: Aligner::new(),
             target_buf: Vec::new(),
@@ -506,13 +509,10 @@ impl<'a> Searcher<'a> {
         for (i, (q, _)) in strands.iter().enumerate() {
             self.seed_candidates(q, i, params, &mut candidates);
         }
-        // Most seeds first; ties in a fixed order so results never depend on hash or thread order.
-        // One integer key (count descending, then sequence, then strand) sorts faster than chained compares.
-        // (Seed counts are bounded by the query length, far below 2^31.)
-        const COUNT_MAX: u64 = (1 << 31) - 1;
-        candidates.sort_unstable_by_key(|c| {
-            ((COUNT_MAX - u64::from(c.count).min(COUNT_MAX)) << 33) | (u64::from(c.seq) << 1) | u64::from(c.strand & 1)
-        });
+        // Most seeds first (only the order of counts matters: it lets the bar stop the walk early); ties
+        // stay in seeding order, which depends on the query and index alone, never on threads. A counting
+        // sort: counts are small integers, and a comparison sort of the candidates cost 15 % of a search.
+        sort_by_count_descending(&mut candidates, &mut self.sort_scratch);
         let n = strands[0].0.len();
         let seeds = &index.meta().seeds;
         let query_ambiguous = strands[0]
@@ -898,7 +898,7 @@ struct SeedTally {
 }
 
 /// A target to verify on one strand.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Candidate {
     count: u32,
     seq: u32,
@@ -909,6 +909,29 @@ struct Candidate {
     /// Where the target's packed bases start (for the prefetch hint).
     packed_offset: u64,
     is_ref: bool,
+}
+
+/// Stable counting sort of `candidates` by seed count, highest first (`scratch` is reused between calls).
+fn sort_by_count_descending(candidates: &mut Vec<Candidate>, scratch: &mut Vec<Candidate>) {
+    let Some(top) = candidates.iter().map(|c| c.count as usize).max() else {
+        return;
+    };
+    // starts[i]: first output slot of count top − i.
+    let mut starts = vec![0usize; top + 2];
+    for c in candidates.iter() {
+        starts[top - c.count as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    scratch.clear();
+    scratch.resize(candidates.len(), Candidate::default());
+    for c in candidates.iter() {
+        let slot = &mut starts[top - c.count as usize];
+        scratch[*slot] = *c;
+        *slot += 1;
+    }
+    std::mem::swap(candidates, scratch);
 }
 
 /// The pigeonhole filter in front of the edit-distance scan: cut the query into `s` disjoint pieces; an
