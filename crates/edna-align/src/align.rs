@@ -793,23 +793,30 @@ impl Aligner {
             // (where H came from E, opening from it never beats extending E
             // since open ≥ 0, so scores and paths are unchanged). Then
             //   E(j) = max_{k<j} (H'(k) - open - (j-k)·ext) = P(j) - open - j·ext
-            // with P the running maximum of X: a scan with a one-max chain,
-            // unrolled so that four cells share one step of the chain.
+            // with P the running maximum of X: a scan with a one-max chain.
+            // Eight cells share one step of the chain; inside a chunk the
+            // prefix maxima take three shifted maxima (Hillis–Steele), which
+            // compile to vector shuffles instead of eight dependent steps.
             let xs = &xbuf[..len];
             let ps = &mut pbuf[..len + 1];
             ps[0] = NEG;
             let mut p = NEG;
-            let mut pc = ps[1..].chunks_exact_mut(4);
-            let mut xc = xs.chunks_exact(4);
+            let mut pc = ps[1..].chunks_exact_mut(8);
+            let mut xc = xs.chunks_exact(8);
             for (pq, xq) in (&mut pc).zip(&mut xc) {
-                let m01 = xq[0].max(xq[1]);
-                let m012 = m01.max(xq[2]);
-                let m0123 = m012.max(xq[3]);
-                pq[0] = p.max(xq[0]);
-                pq[1] = p.max(m01);
-                pq[2] = p.max(m012);
-                p = p.max(m0123);
-                pq[3] = p;
+                let mut v = [NEG; 8];
+                v.copy_from_slice(xq);
+                for shift in [1, 2, 4] {
+                    let mut moved = [NEG; 8];
+                    moved[shift..].copy_from_slice(&v[..8 - shift]);
+                    for (a, b) in v.iter_mut().zip(moved) {
+                        *a = (*a).max(b);
+                    }
+                }
+                for (out, a) in pq.iter_mut().zip(v) {
+                    *out = a.max(p);
+                }
+                p = p.max(v[7]);
             }
             for (pq, &x) in pc.into_remainder().iter_mut().zip(xc.remainder()) {
                 p = p.max(x);
