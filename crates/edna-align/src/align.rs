@@ -539,30 +539,158 @@ enum Exit {
 /// without a band) plus `O(n)` scratch; use a band for long targets.
 #[derive(Debug, Clone, Default)]
 pub struct Aligner {
-    /// H of two rows (previous, current), each `n + 1` long, indexed by `j`.
-    h: Vec<i32>,
-    /// F (vertical gap) of two rows, same layout as `h`.
-    f: Vec<i32>,
+    /// Row scratch for problems whose scores fit 16 bits (most barcodes).
+    rows16: Rows<i16>,
+    /// Row scratch for the others.
+    rows32: Rows<i32>,
     /// Traceback bytes of the band cells, row by row.
     dirs: Vec<u8>,
     /// Per row `i`, `offset_in_dirs - first_column` (wrapping), so that cell
-    /// `(i, j)` lives at `dirs[row_base[i] + j]`.
+    /// `(i, j)` lives at `dirs[row_base[i] + j]`; the total cell count last.
     row_base: Vec<usize>,
     /// Target as 4-bit masks.
     tcodes: Vec<u8>,
+    /// Path collected backwards during traceback.
+    rev_ops: Vec<(Op, u32)>,
+}
+
+/// DP row scratch with cells of type `T`.
+#[derive(Debug, Clone, Default)]
+struct Rows<T> {
+    /// H of two rows (previous, current), each `n + 1` long, indexed by `j`.
+    h: Vec<T>,
+    /// F (vertical gap) of two rows, same layout as `h`.
+    f: Vec<T>,
     /// Per query mask, the substitution score against every target position
     /// (filled lazily for the masks the query uses), so the row loop is a
     /// plain vectorisable pass with no table lookups.
-    prof: Vec<i32>,
+    prof: Vec<T>,
     /// Row scratch: `X(j) = H'(j) + j·ext` at `[1 + j - a]`, `X(a-1)` at 0.
-    xbuf: Vec<i32>,
+    xbuf: Vec<T>,
     /// Row scratch: prefix maxima of `xbuf` (`P(j)` at `[1 + j - a]`).
-    pbuf: Vec<i32>,
-    /// Row scratch: phase-1 traceback bits kept as `i32` so that narrowing
-    /// to bytes happens once per cell.
-    fbits: Vec<i32>,
-    /// Path collected backwards during traceback.
-    rev_ops: Vec<(Op, u32)>,
+    pbuf: Vec<T>,
+    /// Row scratch: phase-1 traceback bits, kept in cells of the row's width
+    /// so that narrowing to bytes happens once per cell.
+    fbits: Vec<T>,
+}
+
+/// A DP cell: `i32`, or `i16` when every score of the problem fits (see [`fits_i16`]). Arithmetic
+/// saturates, so "minus infinity" (`NEG`) stays below every real score without wrapping.
+trait Cell: Copy + Ord + Default + std::ops::BitOr<Output = Self> + std::ops::Shl<u32, Output = Self> {
+    /// Minus infinity.
+    const NEG: Self;
+    /// The cell holding `v` (in range by the caller's check).
+    fn of(v: i32) -> Self;
+    /// The score as `i32`.
+    fn get(self) -> i32;
+    /// `self + o`, saturating.
+    fn plus(self, o: Self) -> Self;
+    /// `self − o`, saturating.
+    fn minus(self, o: Self) -> Self;
+    /// 1 for true, 0 for false.
+    fn flag(b: bool) -> Self;
+    /// `self + o` for the row offsets, which never leave the range: plain (wrapping) so the loop keeps a
+    /// simple induction variable and vectorises.
+    fn step(self, o: Self) -> Self;
+}
+
+impl Cell for i32 {
+    const NEG: i32 = NEG;
+    #[inline(always)]
+    fn of(v: i32) -> i32 {
+        v
+    }
+    #[inline(always)]
+    fn get(self) -> i32 {
+        self
+    }
+    // NEG is far from i32::MIN: plain arithmetic cannot wrap (see `NEG`).
+    #[inline(always)]
+    fn plus(self, o: i32) -> i32 {
+        self + o
+    }
+    #[inline(always)]
+    fn minus(self, o: i32) -> i32 {
+        self - o
+    }
+    #[inline(always)]
+    fn flag(b: bool) -> i32 {
+        b as i32
+    }
+    #[inline(always)]
+    fn step(self, o: i32) -> i32 {
+        self.wrapping_add(o)
+    }
+}
+
+impl Cell for i16 {
+    const NEG: i16 = i16::MIN;
+    #[inline(always)]
+    fn of(v: i32) -> i16 {
+        v as i16
+    }
+    #[inline(always)]
+    fn get(self) -> i32 {
+        i32::from(self)
+    }
+    #[inline(always)]
+    fn plus(self, o: i16) -> i16 {
+        self.saturating_add(o)
+    }
+    #[inline(always)]
+    fn minus(self, o: i16) -> i16 {
+        self.saturating_sub(o)
+    }
+    #[inline(always)]
+    fn flag(b: bool) -> i16 {
+        b as i16
+    }
+    #[inline(always)]
+    fn step(self, o: i16) -> i16 {
+        self.wrapping_add(o)
+    }
+}
+
+/// Whether 16-bit cells are exact for an `m × n` problem: every real score lies in
+/// `[−(m+n)·c, match·(m+n)]` (`c` the dearest column; a real cell is reached by a terminal gap along the
+/// edge and then its diagonal), the row offsets add at most `n·ext`, and a value that started at minus
+/// infinity rises by at most `(match + ext)` per row and column, so it stays below every real one.
+fn fits_i16(m: usize, n: usize, sc: &Scoring) -> bool {
+    let dearest = [
+        -sc.mismatch_score,
+        -sc.ambiguous_score,
+        sc.gap_open + sc.gap_extend,
+        sc.terminal_gap_open + sc.terminal_gap_extend,
+    ]
+    .into_iter()
+    .max()
+    .unwrap_or(0)
+    .max(0) as i64;
+    let up = (sc.match_score.max(sc.ambiguous_score).max(0) + sc.gap_extend.max(sc.terminal_gap_extend).max(0)) as i64;
+    let cells = (m + n + 2) as i64;
+    cells.saturating_mul(dearest + up).saturating_add(256) < i64::from(i16::MAX)
+}
+
+/// The cells the exit is chosen from.
+struct RowEnds {
+    /// Last computed cell of row m left of column n: (j, H, E).
+    row_m_last: Option<(usize, i32, i32)>,
+    /// Lowest computed cell of column n: (i, H, F).
+    col_n_last: (usize, i32, i32),
+}
+
+/// Fills `row_base` (see [`Aligner`]) for the band of an `m`-row problem, with the cell count last.
+fn row_bases(geom: &Geom, m: usize, row_base: &mut Vec<usize>) {
+    row_base.clear();
+    row_base.resize(m + 2, 0);
+    let mut total = 0usize;
+    for (i, base) in row_base[..=m].iter_mut().enumerate().skip(1) {
+        if let Some((a, b)) = geom.range(i) {
+            *base = total.wrapping_sub(a);
+            total += b - a + 1;
+        }
+    }
+    row_base[m + 1] = total;
 }
 
 /// Band clipped to the problem, with a helper for each row's active columns.
@@ -620,16 +748,29 @@ impl Aligner {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn align_avx2(&mut self, query: &[u8], target: &[u8], scoring: &Scoring, band: Option<Band>) -> Alignment {
-        self.align_in(query, target, scoring, band)
+        self.align_in(query, target, scoring, band, true)
     }
 
     /// [`Aligner::align`] with the baseline instruction set (what CPUs without AVX2 run).
     pub fn align_portable(&mut self, query: &[u8], target: &[u8], scoring: &Scoring, band: Option<Band>) -> Alignment {
-        self.align_in(query, target, scoring, band)
+        self.align_in(query, target, scoring, band, true)
+    }
+
+    /// [`Aligner::align_portable`] with 32-bit cells whatever the problem (tests hold the 16-bit cells to it).
+    #[cfg(test)]
+    fn align_cells32(&mut self, query: &[u8], target: &[u8], scoring: &Scoring, band: Option<Band>) -> Alignment {
+        self.align_in(query, target, scoring, band, false)
     }
 
     #[inline(always)]
-    fn align_in(&mut self, query: &[u8], target: &[u8], scoring: &Scoring, band: Option<Band>) -> Alignment {
+    fn align_in(
+        &mut self,
+        query: &[u8],
+        target: &[u8],
+        scoring: &Scoring,
+        band: Option<Band>,
+        allow_cells16: bool,
+    ) -> Alignment {
         let (m, n) = (query.len(), target.len());
         let term = |len: usize| -scoring.gap_cost(len as u32, true);
         if m == 0 || n == 0 {
@@ -641,221 +782,26 @@ impl Aligner {
         }
         let geom = Geom::new(m, n, band);
 
-        let Aligner {
-            h,
-            f,
-            dirs,
-            row_base,
-            tcodes,
-            prof,
-            xbuf,
-            pbuf,
-            fbits,
-            rev_ops,
-        } = self;
+        let tcodes = &mut self.tcodes;
         tcodes.clear();
         tcodes.extend(target.iter().map(|&b| NT_MASK[b as usize]));
-        if prof.len() < 16 * n {
-            prof.resize(16 * n, 0);
-        }
-        if xbuf.len() < n + 2 {
-            xbuf.resize(n + 2, 0);
-            pbuf.resize(n + 2, 0);
-            fbits.resize(n + 2, 0);
-        }
-        let mut prof_ready = 0u32;
-
-        // Two row buffers; row 0 is a leading terminal Del run and has no F.
-        h.clear();
-        h.resize(2 * (n + 1), NEG);
-        f.clear();
-        f.resize(2 * (n + 1), NEG);
-        for (j, hj) in h[..=n].iter_mut().enumerate() {
-            *hj = term(j);
-        }
-        let (h_even, h_odd) = h.split_at_mut(n + 1);
-        let (f_even, f_odd) = f.split_at_mut(n + 1);
-
-        row_base.clear();
-        row_base.resize(m + 1, 0);
-        let mut total = 0usize;
-        for (i, base) in row_base.iter_mut().enumerate().skip(1) {
-            if let Some((a, b)) = geom.range(i) {
-                *base = total.wrapping_sub(a);
-                total += b - a + 1;
-            }
-        }
+        row_bases(&geom, m, &mut self.row_base);
+        let total = self.row_base.last().copied().unwrap_or(0);
         // Every band cell is written before it is read: no need to clear.
-        if dirs.len() < total {
-            dirs.resize(total, 0);
+        if self.dirs.len() < total {
+            self.dirs.resize(total, 0);
         }
-
-        let (f_oe, f_e) = (scoring.gap_open + scoring.gap_extend, scoring.gap_extend);
-        let terminal = (
-            scoring.terminal_gap_open + scoring.terminal_gap_extend,
-            scoring.terminal_gap_extend,
-        );
-        // Last computed cell of row m left of column n: (j, H, E).
-        let mut row_m_last: Option<(usize, i32, i32)> = None;
-        // Lowest computed cell of column n: (i, H, F). Row 0 always has it.
-        let mut col_n_last: (usize, i32, i32) = (0, term(n), NEG);
-
-        for i in 1..=m {
-            let (hprev, hcur, fprev, fcur) = if i % 2 == 1 {
-                (&*h_even, &mut *h_odd, &*f_even, &mut *f_odd)
-            } else {
-                (&*h_odd, &mut *h_even, &*f_odd, &mut *f_even)
-            };
-            let col0 = term(i);
-            hcur[0] = col0;
-            let Some((a, b)) = geom.range(i) else {
-                // Band still left of column 1: the next non-empty row reads
-                // only columns 0 and 1 of this row.
-                if (i as i64) + geom.hi < 1 {
-                    hcur[1] = NEG;
-                    fcur[1] = NEG;
-                }
-                continue;
-            };
-            let qc = NT_MASK[query[i - 1] as usize] as usize;
-            if prof_ready & (1 << qc) == 0 {
-                // Same rule as `Scoring::mask_score`, written branch-free so it
-                // vectorises (no table gather).
-                let dst = &mut prof[qc * n..qc * n + n];
-                let qc8 = qc as u8;
-                if is_unambiguous_mask(qc8) {
-                    let (ms, mm, amb) = (scoring.match_score, scoring.mismatch_score, scoring.ambiguous_score);
-                    for (p, &tc) in dst.iter_mut().zip(tcodes.iter()) {
-                        let unamb = tc != 0 && tc & tc.wrapping_sub(1) == 0;
-                        *p = if tc == qc8 {
-                            ms
-                        } else if unamb {
-                            mm
-                        } else {
-                            amb
-                        };
-                    }
-                } else {
-                    dst.fill(scoring.ambiguous_score);
-                }
-                prof_ready |= 1 << qc;
-            }
-            let prow = &prof[qc * n..qc * n + n];
-            let len = b - a + 1;
-            let off = row_base[i].wrapping_add(a);
-            let drow = &mut dirs[off..off + len];
-
-            // Horizontal gaps of this row use terminal penalties in row m.
-            let (e_oe, e_e) = if i == m { terminal } else { (f_oe, f_e) };
-            let e_open = e_oe - e_e;
-            let hleft0 = if a == 1 { col0 } else { NEG };
-
-            // Phase 1 (no dependency along the row, auto-vectorised):
-            // H' = max(diagonal, F), with interior vertical penalties for j < n,
-            // stored as X(j) = H'(j) + j·ext for phase 2.
-            let li = b.min(n - 1);
-            xbuf[0] = hleft0 + (a as i32 - 1) * e_e;
-            if li >= a {
-                let cnt = li + 1 - a;
-                let hd = &hprev[a - 1..a - 1 + cnt];
-                let hu = &hprev[a..a + cnt];
-                let fu = &fprev[a..a + cnt];
-                let sp = &prow[a - 1..a - 1 + cnt];
-                let xc = &mut xbuf[1..1 + cnt];
-                let fc = &mut fcur[a..a + cnt];
-                let fb = &mut fbits[..cnt];
-                // Additive induction (SSE2 has no 32-bit vector multiply).
-                let mut ofs = a as i32 * e_e;
-                for k in 0..cnt {
-                    let d = hd[k] + sp[k];
-                    let fo = hu[k] - f_oe;
-                    let fe = fu[k] - f_e;
-                    let fv = fo.max(fe);
-                    xc[k] = d.max(fv) + ofs;
-                    ofs += e_e;
-                    fc[k] = fv;
-                    // Ties: diagonal over F, opening over extending.
-                    fb[k] = (fv > d) as i32 | (((fe > fo) as i32) << 3);
-                }
-            }
-            if b == n {
-                // Column n: a vertical gap here is a trailing terminal gap.
-                let d = hprev[n - 1] + prow[n - 1];
-                let fo = hprev[n] - terminal.0;
-                let fe = fprev[n] - terminal.1;
-                let fv = fo.max(fe);
-                xbuf[len] = d.max(fv) + n as i32 * e_e;
-                fcur[n] = fv;
-                fbits[len - 1] = (fv > d) as i32 | (((fe > fo) as i32) << 3);
-            }
-
-            // Phase 2: horizontal gaps. E is opened from H' rather than H
-            // (where H came from E, opening from it never beats extending E
-            // since open ≥ 0, so scores and paths are unchanged). Then
-            //   E(j) = max_{k<j} (H'(k) - open - (j-k)·ext) = P(j) - open - j·ext
-            // with P the running maximum of X: a scan with a one-max chain.
-            // Eight cells share one step of the chain; inside a chunk the
-            // prefix maxima take three shifted maxima (Hillis–Steele), which
-            // compile to vector shuffles instead of eight dependent steps.
-            let xs = &xbuf[..len];
-            let ps = &mut pbuf[..len + 1];
-            ps[0] = NEG;
-            let mut p = NEG;
-            let mut pc = ps[1..].chunks_exact_mut(8);
-            let mut xc = xs.chunks_exact(8);
-            for (pq, xq) in (&mut pc).zip(&mut xc) {
-                let mut v = [NEG; 8];
-                v.copy_from_slice(xq);
-                for shift in [1, 2, 4] {
-                    let mut moved = [NEG; 8];
-                    moved[shift..].copy_from_slice(&v[..8 - shift]);
-                    for (a, b) in v.iter_mut().zip(moved) {
-                        *a = (*a).max(b);
-                    }
-                }
-                for (out, a) in pq.iter_mut().zip(v) {
-                    *out = a.max(p);
-                }
-                p = p.max(v[7]);
-            }
-            for (pq, &x) in pc.into_remainder().iter_mut().zip(xc.remainder()) {
-                p = p.max(x);
-                *pq = p;
-            }
-            // Final pass (auto-vectorised): H, "E wins" and "E extended" bits.
-            // ext(j): E(j-1) - ext > H'(j-1) - open - ext  ⟺  P(j-1) > X(j-1).
-            let hc = &mut hcur[a..a + len];
-            let xh = &xbuf[1..1 + len];
-            let xp = &xbuf[..len];
-            let pj = &pbuf[1..1 + len];
-            let pp = &pbuf[..len];
-            let fb = &fbits[..len];
-            let mut ofs = a as i32 * e_e;
-            for k in 0..len {
-                let ev = pj[k] - e_open;
-                let hp = xh[k];
-                hc[k] = hp.max(ev) - ofs;
-                ofs += e_e;
-                // Opening wins ties (vsearch); E must strictly beat H'.
-                let bits = fb[k] | (((ev > hp) as i32) << 1) | (((pp[k] > xp[k]) as i32) << 2);
-                drow[k] = bits as u8;
-            }
-            // E of the last computed cell, for a trailing exit along row m.
-            let el = pbuf[len] - e_open - b as i32 * e_e;
-
-            if b == n {
-                col_n_last = (i, hcur[n], fcur[n]);
-            } else {
-                // The band grows by at most one column per row: poison the one
-                // stale cell the next row can read.
-                hcur[b + 1] = NEG;
-                fcur[b + 1] = NEG;
-                if i == m {
-                    row_m_last = Some((b, hcur[b], el));
-                }
-            }
-        }
-
+        let row_base = &self.row_base[..m + 1];
+        // 16-bit cells hold twice as many per vector; they are exact whenever every score of the problem fits.
+        let ends = if allow_cells16 && fits_i16(m, n, scoring) {
+            self.rows16
+                .fill(query, &self.tcodes, scoring, &geom, row_base, &mut self.dirs)
+        } else {
+            self.rows32
+                .fill(query, &self.tcodes, scoring, &geom, row_base, &mut self.dirs)
+        };
+        let RowEnds { row_m_last, col_n_last } = ends;
+        let (tcodes, dirs, rev_ops) = (&self.tcodes, &self.dirs, &mut self.rev_ops);
         // Choose the exit; later candidates must be strictly better.
         let (to, te) = (scoring.terminal_gap_open, scoring.terminal_gap_extend);
         // Leaving along an edge: open a terminal gap from H, or extend the
@@ -941,6 +887,225 @@ impl Aligner {
         runs.flush();
         let ops: Vec<(Op, u32)> = rev_ops.iter().rev().copied().collect();
         finish(ops, score, m, n)
+    }
+}
+
+impl<T: Cell> Rows<T> {
+    /// Fills the traceback bytes of every band cell (`dirs`, laid out by `row_base`) and returns the
+    /// cells the exit is chosen from. Always inlined, so each instruction-set build vectorises it.
+    #[inline(always)]
+    fn fill(
+        &mut self,
+        query: &[u8],
+        tcodes: &[u8],
+        scoring: &Scoring,
+        geom: &Geom,
+        row_base: &[usize],
+        dirs: &mut [u8],
+    ) -> RowEnds {
+        let (m, n) = (query.len(), tcodes.len());
+        let term = |len: usize| -scoring.gap_cost(len as u32, true);
+        let Rows {
+            h,
+            f,
+            prof,
+            xbuf,
+            pbuf,
+            fbits,
+        } = self;
+        let neg = T::NEG;
+        if prof.len() < 16 * n {
+            prof.resize(16 * n, T::default());
+        }
+        if xbuf.len() < n + 2 {
+            xbuf.resize(n + 2, T::default());
+            pbuf.resize(n + 2, T::default());
+            fbits.resize(n + 2, T::default());
+        }
+        let mut prof_ready = 0u32;
+
+        // Two row buffers; row 0 is a leading terminal Del run and has no F.
+        h.clear();
+        h.resize(2 * (n + 1), neg);
+        f.clear();
+        f.resize(2 * (n + 1), neg);
+        for (j, hj) in h[..=n].iter_mut().enumerate() {
+            *hj = T::of(term(j));
+        }
+        let (h_even, h_odd) = h.split_at_mut(n + 1);
+        let (f_even, f_odd) = f.split_at_mut(n + 1);
+
+        let (f_oe, f_e) = (T::of(scoring.gap_open + scoring.gap_extend), T::of(scoring.gap_extend));
+        let terminal = (
+            T::of(scoring.terminal_gap_open + scoring.terminal_gap_extend),
+            T::of(scoring.terminal_gap_extend),
+        );
+        let (ms, mm, amb) = (
+            T::of(scoring.match_score),
+            T::of(scoring.mismatch_score),
+            T::of(scoring.ambiguous_score),
+        );
+        let mut ends = RowEnds {
+            row_m_last: None,
+            // Row 0 always has column n.
+            col_n_last: (0, term(n), NEG),
+        };
+
+        for i in 1..=m {
+            let (hprev, hcur, fprev, fcur) = if i % 2 == 1 {
+                (&*h_even, &mut *h_odd, &*f_even, &mut *f_odd)
+            } else {
+                (&*h_odd, &mut *h_even, &*f_odd, &mut *f_even)
+            };
+            let col0 = T::of(term(i));
+            hcur[0] = col0;
+            let Some((a, b)) = geom.range(i) else {
+                // Band still left of column 1: the next non-empty row reads
+                // only columns 0 and 1 of this row.
+                if (i as i64) + geom.hi < 1 {
+                    hcur[1] = neg;
+                    fcur[1] = neg;
+                }
+                continue;
+            };
+            let qc = NT_MASK[query[i - 1] as usize] as usize;
+            if prof_ready & (1 << qc) == 0 {
+                // Same rule as `Scoring::mask_score`, written branch-free so it
+                // vectorises (no table gather).
+                let dst = &mut prof[qc * n..qc * n + n];
+                let qc8 = qc as u8;
+                if is_unambiguous_mask(qc8) {
+                    for (p, &tc) in dst.iter_mut().zip(tcodes.iter()) {
+                        let unamb = tc != 0 && tc & tc.wrapping_sub(1) == 0;
+                        *p = if tc == qc8 {
+                            ms
+                        } else if unamb {
+                            mm
+                        } else {
+                            amb
+                        };
+                    }
+                } else {
+                    dst.fill(amb);
+                }
+                prof_ready |= 1 << qc;
+            }
+            let prow = &prof[qc * n..qc * n + n];
+            let len = b - a + 1;
+            let off = row_base[i].wrapping_add(a);
+            let drow = &mut dirs[off..off + len];
+
+            // Horizontal gaps of this row use terminal penalties in row m.
+            let (e_oe, e_e) = if i == m { terminal } else { (f_oe, f_e) };
+            let e_open = e_oe.minus(e_e);
+            let hleft0 = if a == 1 { col0 } else { neg };
+
+            // Phase 1 (no dependency along the row, auto-vectorised):
+            // H' = max(diagonal, F), with interior vertical penalties for j < n,
+            // stored as X(j) = H'(j) + j·ext for phase 2.
+            let li = b.min(n - 1);
+            xbuf[0] = hleft0.plus(T::of((a as i32 - 1) * e_e.get()));
+            if li >= a {
+                let cnt = li + 1 - a;
+                let hd = &hprev[a - 1..a - 1 + cnt];
+                let hu = &hprev[a..a + cnt];
+                let fu = &fprev[a..a + cnt];
+                let sp = &prow[a - 1..a - 1 + cnt];
+                let xc = &mut xbuf[1..1 + cnt];
+                let fc = &mut fcur[a..a + cnt];
+                let fb = &mut fbits[..cnt];
+                // Additive induction (SSE2 has no 32-bit vector multiply).
+                let mut ofs = T::of(a as i32 * e_e.get());
+                for k in 0..cnt {
+                    let d = hd[k].plus(sp[k]);
+                    let fo = hu[k].minus(f_oe);
+                    let fe = fu[k].minus(f_e);
+                    let fv = fo.max(fe);
+                    xc[k] = d.max(fv).plus(ofs);
+                    ofs = ofs.step(e_e);
+                    fc[k] = fv;
+                    // Ties: diagonal over F, opening over extending.
+                    fb[k] = T::flag(fv > d) | (T::flag(fe > fo) << 3);
+                }
+            }
+            if b == n {
+                // Column n: a vertical gap here is a trailing terminal gap.
+                let d = hprev[n - 1].plus(prow[n - 1]);
+                let fo = hprev[n].minus(terminal.0);
+                let fe = fprev[n].minus(terminal.1);
+                let fv = fo.max(fe);
+                xbuf[len] = d.max(fv).plus(T::of(n as i32 * e_e.get()));
+                fcur[n] = fv;
+                fbits[len - 1] = T::flag(fv > d) | (T::flag(fe > fo) << 3);
+            }
+
+            // Phase 2: horizontal gaps. E is opened from H' rather than H
+            // (where H came from E, opening from it never beats extending E
+            // since open ≥ 0, so scores and paths are unchanged). Then
+            //   E(j) = max_{k<j} (H'(k) - open - (j-k)·ext) = P(j) - open - j·ext
+            // with P the running maximum of X: a scan with a one-max chain.
+            // Eight cells share one step of the chain; inside a chunk the
+            // prefix maxima take three shifted maxima (Hillis–Steele), which
+            // compile to vector shuffles instead of eight dependent steps.
+            let xs = &xbuf[..len];
+            let ps = &mut pbuf[..len + 1];
+            ps[0] = neg;
+            let mut p = neg;
+            let mut pc = ps[1..].chunks_exact_mut(8);
+            let mut xc = xs.chunks_exact(8);
+            for (pq, xq) in (&mut pc).zip(&mut xc) {
+                let mut v = [neg; 8];
+                v.copy_from_slice(xq);
+                for shift in [1, 2, 4] {
+                    let mut moved = [neg; 8];
+                    moved[shift..].copy_from_slice(&v[..8 - shift]);
+                    for (a, b) in v.iter_mut().zip(moved) {
+                        *a = (*a).max(b);
+                    }
+                }
+                for (out, a) in pq.iter_mut().zip(v) {
+                    *out = a.max(p);
+                }
+                p = p.max(v[7]);
+            }
+            for (pq, &x) in pc.into_remainder().iter_mut().zip(xc.remainder()) {
+                p = p.max(x);
+                *pq = p;
+            }
+            // Final pass (auto-vectorised): H, "E wins" and "E extended" bits.
+            // ext(j): E(j-1) - ext > H'(j-1) - open - ext  ⟺  P(j-1) > X(j-1).
+            let hc = &mut hcur[a..a + len];
+            let xh = &xbuf[1..1 + len];
+            let xp = &xbuf[..len];
+            let pj = &pbuf[1..1 + len];
+            let pp = &pbuf[..len];
+            let fb = &fbits[..len];
+            let mut ofs = T::of(a as i32 * e_e.get());
+            for k in 0..len {
+                let ev = pj[k].minus(e_open);
+                let hp = xh[k];
+                hc[k] = hp.max(ev).minus(ofs);
+                ofs = ofs.step(e_e);
+                // Opening wins ties (vsearch); E must strictly beat H'.
+                let bits = fb[k] | (T::flag(ev > hp) << 1) | (T::flag(pp[k] > xp[k]) << 2);
+                drow[k] = bits.get() as u8;
+            }
+            // E of the last computed cell, for a trailing exit along row m.
+            let el = pbuf[len].get() - e_open.get() - b as i32 * e_e.get();
+
+            if b == n {
+                ends.col_n_last = (i, hcur[n].get(), fcur[n].get());
+            } else {
+                // The band grows by at most one column per row: poison the one
+                // stale cell the next row can read.
+                hcur[b + 1] = neg;
+                fcur[b + 1] = neg;
+                if i == m {
+                    ends.row_m_last = Some((b, hcur[b].get(), el));
+                }
+            }
+        }
+        ends
     }
 }
 

@@ -554,6 +554,21 @@ proptest! {
         prop_assert_eq!(format!("{:?}", a), format!("{:?}", b));
     }
 
+    /// 16-bit cells give exactly the 32-bit answer (scores, path, tie-breaks), with vsearch's scoring and
+    /// others, banded or not, on unrelated and related pairs.
+    #[test]
+    fn prop_cells16_equal_cells32((q, t) in related_pair(400), (uq, ut) in any_pair(60), radius in 0u32..60,
+                                  banded in any::<bool>(), mm in -6i32..0, go in 0i32..25) {
+        let band = banded.then(|| Band::around((t.len() as i64 - q.len() as i64) / 2, radius));
+        let other = Scoring { mismatch_score: mm, gap_open: go, ..SC };
+        for (q, t, sc) in [(&q, &t, &SC), (&q, &t, &other), (&uq, &ut, &SC), (&uq, &ut, &other)] {
+            prop_assert!(fits_i16(q.len(), t.len(), sc));
+            let a = Aligner::new().align_portable(q, t, sc, band);
+            let b = Aligner::new().align_cells32(q, t, sc, band);
+            prop_assert_eq!(format!("{:?}", a), format!("{:?}", b));
+        }
+    }
+
     /// One aligner reused over problems of varying shape gives fresh results.
     #[test]
     fn prop_reuse_matches_fresh(problems in prop::collection::vec((any_pair(80), -20i64..20, 0i64..30), 1..6)) {
@@ -564,4 +579,26 @@ proptest! {
             }
         }
     }
+}
+
+/// Near the 16-bit limit: a long pair whose worst score still fits uses 16-bit cells and agrees with
+/// 32-bit ones; one past the limit takes 32-bit cells.
+#[test]
+fn cells16_limit() {
+    let q = random_dna(560, 7);
+    let mut t = q.clone();
+    for i in (0..t.len()).step_by(37) {
+        t[i] = if t[i] == b'A' { b'C' } else { b'A' };
+    }
+    t.extend(random_dna(100, 8));
+    assert!(fits_i16(q.len(), t.len(), &SC));
+    let a = Aligner::new().align_portable(&q, &t, &SC, None);
+    let b = Aligner::new().align_cells32(&q, &t, &SC, None);
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    assert!(!fits_i16(1000, 1000, &SC));
+    // Unrelated sequences: the most negative real scores of the problem.
+    let u = random_dna(600, 9);
+    let a = Aligner::new().align_portable(&q, &u, &SC, None);
+    let b = Aligner::new().align_cells32(&q, &u, &SC, None);
+    assert_eq!(format!("{a:?}"), format!("{b:?}"));
 }
