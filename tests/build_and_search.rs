@@ -425,3 +425,66 @@ fn build_file_gives_the_same_index_as_flags() {
         "{err}"
     );
 }
+
+/// A hit that shares a single seed with its query: 100 of 188 query bases aligned at exactly 97 %, the three
+/// mismatches 24 bases apart so that no whole minimizer window fits between them. The seed bound must
+/// admit it (the bound of the shortest allowed span, 94 bases, asked for 3 seeds and lost it).
+#[test]
+fn a_hit_with_one_shared_seed_is_found() {
+    fn random_dna(len: usize, state: &mut u64) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                b"ACGT"[(*state >> 33) as usize % 4]
+            })
+            .collect()
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let seeds = default_build_config(&repo_root(), tmp.path().join("x")).seeds;
+    let (k, w) = (seeds.k as usize, seeds.w as usize);
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    // Draw until the construction shares at most two seeds (a few draws; the loop is bounded).
+    let (query, target, shared) = (0..10_000)
+        .find_map(|_| {
+            let query = random_dna(188, &mut state);
+            let mut target = random_dna(40, &mut state);
+            let mut aligned = query[..100].to_vec();
+            for p in [23, 47, 71] {
+                aligned[p] = if aligned[p] == b'A' { b'C' } else { b'A' };
+            }
+            target.extend_from_slice(&aligned);
+            let mut mins = Vec::new();
+            edna_seq::kmer::minimizer_positions(&target, k, w, seeds.hash_seed, &mut mins);
+            let mut shared = 0;
+            edna_seq::kmer::for_each_kmer(&query, k, |_, km| {
+                shared += mins.iter().filter(|&&(m, _)| m == km).count();
+            });
+            (1..=2).contains(&shared).then_some((query, target, shared))
+        })
+        .expect("a construction sharing one or two seeds");
+    let fasta = tmp.path().join("one.fasta");
+    std::fs::write(&fasta, format!(">target\n{}\n", String::from_utf8_lossy(&target))).unwrap();
+    let dir = tmp.path().join("idx");
+    build(&config_with(&dir, fasta), &NoProgress).expect("build");
+    let index = Index::open(&dir).expect("open");
+    let params = SearchParams {
+        min_identity: 0.97,
+        min_coverage: 0.5,
+        max_hits: 0,
+        strand: Strand::Plus,
+        target: Target::References,
+        ..Default::default()
+    };
+    let r = Searcher::new(&index).search("q", &query, &params);
+    assert_eq!(
+        r.hits.len(),
+        1,
+        "{shared} shared seed(s): the hit was lost ({})",
+        r.status
+    );
+    let hit = &r.hits[0];
+    assert!((hit.identity - 0.97).abs() < 1e-9, "{}", hit.identity);
+    assert_eq!((hit.q_start, hit.q_end), (1, 100));
+}
