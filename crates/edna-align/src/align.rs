@@ -574,8 +574,9 @@ struct Rows<T> {
     fbits: Vec<T>,
 }
 
-/// A DP cell: `i32`, or `i16` when every score of the problem fits (see [`fits_i16`]). Arithmetic
-/// saturates, so "minus infinity" (`NEG`) stays below every real score without wrapping.
+/// A DP cell: `i32`, or `i16` when every score of the problem fits (see [`fits_i16`]). `i16` arithmetic
+/// saturates and `i32`'s `NEG` is far from `i32::MIN`, so "minus infinity" stays below every real score
+/// without wrapping.
 trait Cell: Copy + Ord + Default + std::ops::BitOr<Output = Self> + std::ops::Shl<u32, Output = Self> {
     /// Minus infinity.
     const NEG: Self;
