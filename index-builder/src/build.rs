@@ -779,7 +779,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         mut strings,
         issues,
         taxa,
-        seqs,
+        mut seqs,
         refs,
         occs,
         mut legacy,
@@ -822,7 +822,8 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     let mut exceptions: Vec<Exception> = Vec::new();
     let mut distinct_bases = 0u64;
     for &old in &order {
-        let s = &seqs.seqs[old as usize];
+        // Each sequence is freed once packed: the packed store replaces the unpacked one, not adds to it.
+        let s = std::mem::take(&mut seqs.seqs[old as usize]);
         distinct_bases += s.len() as u64;
         seq_entries.push(SeqEntry {
             packed_offset: packed.len() as u64,
@@ -830,7 +831,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
             exc_start: exceptions.len() as u32,
         });
         exc_pairs.clear();
-        edna_seq::pack::pack_into(s, &mut packed, &mut exc_pairs);
+        edna_seq::pack::pack_into(&s, &mut packed, &mut exc_pairs);
         exceptions.extend(exc_pairs.iter().map(|&(pos, symbol)| Exception {
             pos,
             symbol,
@@ -843,6 +844,8 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         exc_start: exceptions.len() as u32,
     });
     let md5: Vec<[u8; 16]> = order.iter().map(|&o| seqs.md5[o as usize]).collect();
+    // The digest map and the emptied sequence vectors are not needed any more (seeds read the packed store).
+    drop(seqs);
 
     // References and sequence → references.
     let ref_entries: Vec<RefEntry> = refs
@@ -938,17 +941,28 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     // place the alignment; positions past u16 are stored as u16::MAX ("scan the whole sequence").
     // Computed in chunks of exact size, then moved into one vector of the exact total, chunk by chunk:
     // the peak stays near one copy of the pairs (growing and concatenating vectors held two or more).
+    // Sequences are unpacked from the packed store one at a time (the unpacked copies are gone).
     const SEED_CHUNK: usize = 4096;
-    let chunks: Vec<Vec<(u32, u32, u16)>> = order
-        .par_chunks(SEED_CHUNK)
-        .enumerate()
-        .map(|(c, olds)| {
+    let chunks: Vec<Vec<(u32, u32, u16)>> = (0..n.div_ceil(SEED_CHUNK))
+        .into_par_iter()
+        .map(|c| {
             let mut acc = Vec::new();
             let mut mins = Vec::new();
-            for (j, &old) in olds.iter().enumerate() {
-                let new = (c * SEED_CHUNK + j) as u32;
+            let mut seq = Vec::new();
+            for new in c * SEED_CHUNK..(c * SEED_CHUNK + SEED_CHUNK).min(n) {
+                let (e, next) = (seq_entries[new], seq_entries[new + 1]);
+                let start = e.packed_offset as usize;
+                edna_seq::pack::unpack_into(
+                    &packed[start..start + (e.len as usize).div_ceil(4)],
+                    e.len as usize,
+                    exceptions[e.exc_start as usize..next.exc_start as usize]
+                        .iter()
+                        .map(|x| (x.pos, x.symbol)),
+                    &mut seq,
+                );
+                let new = new as u32;
                 mins.clear();
-                edna_seq::kmer::minimizer_positions(&seqs.seqs[old as usize], k, w, seeds.hash_seed, &mut mins);
+                edna_seq::kmer::minimizer_positions(&seq, k, w, seeds.hash_seed, &mut mins);
                 acc.extend(
                     mins.iter()
                         .map(|&(m, p)| (m, new, u16::try_from(p).unwrap_or(u16::MAX))),
@@ -1060,37 +1074,53 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     })?;
     w.add_bytes(K::Meta, &meta_json)?;
     w.add_bytes(K::Strings, &strings.heap)?;
+    drop(strings);
     w.add(K::SeqEntries, &seq_entries)?;
+    drop(seq_entries);
     w.add_bytes(K::SeqPacked, &packed)?;
+    drop(packed);
     w.add(K::SeqExceptions, &exceptions)?;
+    drop(exceptions);
     w.add(K::SeqMd5, &md5)?;
     let mut by_md5: Vec<u32> = (0..n as u32).collect();
     by_md5.par_sort_unstable_by_key(|&i| md5[i as usize]);
     w.add(K::SeqByMd5, &by_md5)?;
     drop(by_md5);
+    drop(md5);
     w.add(K::LegacyIds, &legacy_entries)?;
+    drop(legacy_entries);
     w.add(K::SeqRefOffsets, &seq_ref_offsets)?;
     w.add(K::SeqRefIds, &seq_ref_ids)?;
     w.add(K::SeqOccOffsets, &seq_occ_offsets)?;
     w.add(K::SeqOccIds, &seq_occ_ids)?;
+    drop((seq_occ_offsets, seq_occ_ids));
     w.add(K::Refs, &ref_entries)?;
     w.add(K::Taxa, &taxon_entries)?;
     w.add(K::TaxaByName, &by_name)?;
     w.add(K::Occurrences, &occ_entries)?;
+    drop(occ_entries);
     w.add(K::OccDna, &occ_dna)?;
+    drop(occ_dna);
     w.add(K::KmerBuckets, &buckets)?;
     w.add(K::KmerKeys, &keys)?;
     w.add(K::KmerOffsets, &key_offsets)?;
+    drop((keys, key_offsets));
     w.add(K::KmerPostings, &postings)?;
+    drop(postings);
     w.add(K::KmerPositions, &positions)?;
+    drop(positions);
     w.add(K::TaxonBitmapOffsets, &tb_off)?;
     w.add_bytes(K::TaxonBitmapData, &tb_data)?;
+    drop(tb_data);
     w.add(K::DatasetBitmapOffsets, &db_off)?;
     w.add_bytes(K::DatasetBitmapData, &db_data)?;
     w.add(K::AssignedTaxonBitmapOffsets, &ab_off)?;
     w.add_bytes(K::AssignedTaxonBitmapData, &ab_data)?;
+    drop(ab_data);
     w.add(K::MarkerBitmapOffsets, &mb_off)?;
     w.add_bytes(K::MarkerBitmapData, &mb_data)?;
+    // Every section is on disk and its vector dropped: verifying maps the whole file, and the peak
+    // should be one of the two, not both.
     progress.stage("verifying index", None);
     let path = w.finish_verified()?;
     let index_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
