@@ -774,6 +774,150 @@ fn locality_keys(
     keys
 }
 
+/// Minimizer postings grouped by k-mer, k-mers ascending, each k-mer's postings by (sequence, position).
+struct Postings {
+    keys: Vec<u32>,
+    key_offsets: Vec<u32>,
+    postings: Vec<u32>,
+    positions: Vec<u16>,
+}
+
+/// How [`seed_postings`] groups postings by k-mer (same output either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeedStrategy {
+    /// Collect (k-mer, sequence, position) records and sort them: 18 bytes per posting at the peak.
+    Sort,
+    /// Count postings per k-mer in a table of 4^k counters, then place each posting in its slot: 6 bytes
+    /// per posting plus 4 · 4^k bytes, and the minimizers computed twice.
+    Count,
+}
+
+/// Largest k for [`SeedStrategy::Count`] (a 1 GiB table at 14).
+const COUNTING_MAX_K: usize = 14;
+/// Postings from which counting needs less memory than sorting (12 bytes saved per posting pay for the
+/// table).
+const COUNTING_MIN_POSTINGS: u64 = 100_000_000;
+/// Sequences per parallel unit of minimizer work.
+const SEED_CHUNK: usize = 4096;
+
+/// The postings of sequences `0..n`, whose minimizers `mins_of(id, scratch, out)` computes: every
+/// occurrence of a minimizer keeps its position, so the search can place the alignment; positions past
+/// u16 are stored as u16::MAX ("scan the whole sequence").
+fn seed_postings(
+    n: usize,
+    k: usize,
+    strategy: SeedStrategy,
+    mins_of: &(dyn Fn(usize, &mut Vec<u8>, &mut Vec<(u32, u32)>) + Sync),
+    progress: &dyn Progress,
+) -> Postings {
+    let position = |p: u32| u16::try_from(p).unwrap_or(u16::MAX);
+    let chunks = n.div_ceil(SEED_CHUNK);
+    let ids = |c: usize| c * SEED_CHUNK..(c * SEED_CHUNK + SEED_CHUNK).min(n);
+    match strategy {
+        SeedStrategy::Sort => {
+            // Computed in chunks of exact size, then moved into one vector of the exact total, chunk by
+            // chunk: the peak stays near one copy of the records.
+            let parts: Vec<Vec<(u32, u32, u16)>> = (0..chunks)
+                .into_par_iter()
+                .map(|c| {
+                    let (mut acc, mut seq, mut mins) = (Vec::new(), Vec::new(), Vec::new());
+                    for id in ids(c) {
+                        mins_of(id, &mut seq, &mut mins);
+                        acc.extend(mins.iter().map(|&(m, p)| (m, id as u32, position(p))));
+                        progress.advance(1);
+                    }
+                    acc.shrink_to_fit();
+                    acc
+                })
+                .collect();
+            let mut pairs: Vec<(u32, u32, u16)> = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+            for part in parts {
+                pairs.extend_from_slice(&part);
+            }
+            pairs.par_sort_unstable();
+            let mut out = Postings {
+                keys: Vec::new(),
+                key_offsets: Vec::new(),
+                postings: Vec::with_capacity(pairs.len()),
+                positions: Vec::with_capacity(pairs.len()),
+            };
+            for (kmer, seq, pos) in pairs {
+                if out.keys.last() != Some(&kmer) {
+                    out.keys.push(kmer);
+                    out.key_offsets.push(out.postings.len() as u32);
+                }
+                out.postings.push(seq);
+                out.positions.push(pos);
+            }
+            out.key_offsets.push(out.postings.len() as u32);
+            out
+        }
+        SeedStrategy::Count => {
+            use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+            let table: Vec<AtomicU32> = (0..1usize << (2 * k)).map(|_| AtomicU32::new(0)).collect();
+            (0..chunks).into_par_iter().for_each(|c| {
+                let (mut seq, mut mins) = (Vec::new(), Vec::new());
+                for id in ids(c) {
+                    mins_of(id, &mut seq, &mut mins);
+                    for &(m, _) in &mins {
+                        table[m as usize].fetch_add(1, Relaxed);
+                    }
+                }
+            });
+            // Counts become each k-mer's next free slot.
+            let mut table: Vec<u32> = table.into_iter().map(AtomicU32::into_inner).collect();
+            let (mut keys, mut key_offsets, mut total) = (Vec::new(), Vec::new(), 0u32);
+            for (kmer, slot) in table.iter_mut().enumerate() {
+                if *slot > 0 {
+                    keys.push(kmer as u32);
+                    key_offsets.push(total);
+                    (*slot, total) = (total, total + *slot);
+                }
+            }
+            key_offsets.push(total);
+            let mut postings = vec![0u32; total as usize];
+            let mut positions = vec![0u16; total as usize];
+            // Minimizers again, a batch of chunks in parallel, placed in sequence order so each k-mer's
+            // postings come out by (sequence, position) as a sort would give them.
+            let batch = rayon::current_num_threads().max(1) * 4;
+            for first in (0..chunks).step_by(batch) {
+                let found: Vec<Vec<(u32, u32)>> = (first..(first + batch).min(chunks))
+                    .into_par_iter()
+                    .map(|c| {
+                        let (mut acc, mut seq, mut mins) = (Vec::new(), Vec::new(), Vec::new());
+                        for id in ids(c) {
+                            mins_of(id, &mut seq, &mut mins);
+                            acc.push((u32::MAX, id as u32));
+                            acc.extend_from_slice(&mins);
+                        }
+                        acc
+                    })
+                    .collect();
+                for part in found {
+                    let mut id = 0u32;
+                    for (m, p) in part {
+                        if m == u32::MAX {
+                            id = p;
+                            progress.advance(1);
+                            continue;
+                        }
+                        let slot = &mut table[m as usize];
+                        postings[*slot as usize] = id;
+                        positions[*slot as usize] = position(p);
+                        *slot += 1;
+                    }
+                }
+            }
+            Postings {
+                keys,
+                key_offsets,
+                postings,
+                positions,
+            }
+        }
+    }
+}
+
 fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) -> Result<BuildSummary, BuildError> {
     let Collector {
         mut strings,
@@ -937,60 +1081,33 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     progress.stage("computing seeds", Some(n as u64));
     let seeds = &config.seeds;
     let (k, w) = (seeds.k as usize, seeds.w as usize);
-    // (kmer, sequence, position): every occurrence of a minimizer keeps its position, so the search can
-    // place the alignment; positions past u16 are stored as u16::MAX ("scan the whole sequence").
-    // Computed in chunks of exact size, then moved into one vector of the exact total, chunk by chunk:
-    // the peak stays near one copy of the pairs (growing and concatenating vectors held two or more).
     // Sequences are unpacked from the packed store one at a time (the unpacked copies are gone).
-    const SEED_CHUNK: usize = 4096;
-    let chunks: Vec<Vec<(u32, u32, u16)>> = (0..n.div_ceil(SEED_CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let mut acc = Vec::new();
-            let mut mins = Vec::new();
-            let mut seq = Vec::new();
-            for new in c * SEED_CHUNK..(c * SEED_CHUNK + SEED_CHUNK).min(n) {
-                let (e, next) = (seq_entries[new], seq_entries[new + 1]);
-                let start = e.packed_offset as usize;
-                edna_seq::pack::unpack_into(
-                    &packed[start..start + (e.len as usize).div_ceil(4)],
-                    e.len as usize,
-                    exceptions[e.exc_start as usize..next.exc_start as usize]
-                        .iter()
-                        .map(|x| (x.pos, x.symbol)),
-                    &mut seq,
-                );
-                let new = new as u32;
-                mins.clear();
-                edna_seq::kmer::minimizer_positions(&seq, k, w, seeds.hash_seed, &mut mins);
-                acc.extend(
-                    mins.iter()
-                        .map(|&(m, p)| (m, new, u16::try_from(p).unwrap_or(u16::MAX))),
-                );
-                progress.advance(1);
-            }
-            acc.shrink_to_fit();
-            acc
-        })
-        .collect();
-    let mut pairs: Vec<(u32, u32, u16)> = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
-    for chunk in chunks {
-        pairs.extend_from_slice(&chunk);
-    }
-    pairs.par_sort_unstable();
-    let mut keys = Vec::new();
-    let mut key_offsets = Vec::new();
-    let mut postings = Vec::with_capacity(pairs.len());
-    let mut positions = Vec::with_capacity(pairs.len());
-    for (kmer, seq, pos) in pairs {
-        if keys.last() != Some(&kmer) {
-            keys.push(kmer);
-            key_offsets.push(postings.len() as u32);
-        }
-        postings.push(seq);
-        positions.push(pos);
-    }
-    key_offsets.push(postings.len() as u32);
+    let mins_of = |id: usize, seq: &mut Vec<u8>, mins: &mut Vec<(u32, u32)>| {
+        let (e, next) = (seq_entries[id], seq_entries[id + 1]);
+        let start = e.packed_offset as usize;
+        edna_seq::pack::unpack_into(
+            &packed[start..start + (e.len as usize).div_ceil(4)],
+            e.len as usize,
+            exceptions[e.exc_start as usize..next.exc_start as usize]
+                .iter()
+                .map(|x| (x.pos, x.symbol)),
+            seq,
+        );
+        mins.clear();
+        edna_seq::kmer::minimizer_positions(seq, k, w, seeds.hash_seed, mins);
+    };
+    let expected_postings = distinct_bases.saturating_mul(2) / (w as u64 + 1);
+    let strategy = if k <= COUNTING_MAX_K && expected_postings >= COUNTING_MIN_POSTINGS {
+        SeedStrategy::Count
+    } else {
+        SeedStrategy::Sort
+    };
+    let Postings {
+        keys,
+        key_offsets,
+        postings,
+        positions,
+    } = seed_postings(n, k, strategy, &mins_of, progress);
     // About four keys per bucket: the bucket table stays small for small indexes.
     let mut seeds = seeds.clone();
     seeds.bucket_bits = (usize::BITS - keys.len().max(1).leading_zeros())
@@ -1163,4 +1280,49 @@ fn blobs(bms: &[roaring::RoaringBitmap]) -> (Vec<u64>, Vec<u8>) {
     }
     offsets.push(data.len() as u64);
     (offsets, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counting and sorting give the same postings, in the same order, on random sequences with repeats,
+    /// ambiguity-free runs of every length and sequences longer than u16 positions.
+    #[test]
+    fn seed_strategies_agree() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut seqs: Vec<Vec<u8>> = (0..3000)
+            .map(|_| {
+                let len = 20 + (next() % 400) as usize;
+                (0..len).map(|_| b"ACGT"[(next() % 4) as usize]).collect()
+            })
+            .collect();
+        // Shared stretches (many postings per k-mer), a sequence with an N run and one past 65,535 bases.
+        let common: Vec<u8> = seqs[0][..20].to_vec();
+        for s in seqs.iter_mut().step_by(7) {
+            s.extend_from_slice(&common);
+        }
+        seqs[5].splice(10..10, b"NNNNN".iter().copied());
+        seqs[9] = (0..70_000).map(|_| b"ACGT"[(next() % 4) as usize]).collect();
+        for (k, w) in [(8, 5), (10, 11), (6, 3)] {
+            let mins_of = |id: usize, _: &mut Vec<u8>, mins: &mut Vec<(u32, u32)>| {
+                mins.clear();
+                edna_seq::kmer::minimizer_positions(&seqs[id], k, w, 42, mins);
+            };
+            let a = seed_postings(seqs.len(), k, SeedStrategy::Sort, &mins_of, &NoProgress);
+            let b = seed_postings(seqs.len(), k, SeedStrategy::Count, &mins_of, &NoProgress);
+            assert!(!a.postings.is_empty());
+            assert_eq!(a.keys, b.keys, "k={k} w={w}");
+            assert_eq!(a.key_offsets, b.key_offsets);
+            assert_eq!(a.postings, b.postings);
+            assert_eq!(a.positions, b.positions);
+            assert!(a.positions.contains(&u16::MAX));
+        }
+    }
 }
