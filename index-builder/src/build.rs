@@ -797,6 +797,10 @@ const COUNTING_MAX_K: usize = 14;
 /// Postings from which counting needs less memory than sorting (12 bytes saved per posting pay for the
 /// table).
 const COUNTING_MIN_POSTINGS: u64 = 100_000_000;
+/// Computes the `(k-mer, position)` minimizers of a sequence id into its last argument (the second is
+/// scratch space).
+type MinimizersOf<'a> = dyn Fn(usize, &mut Vec<u8>, &mut Vec<(u32, u32)>) + Sync + 'a;
+
 /// Sequences per parallel unit of minimizer work.
 const SEED_CHUNK: usize = 4096;
 
@@ -807,7 +811,7 @@ fn seed_postings(
     n: usize,
     k: usize,
     strategy: SeedStrategy,
-    mins_of: &(dyn Fn(usize, &mut Vec<u8>, &mut Vec<(u32, u32)>) + Sync),
+    mins_of: &MinimizersOf<'_>,
     progress: &dyn Progress,
 ) -> Postings {
     let position = |p: u32| u16::try_from(p).unwrap_or(u16::MAX);
