@@ -233,11 +233,17 @@ impl TaxonTrie {
     }
 }
 
-/// Distinct normalised sequences, keyed by nucleotideSequenceID digest.
+/// Distinct normalised sequences, keyed by nucleotideSequenceID digest, kept 2-bit packed (one large
+/// arena instead of a vector per sequence: a quarter of the bytes, and memory the allocator can return).
 #[derive(Default)]
 struct SeqStore {
     by_md5: HashMap<[u8; 16], u32>,
-    seqs: Vec<Vec<u8>>,
+    /// Packed bases; each sequence starts on a fresh byte.
+    packed: Vec<u8>,
+    /// Per sequence: (first byte in `packed`, length, first exception).
+    entries: Vec<(u64, u32, u32)>,
+    /// Non-ACGT symbols: (position in its sequence, symbol).
+    exceptions: Vec<(u32, u8)>,
     md5: Vec<[u8; 16]>,
 }
 
@@ -247,11 +253,41 @@ impl SeqStore {
         if let Some(&id) = self.by_md5.get(&d) {
             return id;
         }
-        let id = self.seqs.len() as u32;
+        let id = self.entries.len() as u32;
         self.by_md5.insert(d, id);
-        self.seqs.push(cleaned);
+        self.entries.push((
+            self.packed.len() as u64,
+            cleaned.len() as u32,
+            self.exceptions.len() as u32,
+        ));
+        edna_seq::pack::pack_into(&cleaned, &mut self.packed, &mut self.exceptions);
         self.md5.push(d);
         id
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Packed bytes, length and exceptions of sequence `id`.
+    fn parts(&self, id: u32) -> (&[u8], usize, &[(u32, u8)]) {
+        let (offset, len, exc) = self.entries[id as usize];
+        let exc_end = self
+            .entries
+            .get(id as usize + 1)
+            .map_or(self.exceptions.len(), |e| e.2 as usize);
+        let start = offset as usize;
+        (
+            &self.packed[start..start + (len as usize).div_ceil(4)],
+            len as usize,
+            &self.exceptions[exc as usize..exc_end],
+        )
+    }
+
+    /// Sequence `id`, unpacked into `out`.
+    fn get_into(&self, id: u32, out: &mut Vec<u8>) {
+        let (packed, len, exceptions) = self.parts(id);
+        edna_seq::pack::unpack_into(packed, len, exceptions.iter().copied(), out);
     }
 }
 
@@ -603,16 +639,15 @@ pub fn build_with(
 /// and input issues stay complete; strings are re-interned so a shard carries only its own.
 fn keep_shard(c: &mut Collector<'_>, shard: ShardInfo) {
     let old = std::mem::take(&mut c.seqs);
-    let mut remap = vec![NONE; old.seqs.len()];
-    for (i, (seq, md5)) in old.seqs.into_iter().zip(old.md5).enumerate() {
-        if shard.holds(&md5) {
-            let id = c.seqs.seqs.len() as u32;
-            c.seqs.by_md5.insert(md5, id);
-            c.seqs.seqs.push(seq);
-            c.seqs.md5.push(md5);
-            remap[i] = id;
+    let mut remap = vec![NONE; old.len()];
+    let mut seq = Vec::new();
+    for (i, md5) in old.md5.iter().enumerate() {
+        if shard.holds(md5) {
+            old.get_into(i as u32, &mut seq);
+            remap[i] = c.seqs.add(std::mem::take(&mut seq));
         }
     }
+    drop(old);
     let old_strings = std::mem::take(&mut c.strings);
     let strings = &mut c.strings;
     let mut re = |r: StrRef| {
@@ -712,7 +747,9 @@ fn assign_occurrences(
                 if *tmp != NONE && seen.insert(*tmp, ()).is_none() {
                     ids.push(*tmp);
                     let marker = c.markers.get(row.marker as usize).cloned();
-                    queries.push((c.seqs.seqs[*tmp as usize].clone(), marker));
+                    let mut seq = Vec::new();
+                    c.seqs.get_into(*tmp, &mut seq);
+                    queries.push((seq, marker));
                 }
             }
         }
@@ -927,7 +964,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         mut strings,
         issues,
         taxa,
-        mut seqs,
+        seqs,
         refs,
         occs,
         mut legacy,
@@ -938,7 +975,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         assigned,
         ..
     } = c;
-    let n = seqs.seqs.len();
+    let n = seqs.len();
     if n >= NONE as usize || occs.len() >= NONE as usize || refs.len() >= NONE as usize {
         return Err(BuildError::TooLarge(format!(
             "{n} sequences, {} occurrences, {} references",
@@ -963,24 +1000,21 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         new_id[old as usize] = new as u32;
     }
 
-    // Packed sequences.
-    let mut packed = Vec::with_capacity(seqs.seqs.iter().map(|s| s.len() / 4 + 1).sum());
-    let mut exc_pairs = Vec::new();
+    // Packed sequences, in id order (each already packed on a fresh byte: copied as is).
+    let mut packed = Vec::with_capacity(seqs.packed.len());
     let mut seq_entries = Vec::with_capacity(n + 1);
-    let mut exceptions: Vec<Exception> = Vec::new();
+    let mut exceptions: Vec<Exception> = Vec::with_capacity(seqs.exceptions.len());
     let mut distinct_bases = 0u64;
     for &old in &order {
-        // Each sequence is freed once packed: the packed store replaces the unpacked one, not adds to it.
-        let s = std::mem::take(&mut seqs.seqs[old as usize]);
-        distinct_bases += s.len() as u64;
+        let (bytes, len, exc) = seqs.parts(old);
+        distinct_bases += len as u64;
         seq_entries.push(SeqEntry {
             packed_offset: packed.len() as u64,
-            len: s.len() as u32,
+            len: len as u32,
             exc_start: exceptions.len() as u32,
         });
-        exc_pairs.clear();
-        edna_seq::pack::pack_into(&s, &mut packed, &mut exc_pairs);
-        exceptions.extend(exc_pairs.iter().map(|&(pos, symbol)| Exception {
+        packed.extend_from_slice(bytes);
+        exceptions.extend(exc.iter().map(|&(pos, symbol)| Exception {
             pos,
             symbol,
             _pad: [0; 3],
@@ -992,7 +1026,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         exc_start: exceptions.len() as u32,
     });
     let md5: Vec<[u8; 16]> = order.iter().map(|&o| seqs.md5[o as usize]).collect();
-    // The digest map and the emptied sequence vectors are not needed any more (seeds read the packed store).
+    // The store in input order and its digest map are not needed any more (seeds read the packed copy).
     drop(seqs);
 
     // References and sequence → references.
