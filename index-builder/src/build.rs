@@ -1114,6 +1114,10 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         .map(|t| taxon_name(&strings.heap, t.name).to_ascii_lowercase())
         .collect();
     by_name.sort_by(|&a, &b| (&lower[a as usize], a).cmp(&(&lower[b as usize], b)));
+    // No string is interned after the taxa: keep the heap, free the lookup table (a key per distinct
+    // string, e.g. every occurrenceID).
+    let strings_heap = std::mem::take(&mut strings.heap);
+    drop(strings);
 
     // Seeds.
     progress.stage("computing seeds", Some(n as u64));
@@ -1228,8 +1232,8 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         detail: e.to_string(),
     })?;
     w.add_bytes(K::Meta, &meta_json)?;
-    w.add_bytes(K::Strings, &strings.heap)?;
-    drop(strings);
+    w.add_bytes(K::Strings, &strings_heap)?;
+    drop(strings_heap);
     w.add(K::SeqEntries, &seq_entries)?;
     drop(seq_entries);
     w.add_bytes(K::SeqPacked, &packed)?;
