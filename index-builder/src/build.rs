@@ -300,9 +300,35 @@ struct RefTmp {
     accession: StrRef,
 }
 
-struct OccTmp {
-    entry: OccEntry,
-    dna: Vec<(u32, OccDna)>, // (temporary seq id or NONE, row)
+/// Occurrences as read, flat: each entry's `dna_start` indexes `dna`, whose rows hold the temporary
+/// sequence id (or NONE) in `seq` until the write maps it to the final one. Two large vectors instead of a
+/// vector per occurrence: fewer bytes, and memory the allocator can return.
+#[derive(Default)]
+struct OccStore {
+    entries: Vec<OccEntry>,
+    dna: Vec<OccDna>,
+}
+
+impl OccStore {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Rows of occurrence `i`.
+    fn rows(&self, i: usize) -> std::ops::Range<usize> {
+        let start = self.entries[i].dna_start as usize;
+        let end = self.entries.get(i + 1).map_or(self.dna.len(), |e| e.dna_start as usize);
+        start..end
+    }
+
+    /// Every occurrence with its rows, in input order.
+    fn iter(&self) -> impl Iterator<Item = (&OccEntry, &[OccDna])> {
+        (0..self.len()).map(|i| (&self.entries[i], &self.dna[self.rows(i)]))
+    }
 }
 
 /// The state the readers feed.
@@ -312,7 +338,7 @@ struct Collector<'a> {
     taxa: TaxonTrie,
     seqs: SeqStore,
     refs: Vec<RefTmp>,
-    occs: Vec<OccTmp>,
+    occs: OccStore,
     legacy: Vec<([u8; 16], u32)>,
     libraries: Vec<LibraryInfo>,
     datasets: Vec<DatasetInfo>,
@@ -412,7 +438,7 @@ impl Collector<'_> {
         let entry = OccEntry {
             dataset,
             published_taxon,
-            dna_start: 0,
+            dna_start: self.occs.dna.len() as u32,
             _pad: 0,
             occurrence_id: s.intern(&rec.occurrence_id),
             event_date: s.opt(&rec.event_date),
@@ -429,7 +455,6 @@ impl Collector<'_> {
             organism_quantity: f(rec.organism_quantity),
             sample_size_value: f(rec.sample_size_value),
         };
-        let mut dna = Vec::with_capacity(rec.dna.len());
         for row in &rec.dna {
             self.input_bases += row.sequence.len() as u64;
             let n = edna_seq::normalize::normalize(&row.sequence);
@@ -462,26 +487,24 @@ impl Collector<'_> {
             };
             let marker = row.target_gene.as_deref().map_or(NONE, |g| self.marker_id(g));
             let s = &mut self.strings;
-            dna.push((
+            // `seq` holds the temporary id until the write.
+            self.occs.dna.push(OccDna {
                 seq,
-                OccDna {
-                    seq: NONE,
-                    marker,
-                    target_gene: s.opt(&row.target_gene),
-                    pcr_primer_forward: s.opt(&row.pcr_primer_forward),
-                    pcr_primer_reverse: s.opt(&row.pcr_primer_reverse),
-                    pcr_primer_name_forward: s.opt(&row.pcr_primer_name_forward),
-                    pcr_primer_name_reverse: s.opt(&row.pcr_primer_name_reverse),
-                    legacy_md5: legacy,
-                    assigned_taxon: NONE,
-                },
-            ));
+                marker,
+                target_gene: s.opt(&row.target_gene),
+                pcr_primer_forward: s.opt(&row.pcr_primer_forward),
+                pcr_primer_reverse: s.opt(&row.pcr_primer_reverse),
+                pcr_primer_name_forward: s.opt(&row.pcr_primer_name_forward),
+                pcr_primer_name_reverse: s.opt(&row.pcr_primer_name_reverse),
+                legacy_md5: legacy,
+                assigned_taxon: NONE,
+            });
         }
         if let Some(d) = self.datasets.get_mut(dataset as usize) {
             d.occurrences += 1;
-            d.dna_rows += dna.len() as u64;
+            d.dna_rows += rec.dna.len() as u64;
         }
-        self.occs.push(OccTmp { entry, dna });
+        self.occs.entries.push(entry);
         self.progress.advance(1);
     }
 }
@@ -558,7 +581,7 @@ pub fn build_with(
         taxa: TaxonTrie::default(),
         seqs: SeqStore::default(),
         refs: Vec::new(),
-        occs: Vec::new(),
+        occs: OccStore::default(),
         legacy: Vec::new(),
         libraries: Vec::new(),
         datasets: Vec::new(),
@@ -662,52 +685,57 @@ fn keep_shard(c: &mut Collector<'_>, shard: ShardInfo) {
         (r.id, r.name, r.accession) = (re(r.id), re(r.name), re(r.accession));
         true
     });
-    c.occs.retain_mut(|o| {
-        let had_sequence = o.dna.iter().any(|(tmp, _)| *tmp != NONE);
-        for (tmp, _) in &mut o.dna {
-            if *tmp != NONE {
-                *tmp = remap[*tmp as usize];
-            }
+    let old_occs = std::mem::take(&mut c.occs);
+    for (entry, rows) in old_occs.iter() {
+        let had_sequence = rows.iter().any(|d| d.seq != NONE);
+        let linked = |d: &OccDna| d.seq != NONE && remap[d.seq as usize] != NONE;
+        let keep = rows.iter().any(linked) || (!had_sequence && shard.index == 0);
+        if !keep {
+            continue;
         }
-        let keep = o.dna.iter().any(|(tmp, _)| *tmp != NONE) || (!had_sequence && shard.index == 0);
-        if keep {
-            let e = &mut o.entry;
+        let mut e = *entry;
+        e.dna_start = c.occs.dna.len() as u32;
+        for r in [
+            &mut e.occurrence_id,
+            &mut e.event_date,
+            &mut e.country_code,
+            &mut e.locality,
+            &mut e.scientific_name,
+            &mut e.taxon_rank,
+            &mut e.organism_quantity_type,
+            &mut e.sample_size_unit,
+            &mut e.material_sample_id,
+            &mut e.basis_of_record,
+        ] {
+            *r = re(*r);
+        }
+        c.occs.entries.push(e);
+        for row in rows {
+            let mut d = *row;
+            if d.seq != NONE {
+                d.seq = remap[d.seq as usize];
+            }
             for r in [
-                &mut e.occurrence_id,
-                &mut e.event_date,
-                &mut e.country_code,
-                &mut e.locality,
-                &mut e.scientific_name,
-                &mut e.taxon_rank,
-                &mut e.organism_quantity_type,
-                &mut e.sample_size_unit,
-                &mut e.material_sample_id,
-                &mut e.basis_of_record,
+                &mut d.target_gene,
+                &mut d.pcr_primer_forward,
+                &mut d.pcr_primer_reverse,
+                &mut d.pcr_primer_name_forward,
+                &mut d.pcr_primer_name_reverse,
             ] {
                 *r = re(*r);
             }
-            for (_, d) in &mut o.dna {
-                for r in [
-                    &mut d.target_gene,
-                    &mut d.pcr_primer_forward,
-                    &mut d.pcr_primer_reverse,
-                    &mut d.pcr_primer_name_forward,
-                    &mut d.pcr_primer_name_reverse,
-                ] {
-                    *r = re(*r);
-                }
-            }
+            c.occs.dna.push(d);
         }
-        keep
-    });
+    }
+    drop(old_occs);
     // Dataset counts describe this shard's occurrences, as `IndexMeta::occurrences` does.
     for d in &mut c.datasets {
         (d.occurrences, d.dna_rows) = (0, 0);
     }
-    for o in &c.occs {
-        if let Some(d) = c.datasets.get_mut(o.entry.dataset as usize) {
+    for (entry, rows) in c.occs.iter() {
+        if let Some(d) = c.datasets.get_mut(entry.dataset as usize) {
             d.occurrences += 1;
-            d.dna_rows += o.dna.len() as u64;
+            d.dna_rows += rows.len() as u64;
         }
     }
     c.legacy.retain_mut(|(_, tmp)| {
@@ -742,15 +770,15 @@ fn assign_occurrences(
         let mut seen: HashMap<u32, ()> = HashMap::new();
         let mut ids = Vec::new();
         let mut queries = Vec::new();
-        for o in &c.occs {
-            for (tmp, row) in &o.dna {
-                if *tmp != NONE && seen.insert(*tmp, ()).is_none() {
-                    ids.push(*tmp);
-                    let marker = c.markers.get(row.marker as usize).cloned();
-                    let mut seq = Vec::new();
-                    c.seqs.get_into(*tmp, &mut seq);
-                    queries.push((seq, marker));
-                }
+        for row in &c.occs.dna {
+            // `seq` is still the temporary id here.
+            let tmp = row.seq;
+            if tmp != NONE && seen.insert(tmp, ()).is_none() {
+                ids.push(tmp);
+                let marker = c.markers.get(row.marker as usize).cloned();
+                let mut seq = Vec::new();
+                c.seqs.get_into(tmp, &mut seq);
+                queries.push((seq, marker));
             }
         }
         progress.stage("assigning occurrence sequences", Some(queries.len() as u64));
@@ -775,7 +803,7 @@ fn assign_occurrences(
 fn locality_keys(
     n: usize,
     refs: &[RefTmp],
-    occs: &[OccTmp],
+    occs: &OccStore,
     libraries: &[LibraryInfo],
     markers: &[String],
     assigned: &HashMap<u32, u32>,
@@ -797,14 +825,14 @@ fn locality_keys(
             keys[s] = (marker, remap_taxon(r.taxon));
         }
     }
-    for o in occs {
-        for (tmp, row) in &o.dna {
-            let s = *tmp as usize;
-            if *tmp == NONE || std::mem::replace(&mut set[s], true) {
+    for (entry, rows) in occs.iter() {
+        for row in rows {
+            let (tmp, s) = (row.seq, row.seq as usize);
+            if tmp == NONE || std::mem::replace(&mut set[s], true) {
                 continue;
             }
             let marker = markers.get(row.marker as usize).map_or(NONE, |m| rank(m));
-            let taxon = assigned.get(tmp).copied().unwrap_or(o.entry.published_taxon);
+            let taxon = assigned.get(&tmp).copied().unwrap_or(entry.published_taxon);
             keys[s] = (marker, remap_taxon(taxon));
         }
     }
@@ -966,7 +994,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         taxa,
         seqs,
         refs,
-        occs,
+        mut occs,
         mut legacy,
         mut libraries,
         datasets,
@@ -1053,25 +1081,26 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     let (seq_ref_offsets, seq_ref_ids) = csr(n, ref_entries.iter().enumerate().map(|(i, r)| (r.seq, i as u32)));
 
     // Occurrences, their DNA rows, and sequence → occurrences.
-    let mut occ_entries = Vec::with_capacity(occs.len() + 1);
-    let mut occ_dna = Vec::with_capacity(occs.iter().map(|o| o.dna.len()).sum());
+    // Converted in place: the collected vectors become the sections.
     let mut seq_occ_pairs = Vec::new();
-    // Consumed as it is converted, so the collected rows and the flat ones are not all held at once.
-    for (i, o) in occs.into_iter().enumerate() {
-        let mut e = o.entry;
-        e.dna_start = occ_dna.len() as u32;
+    let n_occ = occs.len();
+    for i in 0..n_occ {
+        let rows = occs.rows(i);
+        let e = &mut occs.entries[i];
         e.published_taxon = remap_taxon(e.published_taxon);
-        occ_entries.push(e);
-        for (tmp, row) in o.dna {
-            let mut row = row;
+        for row in &mut occs.dna[rows] {
+            let tmp = row.seq;
             if tmp != NONE {
                 row.seq = new_id[tmp as usize];
                 row.assigned_taxon = assigned.get(&tmp).map_or(NONE, |&t| remap_taxon(t));
                 seq_occ_pairs.push((row.seq, i as u32));
             }
-            occ_dna.push(row);
         }
     }
+    let OccStore {
+        entries: mut occ_entries,
+        dna: occ_dna,
+    } = occs;
     occ_entries.push(OccEntry {
         dna_start: occ_dna.len() as u32,
         ..Default::default()
