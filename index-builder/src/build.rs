@@ -250,6 +250,11 @@ struct SeqStore {
 impl SeqStore {
     fn add(&mut self, cleaned: Vec<u8>) -> u32 {
         let d = edna_seq::normalize::md5_bytes(&cleaned);
+        self.add_digested(&cleaned, d)
+    }
+
+    /// [`SeqStore::add`] for a sequence whose digest `d` is known.
+    fn add_digested(&mut self, cleaned: &[u8], d: [u8; 16]) -> u32 {
         if let Some(&id) = self.by_md5.get(&d) {
             return id;
         }
@@ -260,7 +265,7 @@ impl SeqStore {
             cleaned.len() as u32,
             self.exceptions.len() as u32,
         ));
-        edna_seq::pack::pack_into(&cleaned, &mut self.packed, &mut self.exceptions);
+        edna_seq::pack::pack_into(cleaned, &mut self.packed, &mut self.exceptions);
         self.md5.push(d);
         id
     }
@@ -667,7 +672,7 @@ fn keep_shard(c: &mut Collector<'_>, shard: ShardInfo) {
     for (i, md5) in old.md5.iter().enumerate() {
         if shard.holds(md5) {
             old.get_into(i as u32, &mut seq);
-            remap[i] = c.seqs.add(std::mem::take(&mut seq));
+            remap[i] = c.seqs.add_digested(&seq, *md5);
         }
     }
     drop(old);
