@@ -116,7 +116,7 @@ pub struct Hit {
     pub strand: char,
     /// Fraction of the query inside the alignment.
     pub query_coverage: f64,
-    /// Alignment score (vsearch scoring).
+    /// Alignment score (vsearch scoring) of the reported path over the whole target, terminal gaps included.
     pub score: i32,
     /// Target length.
     pub target_length: u32,
@@ -714,7 +714,7 @@ impl<'a> Searcher<'a> {
             return;
         }
         self.stats.hits += 1;
-        v.hits.push(to_hit(
+        let mut hit = to_hit(
             s,
             index.seq_md5(s),
             &aln,
@@ -725,7 +725,10 @@ impl<'a> Searcher<'a> {
             n,
             tlen,
             params.with_alignment,
-        ));
+        );
+        // The score of the path over the whole target, not just the window it was aligned in.
+        hit.score = aln.score_in_longer_target(&v.scoring, wstart as u32, (tlen - wend) as u32);
+        v.hits.push(hit);
         if params.max_hits > 0 {
             v.all_bar.record(s, identity, v.strands, &v.ctx);
             if let (Some(r), true) = (v.ref_bar.as_mut(), c.is_ref) {

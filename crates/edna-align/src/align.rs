@@ -256,6 +256,30 @@ struct Core {
 }
 
 impl Alignment {
+    /// The score of this path when the target it was aligned to is a window of a longer one, with `left`
+    /// more target bases before it and `right` after it: the path gains a leading and a trailing target gap
+    /// (merged into a terminal one already there), and a query overhang at a window edge that is not a
+    /// target end becomes an interior gap. The same path scored on the whole target, as vsearch scores it.
+    pub fn score_in_longer_target(&self, scoring: &Scoring, left: u32, right: u32) -> i32 {
+        let edge = |run: Option<&(Op, u32)>, extra: u32| -> i32 {
+            if extra == 0 {
+                return 0;
+            }
+            let outside = scoring.gap_cost(extra, true);
+            match run {
+                Some(&(Op::Del, len)) => scoring.gap_cost(len, true) - scoring.gap_cost(len + extra, true),
+                Some(&(Op::Ins, len)) => scoring.gap_cost(len, true) - scoring.gap_cost(len, false) - outside,
+                _ => -outside,
+            }
+        };
+        if let [(Op::Ins, len)] = self.ops[..] {
+            // Nothing of the window was aligned: the query's run stays terminal only at a target end.
+            let terminal = left == 0 || right == 0;
+            return -(scoring.gap_cost(len, terminal) + scoring.gap_cost(left, true) + scoring.gap_cost(right, true));
+        }
+        self.score + edge(self.ops.first(), left) + edge(self.ops.last(), right)
+    }
+
     /// vsearch `--iddef 2` identity: matches / columns without terminal gaps (0 if none).
     pub fn identity(&self) -> f64 {
         if self.columns == 0 {

@@ -569,6 +569,30 @@ proptest! {
         }
     }
 
+    /// A path aligned in a window, scored on the whole target: equal to rescoring the path with the target
+    /// bases outside the window added as terminal gaps.
+    #[test]
+    fn prop_score_in_longer_target((q, t) in related_pair(200), cut in 0usize..60, keep in 0usize..60,
+                                   scoring_pick in 0usize..2) {
+        let sc = if scoring_pick == 0 { SC } else { Scoring { gap_open: 3, terminal_gap_open: 7, ..SC } };
+        prop_assume!(!q.is_empty() && t.len() > 1);
+        let a = cut.min(t.len() - 1);
+        // keep == 0: an empty window (the query is all overhang).
+        let b = (a + keep).min(t.len());
+        let aln = Aligner::new().align(&q, &t[a..b], &sc, None);
+        let mut ops = Vec::new();
+        push_run(&mut ops, Op::Del, a as u32);
+        for &(op, len) in &aln.ops {
+            push_run(&mut ops, op, len);
+        }
+        push_run(&mut ops, Op::Del, (t.len() - b) as u32);
+        let whole = finish(ops, 0, q.len(), t.len());
+        prop_assert_eq!(
+            aln.score_in_longer_target(&sc, a as u32, (t.len() - b) as u32),
+            rescore(&whole, &q, &t, &sc)
+        );
+    }
+
     /// One aligner reused over problems of varying shape gives fresh results.
     #[test]
     fn prop_reuse_matches_fresh(problems in prop::collection::vec((any_pair(80), -20i64..20, 0i64..30), 1..6)) {
