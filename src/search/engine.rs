@@ -1,5 +1,7 @@
 //! Candidate generation, filtering and verification (see the module docs of [`crate::search`]).
 
+use std::collections::HashMap;
+
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
 use edna_align::myers::lanes::{
     narrow_lanes, wide_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, MAX_WIDE_LANES, PAD_SLOT, WIDE_BAND_ROWS,
@@ -807,7 +809,10 @@ struct TopBar {
     /// Seeds a target needs when its seed diagonals rule out any query overhang, so a hit must cover the
     /// whole query (the same bound at coverage 1).
     min_seeds_contained: u32,
-    best_per_target: Vec<(u32, f64)>,
+    /// Best identity found per target.
+    best_per_target: HashMap<u32, f64>,
+    /// The `max_hits`-th best of those, once there are that many.
+    kth_best: Option<f64>,
     /// When set, targets more than this far below the best one found are not wanted either.
     window: Option<f64>,
     best: f64,
@@ -825,24 +830,33 @@ impl TopBar {
             min_seeds_contained: min_shared_seeds(n, ctx.ambiguous, min_identity, 1.0, ctx.k, ctx.w),
             window: None,
             best: 0.0,
-            best_per_target: Vec::new(),
+            best_per_target: HashMap::new(),
+            kth_best: None,
         }
     }
 
     /// Records a hit on target `s` and raises the bar when the top is full.
     fn record(&mut self, s: u32, identity: f64, strands: &[(&[u8], char)], ctx: &BarContext) {
-        match self.best_per_target.iter_mut().find(|(t, _)| *t == s) {
-            Some(e) => e.1 = e.1.max(identity),
-            None => self.best_per_target.push((s, identity)),
-        }
+        let slot = self.best_per_target.entry(s).or_insert(f64::NEG_INFINITY);
+        let grew = identity > *slot;
+        *slot = slot.max(identity);
         self.best = self.best.max(identity);
-        let mut kth = self.window.map_or(0.0, |w| self.best - w);
-        if self.best_per_target.len() >= ctx.max_hits {
-            // The max_hits-th best identity among distinct targets so far.
-            let mut ids: Vec<f64> = self.best_per_target.iter().map(|e| e.1).collect();
+        // The max_hits-th best identity among distinct targets so far. It can only change when a target
+        // rises above it (or when the count first reaches max_hits), so it is not recomputed per hit.
+        let count = self.best_per_target.len();
+        let stale = match self.kth_best {
+            None => count >= ctx.max_hits,
+            Some(k) => grew && identity > k,
+        };
+        if stale {
+            let mut ids: Vec<f64> = self.best_per_target.values().copied().collect();
             let k = ctx.max_hits - 1;
             ids.select_nth_unstable_by(k, |a, b| b.total_cmp(a));
-            kth = kth.max(ids[k]);
+            self.kth_best = Some(ids[k]);
+        }
+        let mut kth = self.window.map_or(0.0, |w| self.best - w);
+        if let Some(k) = self.kth_best {
+            kth = kth.max(k);
         }
         if kth > self.bar {
             self.bar = kth;
