@@ -805,7 +805,7 @@ fn cmd_lookup(index: &Index, key: &str) -> Result<()> {
             .take(100)
             .filter_map(|&o| index.occurrence(o).map(|e| (o, e)))
             .map(|(_, e)| {
-                serde_json::json!({"occurrenceID": index.str(e.occurrence_id),
+                serde_json::json!({"occurrenceID": e.occurrence_id,
                     "dataset": index.meta().datasets.get(e.dataset as usize).map(|d| d.key.clone()),
                     "scientificName": index.str(e.scientific_name), "eventDate": index.str(e.event_date),
                     "decimalLatitude": finite(e.decimal_latitude), "decimalLongitude": finite(e.decimal_longitude)})

@@ -127,7 +127,8 @@ fn every_occurrence_sequence_is_found_by_its_id() {
             let md5 = index.seq_md5(dna.seq);
             assert_eq!(index.find_md5(&md5), Some(dna.seq));
             assert!(index.seq_occs(dna.seq).contains(&o));
-            assert!(index.find_legacy(&dna.legacy_md5).contains(&dna.seq));
+            let legacy = index.legacy_md5(dna).expect("a legacy dnaSequenceID");
+            assert!(index.find_legacy(&legacy).contains(&dna.seq));
             checked += 1;
         }
     }
@@ -487,4 +488,76 @@ fn a_hit_with_one_shared_seed_is_found() {
     let hit = &r.hits[0];
     assert!((hit.identity - 0.97).abs() < 1e-9, "{}", hit.identity);
     assert_eq!((hit.q_start, hit.q_end), (1, 100));
+}
+
+/// Occurrences are spilled to disk while reading and streamed back into the index: a download with
+/// shared and invalid sequences comes back whole, every DNA row keeps its legacy `dnaSequenceID` (GBIF
+/// digests invalid text too), and no spill file is left in the output directory.
+#[test]
+fn spilled_occurrences_come_back_whole_with_their_legacy_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let download = tmp.path().join("download.fasta");
+    let asv = "ACGTTGCAAGGCTTACCGATGCATGCAAGTCCGATTAGCCATGACGTAGCTAGGCTAACGT";
+    let mut text = String::new();
+    // gbifID 2 has two rows (same sequence twice, then "UNMERGED"); 3 is invalid only; 4 shares 1's sequence.
+    for (gbif_id, gene, seq) in [
+        (1, "COI", asv),
+        (2, "COI", asv),
+        (2, "COI", "UNMERGED"),
+        (3, "12S", "UNMERGED"),
+        (4, "12S", &asv.to_ascii_lowercase()),
+    ] {
+        text.push_str(&format!(">x|{gbif_id}|{gene}\n{seq}\n"));
+    }
+    std::fs::write(&download, text).unwrap();
+    let out = tmp.path().join("idx");
+    let mut cfg = default_build_config(&repo_root(), out.clone());
+    cfg.references.clear();
+    cfg.refdbs.clear();
+    cfg.dwca = vec![download];
+    build(&cfg, &NoProgress).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, [edna_index::INDEX_FILE_NAME]);
+    let index = Index::open(&out).unwrap();
+    index.verify().unwrap();
+    assert_eq!(
+        (index.meta().occurrences, index.meta().dna_rows, index.n_seqs()),
+        (4, 5, 1)
+    );
+    let ids: Vec<&str> = (0..4).map(|o| index.occurrence(o).unwrap().occurrence_id).collect();
+    assert_eq!(ids, ["1", "2", "3", "4"]);
+    assert!(index.occurrence(4).is_none());
+    let legacy = |raw: &str| edna_seq::normalize::legacy_dna_sequence_digest(raw).unwrap();
+    let rows = |o: u32| -> Vec<(bool, Option<[u8; 16]>, String)> {
+        index
+            .occurrence_dna(o)
+            .iter()
+            .map(|d| {
+                let gene = index.assay(d).map(|a| index.str(a.target_gene).to_string());
+                (
+                    d.seq != edna_index::schema::NONE,
+                    index.legacy_md5(d),
+                    gene.unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(rows(0), [(true, Some(legacy(asv)), "COI".into())]);
+    assert_eq!(
+        rows(1),
+        [
+            (true, Some(legacy(asv)), "COI".into()),
+            (false, Some(legacy("UNMERGED")), "COI".into())
+        ]
+    );
+    assert_eq!(rows(2), [(false, Some(legacy("UNMERGED")), "12S".into())]);
+    // Lower case gives the same legacy digest (GBIF upper-cases first) and the same sequence.
+    assert_eq!(rows(3), [(true, Some(legacy(asv)), "12S".into())]);
+    assert_eq!(index.seq_occs(0), [0, 1, 3]);
+    // The legacy id of invalid text leads to no sequence, that of the ASV to its sequence.
+    assert!(index.find_legacy(&legacy("UNMERGED")).is_empty());
+    assert_eq!(index.find_legacy(&legacy(asv)), [0]);
 }

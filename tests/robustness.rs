@@ -215,8 +215,8 @@ fn exercise(index: &Index) {
         }
         let _ = index.lineage(id);
         if let Some(o) = index.occurrence(id) {
+            let _ = o.occurrence_id.len();
             for s in [
-                o.occurrence_id,
                 o.event_date,
                 o.country_code,
                 o.locality,
@@ -231,16 +231,18 @@ fn exercise(index: &Index) {
             }
         }
         for d in index.occurrence_dna(id) {
+            let _ = index.legacy_md5(d);
+            let _ = index.seq_len(d.seq);
+            let Some(a) = index.assay(d) else { continue };
             for s in [
-                d.target_gene,
-                d.pcr_primer_forward,
-                d.pcr_primer_reverse,
-                d.pcr_primer_name_forward,
-                d.pcr_primer_name_reverse,
+                a.target_gene,
+                a.pcr_primer_forward,
+                a.pcr_primer_reverse,
+                a.pcr_primer_name_forward,
+                a.pcr_primer_name_reverse,
             ] {
                 let _ = index.str(s);
             }
-            let _ = index.seq_len(d.seq);
         }
         let _ = index.taxon_bitmap(id);
         let _ = index.assigned_taxon_bitmap(id);
@@ -1238,4 +1240,26 @@ fn an_unsorted_digest_permutation_fails_verify() {
     let index = Index::open(&p).expect("opens: shapes are intact");
     let err = index.verify().expect_err("verify must see the order");
     assert!(err.to_string().contains("SeqByMd5"), "{err}");
+}
+
+/// An occurrence whose `occurrenceID` range runs past the id heap opens (shapes are intact) but fails
+/// `verify`, and reading it gives an empty id rather than a panic.
+#[test]
+fn an_occurrence_id_outside_its_heap_fails_verify() {
+    let full = index_bytes();
+    let e = table(full)
+        .into_iter()
+        .find(|e| e.kind == SectionKind::Occurrences as u32)
+        .expect("Occurrences section");
+    let mut bytes = full.to_vec();
+    // The second entry's `id_start` (its first 8 bytes) ends the first occurrence's id.
+    let at = e.offset as usize + std::mem::size_of::<edna_index::schema::OccEntry>();
+    bytes[at..at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+    reseal_section(&mut bytes, e.kind);
+    let dir = scratch();
+    let p = write(dir.path(), "index.edna", &bytes);
+    let index = Index::open(&p).expect("opens: shapes are intact");
+    assert_eq!(index.occurrence(0).map(|o| o.occurrence_id), Some(""));
+    let err = index.verify().expect_err("verify must see the id range");
+    assert!(err.to_string().contains("Occurrences"), "{err}");
 }

@@ -142,14 +142,14 @@ fn shards_partition_the_whole_index() {
                 ix.seq_occs(s)
                     .iter()
                     .filter_map(|&o| ix.occurrence(o))
-                    .map(|o| ix.str(o.occurrence_id).to_string())
+                    .map(|o| o.occurrence_id.to_string())
                     .collect()
             };
             assert_eq!(occ_ids(&idx, s), occ_ids(&whole, w));
         }
         for o in 0..idx.n_occurrences() {
             if let Some(e) = idx.occurrence(o) {
-                occurrences.insert(idx.str(e.occurrence_id).to_string());
+                occurrences.insert(e.occurrence_id.to_string());
             }
         }
         seqs += m.sequences;

@@ -18,6 +18,9 @@ use crate::dwca::{self, ArchiveLimits, DwcaSink};
 use crate::model::{DatasetMeta, LibraryMeta, OccurrenceRecord, RankedName, ReferenceRecord, Warning};
 use crate::reference::{self, LibrarySpec};
 
+mod spill;
+use spill::Spill;
+
 /// Default seed parameters: k-mers of 14 and windows of 11, so every exact shared run of
 /// `w + k − 1 = 24` bases yields a seed (lossless at ≥ 97 % identity over ≥ 100 bp).
 pub const DEFAULT_SEEDS: SeedParams = SeedParams {
@@ -75,6 +78,14 @@ pub enum BuildError {
     /// Build-time taxon assignment failed.
     #[error("assigning occurrence sequences: {0}")]
     Assign(String),
+    /// A spill file could not be written or read back.
+    #[error("temporary spill file in {}: {source}", dir.display())]
+    Spill {
+        /// The directory of the spill files.
+        dir: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
     /// Too large for the format's 32-bit ids.
     #[error("input too large: {0}")]
     TooLarge(String),
@@ -305,35 +316,250 @@ struct RefTmp {
     accession: StrRef,
 }
 
-/// Occurrences as read, flat: each entry's `dna_start` indexes `dna`, whose rows hold the temporary
-/// sequence id (or NONE) in `seq` until the write maps it to the final one. Two large vectors instead of a
-/// vector per occurrence: fewer bytes, and memory the allocator can return.
-#[derive(Default)]
+/// A spilled occurrence: its own fields, where its `occurrenceID` is in the id spill, and how many DNA
+/// rows follow it in the row spill.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct SpilledOcc {
+    id_start: u64,
+    id_len: u32,
+    event: u32,
+    name: u32,
+    n_dna: u32,
+    organism_quantity: f64,
+}
+
+/// Fixed-width records stored once each (events, names, assays), with a map from their bytes.
+struct Dedup<T> {
+    items: Vec<T>,
+    map: HashMap<Vec<u8>, u32>,
+}
+
+impl<T> Default for Dedup<T> {
+    fn default() -> Self {
+        Dedup {
+            items: Vec::new(),
+            map: HashMap::new(),
+        }
+    }
+}
+
+impl<T: bytemuck::Pod> Dedup<T> {
+    fn id(&mut self, item: T) -> u32 {
+        let key = bytemuck::bytes_of(&item);
+        if let Some(&i) = self.map.get(key) {
+            return i;
+        }
+        let i = self.items.len() as u32;
+        self.items.push(item);
+        self.map.insert(key.to_vec(), i);
+        i
+    }
+}
+
+/// The three spill files of the occurrences.
+struct OccSpills {
+    occs: Spill<SpilledOcc>,
+    /// Rows hold the temporary sequence id in `seq` and the temporary legacy id in `legacy`.
+    rows: Spill<OccDna>,
+    ids: Spill<u8>,
+}
+
+/// Occurrences as read. What occurrences share (events, names, assays) is deduplicated in memory; what
+/// each has of its own goes to spill files in the output directory and is streamed back into the
+/// sections when the index is written, so the occurrences cost no memory per record.
 struct OccStore {
-    entries: Vec<OccEntry>,
-    dna: Vec<OccDna>,
+    dir: PathBuf,
+    spills: Option<OccSpills>,
+    /// The first spill failure (reported when reading ends).
+    error: Option<std::io::Error>,
+    events: Dedup<OccEvent>,
+    names: Dedup<OccName>,
+    assays: Dedup<OccAssay>,
+    /// The first DNA row of each distinct occurrence sequence, in first-seen order: (temporary sequence,
+    /// marker, name).
+    first_rows: Vec<[u32; 3]>,
+    seen: Vec<bool>,
+    /// Set by a shard build: what of the spilled occurrences stays, and how their ids change.
+    shard: Option<ShardMaps>,
+    /// Occurrences read.
+    len: u64,
 }
 
 impl OccStore {
-    fn len(&self) -> usize {
-        self.entries.len()
+    fn new(dir: &Path) -> Self {
+        OccStore {
+            dir: dir.to_path_buf(),
+            spills: None,
+            error: None,
+            events: Dedup::default(),
+            names: Dedup::default(),
+            assays: Dedup::default(),
+            first_rows: Vec::new(),
+            seen: Vec::new(),
+            shard: None,
+            len: 0,
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
-    /// Rows of occurrence `i`.
-    fn rows(&self, i: usize) -> std::ops::Range<usize> {
-        let start = self.entries[i].dna_start as usize;
-        let end = self.entries.get(i + 1).map_or(self.dna.len(), |e| e.dna_start as usize);
-        start..end
+    /// Spills one occurrence (rows hold temporary sequence ids).
+    fn push(&mut self, mut occ: SpilledOcc, id: &str, rows: &[OccDna]) {
+        for r in rows {
+            if r.seq != NONE {
+                let s = r.seq as usize;
+                if s >= self.seen.len() {
+                    self.seen.resize(s + 1, false);
+                }
+                if !std::mem::replace(&mut self.seen[s], true) {
+                    self.first_rows.push([r.seq, r.marker, occ.name]);
+                }
+            }
+        }
+        self.len += 1;
+        if self.error.is_some() {
+            return;
+        }
+        let result = (|| {
+            if self.spills.is_none() {
+                std::fs::create_dir_all(&self.dir)?;
+                self.spills = Some(OccSpills {
+                    occs: Spill::new(&self.dir)?,
+                    rows: Spill::new(&self.dir)?,
+                    ids: Spill::new(&self.dir)?,
+                });
+            }
+            let Some(sp) = self.spills.as_mut() else {
+                return Ok(());
+            };
+            occ.id_start = sp.ids.len();
+            occ.id_len = id.len() as u32;
+            occ.n_dna = rows.len() as u32;
+            sp.ids.extend(id.as_bytes())?;
+            sp.rows.extend(rows)?;
+            sp.occs.push(&occ)
+        })();
+        if let Err(e) = result {
+            self.error = Some(e);
+        }
     }
 
-    /// Every occurrence with its rows, in input order.
-    fn iter(&self) -> impl Iterator<Item = (&OccEntry, &[OccDna])> {
-        (0..self.len()).map(|i| (&self.entries[i], &self.dna[self.rows(i)]))
+    /// Fails with the first spill error, if any.
+    fn check(&mut self) -> Result<(), BuildError> {
+        match self.error.take() {
+            Some(source) => Err(BuildError::Spill {
+                dir: self.dir.clone(),
+                source,
+            }),
+            None => Ok(()),
+        }
     }
+
+    /// Calls `f(i, occurrence, rows, id)` for every spilled occurrence `i` in input order (`id` is empty
+    /// unless `with_ids`). Rows hold the temporary sequence ids as spilled.
+    fn for_each(
+        &mut self,
+        with_ids: bool,
+        mut f: impl FnMut(u64, &SpilledOcc, &[OccDna], &[u8]) -> Result<(), BuildError>,
+    ) -> Result<(), BuildError> {
+        let dir = self.dir.clone();
+        let io = |source| BuildError::Spill {
+            dir: dir.clone(),
+            source,
+        };
+        let Some(sp) = self.spills.as_mut() else {
+            return Ok(());
+        };
+        let (mut occs, mut rows, mut ids) = (
+            sp.occs.reader().map_err(io)?,
+            sp.rows.reader().map_err(io)?,
+            sp.ids.reader().map_err(io)?,
+        );
+        let (mut row_buf, mut id_buf) = (Vec::new(), Vec::new());
+        let mut i = 0u64;
+        while let Some(o) = occs.next().map_err(io)? {
+            rows.take_into(o.n_dna as usize, &mut row_buf).map_err(io)?;
+            if with_ids {
+                ids.take_into(o.id_len as usize, &mut id_buf).map_err(io)?;
+            }
+            f(i, &o, &row_buf, &id_buf)?;
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// How the spilled ids appear in the index being written.
+    fn view(&self) -> OccView<'_> {
+        OccView(&self.shard)
+    }
+}
+
+/// Spilled occurrence ids as written: unchanged, or through a shard's maps.
+#[derive(Clone, Copy)]
+struct OccView<'a>(&'a Option<ShardMaps>);
+
+impl OccView<'_> {
+    /// Whether occurrence `i` is in the index being written.
+    fn kept(self, i: u64) -> bool {
+        self.0.as_ref().is_none_or(|m| m.keep[i as usize])
+    }
+
+    /// A spilled temporary sequence id as the current temporary id (NONE outside a shard).
+    fn seq(self, spilled: u32) -> u32 {
+        match (self.0, spilled) {
+            (_, NONE) => NONE,
+            (Some(m), s) => m.seq[s as usize],
+            (None, s) => s,
+        }
+    }
+
+    /// A spilled event id as written.
+    fn event(self, spilled: u32) -> u32 {
+        self.0.as_ref().map_or(spilled, |m| m.event[spilled as usize])
+    }
+
+    /// A spilled name id as written.
+    fn name(self, spilled: u32) -> u32 {
+        self.0.as_ref().map_or(spilled, |m| m.name[spilled as usize])
+    }
+
+    /// A spilled assay id as written.
+    fn assay(self, spilled: u32) -> u32 {
+        self.0.as_ref().map_or(spilled, |m| m.assay[spilled as usize])
+    }
+}
+
+/// How a shard build sees the spilled occurrences.
+struct ShardMaps {
+    /// Per occurrence in spill order: kept.
+    keep: Vec<bool>,
+    /// Spilled temporary sequence id → the shard's temporary id, or NONE.
+    seq: Vec<u32>,
+    /// Spilled event, name and assay ids → the shard's (NONE when unused).
+    event: Vec<u32>,
+    name: Vec<u32>,
+    assay: Vec<u32>,
+}
+
+/// Keeps the `used` items, passing each through `f`; returns them and the map old → new (NONE if unused).
+fn compact<T: Copy>(items: &[T], used: &[bool], mut f: impl FnMut(T) -> T) -> (Vec<T>, Vec<u32>) {
+    let mut kept = Vec::new();
+    let map = items
+        .iter()
+        .zip(used)
+        .map(|(&item, &u)| {
+            if u {
+                kept.push(f(item));
+                kept.len() as u32 - 1
+            } else {
+                NONE
+            }
+        })
+        .collect();
+    (kept, map)
 }
 
 /// The state the readers feed.
@@ -344,7 +570,11 @@ struct Collector<'a> {
     seqs: SeqStore,
     refs: Vec<RefTmp>,
     occs: OccStore,
-    legacy: Vec<([u8; 16], u32)>,
+    /// Legacy dnaSequenceID digests (GBIF gives one to every non-empty published sequence, valid or not)
+    /// with their temporary sequence id (NONE for an invalid one) and whether a shard dropped them,
+    /// indexed by temporary legacy id.
+    legacy: Vec<([u8; 16], u32, bool)>,
+    legacy_ids: HashMap<[u8; 16], u32>,
     libraries: Vec<LibraryInfo>,
     datasets: Vec<DatasetInfo>,
     markers: Vec<String>,
@@ -419,7 +649,6 @@ impl Collector<'_> {
     }
 
     fn occurrence(&mut self, dataset: u32, rec: OccurrenceRecord) {
-        let s = &mut self.strings;
         let f = |x: Option<f64>| x.unwrap_or(f64::NAN);
         let published_taxon = if rec.lineage.is_empty() && rec.scientific_name.is_none() {
             NONE
@@ -440,38 +669,34 @@ impl Collector<'_> {
             }
             self.taxa.insert(&lineage)
         };
-        let entry = OccEntry {
+        let s = &mut self.strings;
+        let event = self.occs.events.id(OccEvent {
             dataset,
-            published_taxon,
-            dna_start: self.occs.dna.len() as u32,
             _pad: 0,
-            occurrence_id: s.intern(&rec.occurrence_id),
             event_date: s.opt(&rec.event_date),
             country_code: s.opt(&rec.country_code),
             locality: s.opt(&rec.locality),
-            scientific_name: s.opt(&rec.scientific_name),
-            taxon_rank: s.opt(&rec.taxon_rank),
-            organism_quantity_type: s.opt(&rec.organism_quantity_type),
-            sample_size_unit: s.opt(&rec.sample_size_unit),
             material_sample_id: s.opt(&rec.material_sample_id),
             basis_of_record: s.opt(&rec.basis_of_record),
+            organism_quantity_type: s.opt(&rec.organism_quantity_type),
+            sample_size_unit: s.opt(&rec.sample_size_unit),
             decimal_latitude: f(rec.decimal_latitude),
             decimal_longitude: f(rec.decimal_longitude),
-            organism_quantity: f(rec.organism_quantity),
             sample_size_value: f(rec.sample_size_value),
-        };
+        });
+        let name = self.occs.names.id(OccName {
+            published_taxon,
+            _pad: 0,
+            scientific_name: s.opt(&rec.scientific_name),
+            taxon_rank: s.opt(&rec.taxon_rank),
+        });
+        let mut rows = Vec::with_capacity(rec.dna.len());
         for row in &rec.dna {
             self.input_bases += row.sequence.len() as u64;
             let n = edna_seq::normalize::normalize(&row.sequence);
-            let legacy = edna_seq::normalize::legacy_dna_sequence_digest(&row.sequence).unwrap_or([0; 16]);
+            let legacy_md5 = edna_seq::normalize::legacy_dna_sequence_digest(&row.sequence);
             let seq = match (&n.sequence, n.invalid) {
-                (Some(c), false) if !c.is_empty() => {
-                    let id = self.seqs.add(c.clone().into_bytes());
-                    if legacy != [0; 16] {
-                        self.legacy.push((legacy, id));
-                    }
-                    id
-                }
+                (Some(c), false) if !c.is_empty() => self.seqs.add(c.clone().into_bytes()),
                 _ => {
                     let reason = if n.natural_language_detected {
                         "natural-language"
@@ -490,18 +715,29 @@ impl Collector<'_> {
                     NONE
                 }
             };
+            // The raw text decides the digest and the digest the sequence: one entry per digest.
+            let legacy = legacy_md5.map_or(NONE, |md5| {
+                let next = self.legacy.len() as u32;
+                let id = *self.legacy_ids.entry(md5).or_insert(next);
+                if id == next {
+                    self.legacy.push((md5, seq, false));
+                }
+                id
+            });
             let marker = row.target_gene.as_deref().map_or(NONE, |g| self.marker_id(g));
             let s = &mut self.strings;
-            // `seq` holds the temporary id until the write.
-            self.occs.dna.push(OccDna {
-                seq,
-                marker,
+            let assay = self.occs.assays.id(OccAssay {
                 target_gene: s.opt(&row.target_gene),
                 pcr_primer_forward: s.opt(&row.pcr_primer_forward),
                 pcr_primer_reverse: s.opt(&row.pcr_primer_reverse),
                 pcr_primer_name_forward: s.opt(&row.pcr_primer_name_forward),
                 pcr_primer_name_reverse: s.opt(&row.pcr_primer_name_reverse),
-                legacy_md5: legacy,
+            });
+            rows.push(OccDna {
+                seq,
+                marker,
+                assay,
+                legacy,
                 assigned_taxon: NONE,
             });
         }
@@ -509,7 +745,13 @@ impl Collector<'_> {
             d.occurrences += 1;
             d.dna_rows += rec.dna.len() as u64;
         }
-        self.occs.entries.push(entry);
+        let occ = SpilledOcc {
+            event,
+            name,
+            organism_quantity: f(rec.organism_quantity),
+            ..Default::default()
+        };
+        self.occs.push(occ, &rec.occurrence_id, &rows);
         self.progress.advance(1);
     }
 }
@@ -586,8 +828,9 @@ pub fn build_with(
         taxa: TaxonTrie::default(),
         seqs: SeqStore::default(),
         refs: Vec::new(),
-        occs: OccStore::default(),
+        occs: OccStore::new(&config.out),
         legacy: Vec::new(),
+        legacy_ids: HashMap::new(),
         libraries: Vec::new(),
         datasets: Vec::new(),
         markers: Vec::new(),
@@ -647,14 +890,21 @@ pub fn build_with(
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut sink = Sink { c: &mut c, root };
         dwca::read_dwca(path, &config.limits, &mut sink)?;
+        c.occs.check()?;
     }
+    // Lookup tables needed only while reading.
+    c.legacy_ids = HashMap::new();
+    c.occs.seen = Vec::new();
+    c.occs.events.map = HashMap::new();
+    c.occs.names.map = HashMap::new();
+    c.occs.assays.map = HashMap::new();
     if let Some(assigner) = assigner {
         if !c.refs.is_empty() && !c.occs.is_empty() {
             assign_occurrences(config, &mut c, assigner, progress)?;
         }
     }
     if let Some(shard) = config.shard {
-        keep_shard(&mut c, shard);
+        keep_shard(&mut c, shard)?;
     }
     write_index(config, c, progress)
 }
@@ -665,7 +915,7 @@ pub fn build_with(
 /// partitions is kept in each (rows of other partitions lose their sequence link there); one without
 /// any valid sequence goes to shard 0, so each occurrence is in some shard. Taxa, libraries, datasets
 /// and input issues stay complete; strings are re-interned so a shard carries only its own.
-fn keep_shard(c: &mut Collector<'_>, shard: ShardInfo) {
+fn keep_shard(c: &mut Collector<'_>, shard: ShardInfo) -> Result<(), BuildError> {
     let old = std::mem::take(&mut c.seqs);
     let mut remap = vec![NONE; old.len()];
     let mut seq = Vec::new();
@@ -690,68 +940,85 @@ fn keep_shard(c: &mut Collector<'_>, shard: ShardInfo) {
         (r.id, r.name, r.accession) = (re(r.id), re(r.name), re(r.accession));
         true
     });
-    let old_occs = std::mem::take(&mut c.occs);
-    for (entry, rows) in old_occs.iter() {
-        let had_sequence = rows.iter().any(|d| d.seq != NONE);
-        let linked = |d: &OccDna| d.seq != NONE && remap[d.seq as usize] != NONE;
-        let keep = rows.iter().any(linked) || (!had_sequence && shard.index == 0);
-        if !keep {
-            continue;
-        }
-        let mut e = *entry;
-        e.dna_start = c.occs.dna.len() as u32;
-        for r in [
-            &mut e.occurrence_id,
-            &mut e.event_date,
-            &mut e.country_code,
-            &mut e.locality,
-            &mut e.scientific_name,
-            &mut e.taxon_rank,
-            &mut e.organism_quantity_type,
-            &mut e.sample_size_unit,
-            &mut e.material_sample_id,
-            &mut e.basis_of_record,
-        ] {
-            *r = re(*r);
-        }
-        c.occs.entries.push(e);
-        for row in rows {
-            let mut d = *row;
-            if d.seq != NONE {
-                d.seq = remap[d.seq as usize];
-            }
-            for r in [
-                &mut d.target_gene,
-                &mut d.pcr_primer_forward,
-                &mut d.pcr_primer_reverse,
-                &mut d.pcr_primer_name_forward,
-                &mut d.pcr_primer_name_reverse,
-            ] {
-                *r = re(*r);
-            }
-            c.occs.dna.push(d);
-        }
-    }
-    drop(old_occs);
-    // Dataset counts describe this shard's occurrences, as `IndexMeta::occurrences` does.
+    // Which occurrences stay, and the events, names and assays they use. Dataset counts describe this
+    // shard's occurrences, as `IndexMeta::occurrences` does.
     for d in &mut c.datasets {
         (d.occurrences, d.dna_rows) = (0, 0);
     }
-    for (entry, rows) in c.occs.iter() {
-        if let Some(d) = c.datasets.get_mut(entry.dataset as usize) {
-            d.occurrences += 1;
-            d.dna_rows += rows.len() as u64;
+    let occs = &mut c.occs;
+    let event_dataset: Vec<u32> = occs.events.items.iter().map(|e| e.dataset).collect();
+    let mut keep = vec![false; occs.len as usize];
+    let mut used_events = vec![false; occs.events.items.len()];
+    let mut used_names = vec![false; occs.names.items.len()];
+    let mut used_assays = vec![false; occs.assays.items.len()];
+    let datasets = &mut c.datasets;
+    occs.for_each(false, |i, o, rows, _| {
+        let had_sequence = rows.iter().any(|d| d.seq != NONE);
+        let linked = |d: &OccDna| d.seq != NONE && remap[d.seq as usize] != NONE;
+        if rows.iter().any(linked) || (!had_sequence && shard.index == 0) {
+            keep[i as usize] = true;
+            used_events[o.event as usize] = true;
+            used_names[o.name as usize] = true;
+            for r in rows {
+                used_assays[r.assay as usize] = true;
+            }
+            if let Some(d) = datasets.get_mut(event_dataset[o.event as usize] as usize) {
+                d.occurrences += 1;
+                d.dna_rows += rows.len() as u64;
+            }
+        }
+        Ok(())
+    })?;
+    let (events, event) = compact(&occs.events.items, &used_events, |mut e| {
+        for r in [
+            &mut e.event_date,
+            &mut e.country_code,
+            &mut e.locality,
+            &mut e.material_sample_id,
+            &mut e.basis_of_record,
+            &mut e.organism_quantity_type,
+            &mut e.sample_size_unit,
+        ] {
+            *r = re(*r);
+        }
+        e
+    });
+    let (names, name) = compact(&occs.names.items, &used_names, |mut n| {
+        (n.scientific_name, n.taxon_rank) = (re(n.scientific_name), re(n.taxon_rank));
+        n
+    });
+    let (assays, assay) = compact(&occs.assays.items, &used_assays, |mut a| {
+        for r in [
+            &mut a.target_gene,
+            &mut a.pcr_primer_forward,
+            &mut a.pcr_primer_reverse,
+            &mut a.pcr_primer_name_forward,
+            &mut a.pcr_primer_name_reverse,
+        ] {
+            *r = re(*r);
+        }
+        a
+    });
+    (occs.events.items, occs.names.items, occs.assays.items) = (events, names, assays);
+    for (_, tmp, dropped) in &mut c.legacy {
+        if *tmp != NONE {
+            *tmp = remap[*tmp as usize];
+            *dropped = *tmp == NONE;
         }
     }
-    c.legacy.retain_mut(|(_, tmp)| {
-        *tmp = remap[*tmp as usize];
-        *tmp != NONE
-    });
     c.assigned = c
         .assigned
         .drain()
         .filter_map(|(tmp, taxon)| Some((remap[tmp as usize], taxon)).filter(|(t, _)| *t != NONE))
         .collect();
+    occs.shard = Some(ShardMaps {
+        keep,
+        seq: remap,
+        event,
+        name,
+        assay,
+    });
+    Ok(())
 }
 
 fn assign_occurrences(
@@ -775,12 +1042,11 @@ fn assign_occurrences(
         let mut seen: HashMap<u32, ()> = HashMap::new();
         let mut ids = Vec::new();
         let mut queries = Vec::new();
-        for row in &c.occs.dna {
-            // `seq` is still the temporary id here.
-            let tmp = row.seq;
+        for &[spilled, marker, _] in &c.occs.first_rows {
+            let tmp = c.occs.view().seq(spilled);
             if tmp != NONE && seen.insert(tmp, ()).is_none() {
                 ids.push(tmp);
-                let marker = c.markers.get(row.marker as usize).cloned();
+                let marker = c.markers.get(marker as usize).cloned();
                 let mut seq = Vec::new();
                 c.seqs.get_into(tmp, &mut seq);
                 queries.push((seq, marker));
@@ -830,16 +1096,19 @@ fn locality_keys(
             keys[s] = (marker, remap_taxon(r.taxon));
         }
     }
-    for (entry, rows) in occs.iter() {
-        for row in rows {
-            let (tmp, s) = (row.seq, row.seq as usize);
-            if tmp == NONE || std::mem::replace(&mut set[s], true) {
-                continue;
-            }
-            let marker = markers.get(row.marker as usize).map_or(NONE, |m| rank(m));
-            let taxon = assigned.get(&tmp).copied().unwrap_or(entry.published_taxon);
-            keys[s] = (marker, remap_taxon(taxon));
+    for &[spilled, marker, name] in &occs.first_rows {
+        let tmp = occs.view().seq(spilled);
+        if tmp == NONE || std::mem::replace(&mut set[tmp as usize], true) {
+            continue;
         }
+        let marker = markers.get(marker as usize).map_or(NONE, |m| rank(m));
+        let published = occs
+            .names
+            .items
+            .get(occs.view().name(name) as usize)
+            .map_or(NONE, |n| n.published_taxon);
+        let taxon = assigned.get(&tmp).copied().unwrap_or(published);
+        keys[tmp as usize] = (marker, remap_taxon(taxon));
     }
     keys
 }
@@ -1000,7 +1269,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         seqs,
         refs,
         mut occs,
-        mut legacy,
+        legacy,
         mut libraries,
         datasets,
         markers,
@@ -1009,10 +1278,11 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         ..
     } = c;
     let n = seqs.len();
-    if n >= NONE as usize || occs.len() >= NONE as usize || refs.len() >= NONE as usize {
+    let n_dna = occs.spills.as_ref().map_or(0, |s| s.rows.len());
+    if n >= NONE as usize || occs.len >= NONE as u64 || n_dna >= NONE as u64 || refs.len() >= NONE as usize {
         return Err(BuildError::TooLarge(format!(
-            "{n} sequences, {} occurrences, {} references",
-            occs.len(),
+            "{n} sequences, {} occurrences with {n_dna} DNA rows, {} references",
+            occs.len,
             refs.len()
         )));
     }
@@ -1085,43 +1355,27 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     }
     let (seq_ref_offsets, seq_ref_ids) = csr(n, ref_entries.iter().enumerate().map(|(i, r)| (r.seq, i as u32)));
 
-    // Occurrences, their DNA rows, and sequence → occurrences.
-    // Converted in place: the collected vectors become the sections.
-    let mut seq_occ_pairs = Vec::new();
-    let n_occ = occs.len();
-    for i in 0..n_occ {
-        let rows = occs.rows(i);
-        let e = &mut occs.entries[i];
-        e.published_taxon = remap_taxon(e.published_taxon);
-        for row in &mut occs.dna[rows] {
-            let tmp = row.seq;
-            if tmp != NONE {
-                row.seq = new_id[tmp as usize];
-                row.assigned_taxon = assigned.get(&tmp).map_or(NONE, |&t| remap_taxon(t));
-                seq_occ_pairs.push((row.seq, i as u32));
-            }
-        }
-    }
-    let OccStore {
-        entries: mut occ_entries,
-        dna: occ_dna,
-    } = occs;
-    occ_entries.push(OccEntry {
-        dna_start: occ_dna.len() as u32,
-        ..Default::default()
+    // Legacy ids, by digest; rows refer to them by position.
+    let final_seq = |tmp: u32| if tmp == NONE { NONE } else { new_id[tmp as usize] };
+    let mut legacy_order: Vec<u32> = (0..legacy.len() as u32).filter(|&i| !legacy[i as usize].2).collect();
+    legacy_order.par_sort_unstable_by_key(|&i| {
+        let (md5, tmp, _) = legacy[i as usize];
+        (md5, final_seq(tmp))
     });
-    seq_occ_pairs.sort_unstable();
-    seq_occ_pairs.dedup();
-    let (seq_occ_offsets, seq_occ_ids) = csr(n, seq_occ_pairs.into_iter());
-    let mut legacy_entries: Vec<LegacyEntry> = legacy
-        .drain(..)
-        .map(|(md5, tmp)| LegacyEntry {
-            md5,
-            seq: new_id[tmp as usize],
+    let mut legacy_final = vec![NONE; legacy.len()];
+    let legacy_entries: Vec<LegacyEntry> = legacy_order
+        .iter()
+        .enumerate()
+        .map(|(pos, &i)| {
+            legacy_final[i as usize] = pos as u32;
+            let (md5, tmp, _) = legacy[i as usize];
+            LegacyEntry {
+                md5,
+                seq: final_seq(tmp),
+            }
         })
         .collect();
-    legacy_entries.sort_unstable_by_key(|e| (e.md5, e.seq));
-    legacy_entries.dedup();
+    drop((legacy, legacy_order));
 
     // Taxa.
     let mut taxon_entries = Vec::with_capacity(taxon_order.len());
@@ -1148,15 +1402,39 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         .map(|t| taxon_name(&strings.heap, t.name).to_ascii_lowercase())
         .collect();
     by_name.sort_by(|&a, &b| (&lower[a as usize], a).cmp(&(&lower[b as usize], b)));
-    // No string is interned after the taxa: keep the heap, free the lookup table (a key per distinct
-    // string, e.g. every occurrenceID).
+    drop(lower);
+    // No string is interned after the taxa: keep the heap, free the lookup table.
     let strings_heap = std::mem::take(&mut strings.heap);
     drop(strings);
+
+    progress.stage("writing sequences", None);
+    let mut w = IndexWriter::create(&config.out)?;
+    w.add_bytes(K::Strings, &strings_heap)?;
+    drop(strings_heap);
+    w.add(K::SeqEntries, &seq_entries)?;
+    w.add_bytes(K::SeqPacked, &packed)?;
+    w.add(K::SeqExceptions, &exceptions)?;
+    w.add(K::SeqMd5, &md5)?;
+    let mut by_md5: Vec<u32> = (0..n as u32).collect();
+    by_md5.par_sort_unstable_by_key(|&i| md5[i as usize]);
+    w.add(K::SeqByMd5, &by_md5)?;
+    drop((by_md5, md5));
+    w.add(K::LegacyIds, &legacy_entries)?;
+    drop(legacy_entries);
+    w.add(K::SeqRefOffsets, &seq_ref_offsets)?;
+    w.add(K::SeqRefIds, &seq_ref_ids)?;
+    drop((seq_ref_offsets, seq_ref_ids));
+    w.add(K::Refs, &ref_entries)?;
+    let reference_sequences = ref_entries.len() as u64;
+    drop(ref_entries);
+    w.add(K::Taxa, &taxon_entries)?;
+    w.add(K::TaxaByName, &by_name)?;
+    drop(by_name);
 
     // Seeds.
     progress.stage("computing seeds", Some(n as u64));
     let seeds = &config.seeds;
-    let (k, w) = (seeds.k as usize, seeds.w as usize);
+    let (k, win) = (seeds.k as usize, seeds.w as usize);
     // Sequences are unpacked from the packed store one at a time (the unpacked copies are gone).
     let mins_of = |id: usize, seq: &mut Vec<u8>, mins: &mut Vec<(u32, u32)>| {
         let (e, next) = (seq_entries[id], seq_entries[id + 1]);
@@ -1170,9 +1448,9 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
             seq,
         );
         mins.clear();
-        edna_seq::kmer::minimizer_positions(seq, k, w, seeds.hash_seed, mins);
+        edna_seq::kmer::minimizer_positions(seq, k, win, seeds.hash_seed, mins);
     };
-    let expected_postings = distinct_bases.saturating_mul(2) / (w as u64 + 1);
+    let expected_postings = distinct_bases.saturating_mul(2) / (win as u64 + 1);
     let strategy = if k <= COUNTING_MAX_K && expected_postings >= COUNTING_MIN_POSTINGS {
         SeedStrategy::Count
     } else {
@@ -1184,6 +1462,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         postings,
         positions,
     } = seed_postings(n, k, strategy, &mins_of, progress);
+    drop((seq_entries, packed, exceptions));
     // About four keys per bucket: the bucket table stays small for small indexes.
     let mut seeds = seeds.clone();
     seeds.bucket_bits = (usize::BITS - keys.len().max(1).leading_zeros())
@@ -1201,107 +1480,166 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         *slot = ki as u32;
     }
     buckets[n_buckets] = keys.len() as u32;
-
-    // Bitmaps.
-    progress.stage("building bitmaps", None);
-    let mut taxon_bms = vec![roaring::RoaringBitmap::new(); taxon_entries.len()];
-    let mut dataset_bms = vec![roaring::RoaringBitmap::new(); datasets.len()];
-    let mut marker_bms = vec![roaring::RoaringBitmap::new(); markers.len()];
-    let mut assigned_bms = vec![roaring::RoaringBitmap::new(); taxon_entries.len()];
-    for (i, o) in occ_entries[..occ_entries.len() - 1].iter().enumerate() {
-        let i = i as u32;
-        if let Some(bm) = dataset_bms.get_mut(o.dataset as usize) {
-            bm.insert(i);
-        }
-        let mut t = o.published_taxon;
-        let mut guard = 0;
-        while t != NONE && guard < 64 {
-            taxon_bms[t as usize].insert(i);
-            t = taxon_entries[t as usize].parent;
-            guard += 1;
-        }
-    }
-    for (i, w) in occ_entries.windows(2).enumerate() {
-        for d in &occ_dna[w[0].dna_start as usize..w[1].dna_start as usize] {
-            if let Some(bm) = marker_bms.get_mut(d.marker as usize) {
-                bm.insert(i as u32);
-            }
-            let mut t = d.assigned_taxon;
-            let mut guard = 0;
-            while t != NONE && guard < 64 {
-                assigned_bms[t as usize].insert(i as u32);
-                t = taxon_entries[t as usize].parent;
-                guard += 1;
-            }
-        }
-    }
-    let (tb_off, tb_data) = blobs(&taxon_bms);
-    let (db_off, db_data) = blobs(&dataset_bms);
-    let (mb_off, mb_data) = blobs(&marker_bms);
-    let (ab_off, ab_data) = blobs(&assigned_bms);
-
-    let meta = IndexMeta {
-        format_version: edna_index::format::FORMAT_VERSION,
-        builder_version: env!("CARGO_PKG_VERSION").to_string(),
-        seeds,
-        libraries,
-        datasets,
-        markers,
-        sequences: n as u64,
-        reference_sequences: ref_entries.len() as u64,
-        occurrences: (occ_entries.len() - 1) as u64,
-        dna_rows: occ_dna.len() as u64,
-        taxa: taxon_entries.len() as u64,
-        assigned_dna_rows: occ_dna.iter().filter(|d| d.assigned_taxon != NONE).count() as u64,
-        input_bases,
-        distinct_bases,
-        issues: issues.into_sorted(),
-        shard: config.shard,
-    };
-
-    progress.stage("writing index", None);
-    let mut w = IndexWriter::create(&config.out)?;
-    let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| IndexError::Meta {
-        path: config.out.clone(),
-        detail: e.to_string(),
-    })?;
-    w.add_bytes(K::Meta, &meta_json)?;
-    w.add_bytes(K::Strings, &strings_heap)?;
-    drop(strings_heap);
-    w.add(K::SeqEntries, &seq_entries)?;
-    drop(seq_entries);
-    w.add_bytes(K::SeqPacked, &packed)?;
-    drop(packed);
-    w.add(K::SeqExceptions, &exceptions)?;
-    drop(exceptions);
-    w.add(K::SeqMd5, &md5)?;
-    let mut by_md5: Vec<u32> = (0..n as u32).collect();
-    by_md5.par_sort_unstable_by_key(|&i| md5[i as usize]);
-    w.add(K::SeqByMd5, &by_md5)?;
-    drop(by_md5);
-    drop(md5);
-    w.add(K::LegacyIds, &legacy_entries)?;
-    drop(legacy_entries);
-    w.add(K::SeqRefOffsets, &seq_ref_offsets)?;
-    w.add(K::SeqRefIds, &seq_ref_ids)?;
-    w.add(K::SeqOccOffsets, &seq_occ_offsets)?;
-    w.add(K::SeqOccIds, &seq_occ_ids)?;
-    drop((seq_occ_offsets, seq_occ_ids));
-    w.add(K::Refs, &ref_entries)?;
-    w.add(K::Taxa, &taxon_entries)?;
-    w.add(K::TaxaByName, &by_name)?;
-    w.add(K::Occurrences, &occ_entries)?;
-    drop(occ_entries);
-    w.add(K::OccDna, &occ_dna)?;
-    drop(occ_dna);
     w.add(K::KmerBuckets, &buckets)?;
     w.add(K::KmerKeys, &keys)?;
     w.add(K::KmerOffsets, &key_offsets)?;
-    drop((keys, key_offsets));
+    drop((buckets, keys, key_offsets));
     w.add(K::KmerPostings, &postings)?;
     drop(postings);
     w.add(K::KmerPositions, &positions)?;
     drop(positions);
+
+    // Occurrences: streamed from the spill files into their sections, ids mapped on the way, bitmaps
+    // built in the same passes.
+    progress.stage("writing occurrences", None);
+    let events = std::mem::take(&mut occs.events.items);
+    let mut names = std::mem::take(&mut occs.names.items);
+    for n in &mut names {
+        n.published_taxon = remap_taxon(n.published_taxon);
+    }
+    w.add(K::OccEvents, &events)?;
+    w.add(K::OccNames, &names)?;
+    w.add(K::OccAssays, &occs.assays.items)?;
+    // Each name's lineage, walked once instead of once per occurrence.
+    let name_lineages: Vec<Vec<u32>> = names
+        .iter()
+        .map(|nm| ancestors(&taxon_entries, nm.published_taxon))
+        .collect();
+    let mut taxon_bms = vec![roaring::RoaringBitmap::new(); taxon_entries.len()];
+    let mut dataset_bms = vec![roaring::RoaringBitmap::new(); datasets.len()];
+    let mut marker_bms = vec![roaring::RoaringBitmap::new(); markers.len()];
+    let mut assigned_bms = vec![roaring::RoaringBitmap::new(); taxon_entries.len()];
+    let mut seq_occ_pairs: Vec<(u32, u32)> = Vec::new();
+    let (mut n_occ, mut n_rows, mut assigned_rows) = (0u32, 0u32, 0u64);
+    // Pass 1: the occurrences themselves, and sequence → occurrences.
+    let mut id_bytes = 0u64;
+    w.begin(K::Occurrences, std::mem::size_of::<OccEntry>() as u32)?;
+    let spill = &mut occs;
+    let mut pending: Vec<OccEntry> = Vec::with_capacity(1 << 14);
+    let mut kept_rows: Vec<(u32, u32)> = Vec::new();
+    // The shard view is read inside the pass; take it out so the spill can be borrowed mutably.
+    let shard = spill.shard.take();
+    let view = OccView(&shard);
+    spill.for_each(false, |i, o, rows, _| {
+        if !view.kept(i) {
+            return Ok(());
+        }
+        let e = OccEntry {
+            id_start: id_bytes,
+            event: view.event(o.event),
+            name: view.name(o.name),
+            dna_start: n_rows,
+            _pad: 0,
+            organism_quantity: o.organism_quantity,
+        };
+        pending.push(e);
+        if pending.len() == pending.capacity() {
+            w.append(&pending)?;
+            pending.clear();
+        }
+        if let Some(bm) = events
+            .get(e.event as usize)
+            .and_then(|ev| dataset_bms.get_mut(ev.dataset as usize))
+        {
+            bm.insert(n_occ);
+        }
+        for &t in &name_lineages[e.name as usize] {
+            taxon_bms[t as usize].insert(n_occ);
+        }
+        for r in rows {
+            let s = view.seq(r.seq);
+            if s != NONE {
+                kept_rows.push((new_id[s as usize], n_occ));
+            }
+        }
+        id_bytes += o.id_len as u64;
+        n_rows += rows.len() as u32;
+        n_occ += 1;
+        Ok(())
+    })?;
+    pending.push(OccEntry {
+        id_start: id_bytes,
+        dna_start: n_rows,
+        ..Default::default()
+    });
+    w.append(&pending)?;
+    w.end()?;
+    drop(pending);
+    seq_occ_pairs.append(&mut kept_rows);
+    seq_occ_pairs.par_sort_unstable();
+    seq_occ_pairs.dedup();
+    let (seq_occ_offsets, seq_occ_ids) = csr(n, seq_occ_pairs.into_iter());
+    w.add(K::SeqOccOffsets, &seq_occ_offsets)?;
+    w.add(K::SeqOccIds, &seq_occ_ids)?;
+    drop((seq_occ_offsets, seq_occ_ids));
+    // Pass 2: their DNA rows.
+    w.begin(K::OccDna, std::mem::size_of::<OccDna>() as u32)?;
+    let mut out_rows: Vec<OccDna> = Vec::with_capacity(1 << 14);
+    let mut occ_no = 0u32;
+    spill.for_each(false, |i, _, rows, _| {
+        if !view.kept(i) {
+            return Ok(());
+        }
+        for r in rows {
+            let tmp = view.seq(r.seq);
+            let (seq, assigned_taxon) = if tmp == NONE {
+                (NONE, NONE)
+            } else {
+                (
+                    new_id[tmp as usize],
+                    assigned.get(&tmp).map_or(NONE, |&t| remap_taxon(t)),
+                )
+            };
+            // NONE when a shard dropped the digest along with the sequence.
+            let legacy = if r.legacy == NONE {
+                NONE
+            } else {
+                legacy_final[r.legacy as usize]
+            };
+            if let Some(bm) = marker_bms.get_mut(r.marker as usize) {
+                bm.insert(occ_no);
+            }
+            if assigned_taxon != NONE {
+                assigned_rows += 1;
+                for t in ancestors(&taxon_entries, assigned_taxon) {
+                    assigned_bms[t as usize].insert(occ_no);
+                }
+            }
+            out_rows.push(OccDna {
+                seq,
+                marker: r.marker,
+                assay: view.assay(r.assay),
+                legacy,
+                assigned_taxon,
+            });
+            if out_rows.len() == out_rows.capacity() {
+                w.append(&out_rows)?;
+                out_rows.clear();
+            }
+        }
+        occ_no += 1;
+        Ok(())
+    })?;
+    w.append(&out_rows)?;
+    w.end()?;
+    drop(out_rows);
+    // Pass 3: their occurrenceIDs.
+    w.begin(K::OccIds, 1)?;
+    spill.for_each(true, |i, _, _, id| {
+        if view.kept(i) {
+            w.append_bytes(id)?;
+        }
+        Ok(())
+    })?;
+    w.end()?;
+    drop(occs);
+
+    let (tb_off, tb_data) = blobs(&taxon_bms);
+    drop(taxon_bms);
+    let (db_off, db_data) = blobs(&dataset_bms);
+    let (mb_off, mb_data) = blobs(&marker_bms);
+    let (ab_off, ab_data) = blobs(&assigned_bms);
+    drop(assigned_bms);
     w.add(K::TaxonBitmapOffsets, &tb_off)?;
     w.add_bytes(K::TaxonBitmapData, &tb_data)?;
     drop(tb_data);
@@ -1312,6 +1650,31 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     drop(ab_data);
     w.add(K::MarkerBitmapOffsets, &mb_off)?;
     w.add_bytes(K::MarkerBitmapData, &mb_data)?;
+
+    // The metadata goes last: its counts are known only now.
+    let meta = IndexMeta {
+        format_version: edna_index::format::FORMAT_VERSION,
+        builder_version: env!("CARGO_PKG_VERSION").to_string(),
+        seeds,
+        libraries,
+        datasets,
+        markers,
+        sequences: n as u64,
+        reference_sequences,
+        occurrences: n_occ as u64,
+        dna_rows: n_rows as u64,
+        taxa: taxon_entries.len() as u64,
+        assigned_dna_rows: assigned_rows,
+        input_bases,
+        distinct_bases,
+        issues: issues.into_sorted(),
+        shard: config.shard,
+    };
+    let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| IndexError::Meta {
+        path: config.out.clone(),
+        detail: e.to_string(),
+    })?;
+    w.add_bytes(K::Meta, &meta_json)?;
     // Every section is on disk and its vector dropped: verifying maps the whole file, and the peak
     // should be one of the two, not both.
     progress.stage("verifying index", None);
@@ -1322,6 +1685,16 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         meta,
         index_bytes,
     })
+}
+
+/// Taxon `t` and its ancestors (empty for NONE; at most 64, so a malformed chain cannot loop).
+fn ancestors(taxa: &[TaxonEntry], mut t: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    while t != NONE && out.len() < 64 {
+        out.push(t);
+        t = taxa.get(t as usize).map_or(NONE, |e| e.parent);
+    }
+    out
 }
 
 fn taxon_name(heap: &[u8], s: StrRef) -> &str {

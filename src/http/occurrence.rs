@@ -51,7 +51,7 @@ pub(crate) fn occurrence_record(index: &Index, occ: u32, opts: RecordOptions) ->
     let e = index.occurrence(occ)?;
     let meta = index.meta();
     let mut o = Map::new();
-    put(&mut o, "occurrenceID", index.str(e.occurrence_id));
+    put(&mut o, "occurrenceID", e.occurrence_id);
     if let Some(d) = meta.datasets.get(e.dataset as usize) {
         put(&mut o, "datasetKey", &d.key);
         put(&mut o, "datasetTitle", &d.title);
@@ -90,8 +90,8 @@ pub(crate) fn occurrence_record(index: &Index, occ: u32, opts: RecordOptions) ->
     o.insert("isSequenced".into(), Value::Bool(dna.iter().any(|d| d.seq != NONE)));
     let mut legacy: Vec<String> = dna
         .iter()
-        .filter(|d| d.legacy_md5 != [0; 16])
-        .map(|d| edna_seq::normalize::to_hex(&d.legacy_md5))
+        .filter_map(|d| index.legacy_md5(d))
+        .map(|md5| edna_seq::normalize::to_hex(&md5))
         .collect();
     legacy.dedup();
     if !legacy.is_empty() {
@@ -107,7 +107,9 @@ pub(crate) fn occurrence_record(index: &Index, occ: u32, opts: RecordOptions) ->
                     Value::from(edna_seq::normalize::to_hex(&index.seq_md5(d.seq))),
                 );
             }
-            put(&mut n, "targetGene", index.str(d.target_gene));
+            if let Some(a) = index.assay(d) {
+                put(&mut n, "targetGene", index.str(a.target_gene));
+            }
             if d.assigned_taxon != NONE {
                 // Not a GBIF field: the taxon this index assigned to the sequence from its reference libraries.
                 n.insert("assignedTaxon".into(), taxon_ref_json(index, d.assigned_taxon));
@@ -336,7 +338,7 @@ pub async fn search(state: AppState, params: Params) -> Result<Json<Value>, ApiE
             for d in &legacy {
                 for s in index.find_legacy(d) {
                     for &o in index.seq_occs(s) {
-                        if index.occurrence_dna(o).iter().any(|r| r.legacy_md5 == *d) {
+                        if index.occurrence_dna(o).iter().any(|r| index.legacy_md5(r) == Some(*d)) {
                             b.insert(o);
                         }
                     }

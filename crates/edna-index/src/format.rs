@@ -24,9 +24,9 @@ pub const MAGIC: [u8; 8] = *b"EDNAIDX\0";
 /// Byte-order mark as written on a little-endian machine.
 pub const ENDIAN_MARK: u32 = 0xFEFF;
 /// Version written by this build.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Oldest version this build reads.
-pub const OLDEST_SUPPORTED_VERSION: u32 = 2;
+pub const OLDEST_SUPPORTED_VERSION: u32 = 3;
 /// Alignment of every section start.
 pub const SECTION_ALIGN: u64 = 64;
 /// Size of the fixed header.
@@ -125,6 +125,14 @@ section_kinds! {
     Occurrences = 30,
     /// `OccDna[]`: DNA rows of the occurrences.
     OccDna = 31,
+    /// UTF-8 `occurrenceID`s, back to back, addressed by `OccEntry::id_start`.
+    OccIds = 32,
+    /// `OccEvent[]`: what the occurrences of a sampling event share.
+    OccEvents = 33,
+    /// `OccName[]`: published names of occurrences.
+    OccNames = 34,
+    /// `OccAssay[]`: target genes and primers of DNA rows.
+    OccAssays = 35,
     /// `u32[buckets + 1]`: first key index per bucket of the top bits of a k-mer.
     KmerBuckets = 40,
     /// `u32[n_keys]`: distinct minimizer k-mers, ascending.

@@ -78,7 +78,7 @@ pub struct IndexMeta {
     pub seeds: SeedParams,
     /// Reference libraries (index = `RefEntry::library`).
     pub libraries: Vec<LibraryInfo>,
-    /// Datasets (index = `OccEntry::dataset`).
+    /// Datasets (index = `OccEvent::dataset`).
     pub datasets: Vec<DatasetInfo>,
     /// Marker names (index = `OccDna::marker`).
     pub markers: Vec<String>,

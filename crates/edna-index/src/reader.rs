@@ -598,6 +598,7 @@ impl Index {
             .iter()
             .take_while(|e| e.md5 == *md5)
             .map(|e| e.seq)
+            .filter(|&s| s != NONE)
             .collect()
     }
 
@@ -687,30 +688,60 @@ impl Index {
         (self.s::<OccEntry>(SectionKind::Occurrences).len().saturating_sub(1)) as u32
     }
 
-    /// An occurrence.
-    pub fn occurrence(&self, id: u32) -> Option<&OccEntry> {
-        if id >= self.n_occurrences() {
-            return None;
-        }
-        self.file
-            .typed::<OccEntry>(SectionKind::Occurrences)
-            .unwrap_or(&[])
-            .get(id as usize)
+    /// An occurrence, its shared event and name fields resolved.
+    pub fn occurrence(&self, id: u32) -> Option<Occurrence<'_>> {
+        let entries = self.s::<OccEntry>(SectionKind::Occurrences);
+        let (e, next) = (entries.get(id as usize)?, entries.get(id as usize + 1)?);
+        let ids = self.b(SectionKind::OccIds);
+        let occurrence_id = usize::try_from(e.id_start)
+            .ok()
+            .zip(usize::try_from(next.id_start).ok())
+            .and_then(|(a, b)| ids.get(a..b))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("");
+        let event = self.s::<OccEvent>(SectionKind::OccEvents).get(e.event as usize)?;
+        let name = self.s::<OccName>(SectionKind::OccNames).get(e.name as usize)?;
+        Some(Occurrence {
+            occurrence_id,
+            dataset: event.dataset,
+            published_taxon: name.published_taxon,
+            scientific_name: name.scientific_name,
+            taxon_rank: name.taxon_rank,
+            event_date: event.event_date,
+            country_code: event.country_code,
+            locality: event.locality,
+            material_sample_id: event.material_sample_id,
+            basis_of_record: event.basis_of_record,
+            organism_quantity_type: event.organism_quantity_type,
+            sample_size_unit: event.sample_size_unit,
+            decimal_latitude: event.decimal_latitude,
+            decimal_longitude: event.decimal_longitude,
+            sample_size_value: event.sample_size_value,
+            organism_quantity: e.organism_quantity,
+        })
     }
 
     /// DNA rows of an occurrence.
     pub fn occurrence_dna(&self, id: u32) -> &[OccDna] {
-        let (Some(e), Some(next)) = (
-            self.s::<OccEntry>(SectionKind::Occurrences).get(id as usize),
-            self.s::<OccEntry>(SectionKind::Occurrences).get(id as usize + 1),
-        ) else {
+        let entries = self.s::<OccEntry>(SectionKind::Occurrences);
+        let (Some(e), Some(next)) = (entries.get(id as usize), entries.get(id as usize + 1)) else {
             return &[];
         };
-        self.file
-            .typed::<OccDna>(SectionKind::OccDna)
-            .unwrap_or(&[])
+        self.s::<OccDna>(SectionKind::OccDna)
             .get(e.dna_start as usize..next.dna_start as usize)
             .unwrap_or(&[])
+    }
+
+    /// Target gene and primers of a DNA row.
+    pub fn assay(&self, row: &OccDna) -> Option<&OccAssay> {
+        self.s::<OccAssay>(SectionKind::OccAssays).get(row.assay as usize)
+    }
+
+    /// The legacy `dnaSequenceID` digest of a DNA row's raw published sequence, if it had one.
+    pub fn legacy_md5(&self, row: &OccDna) -> Option<[u8; 16]> {
+        self.s::<LegacyEntry>(SectionKind::LegacyIds)
+            .get(row.legacy as usize)
+            .map(|e| e.md5)
     }
 
     /// Sequence ids whose minimizers include `kmer`.
@@ -810,6 +841,45 @@ impl Index {
         self.file.verify_checksums()?;
         crate::verify::cross_references(self)
     }
+}
+
+/// An occurrence as [`Index::occurrence`] assembles it from its own record and the event and name
+/// records it shares. Strings are [`StrRef`]s for [`Index::str`]; floating-point fields are NaN when
+/// absent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Occurrence<'a> {
+    /// `occurrenceID`.
+    pub occurrence_id: &'a str,
+    /// Dataset index (into `IndexMeta::datasets`).
+    pub dataset: u32,
+    /// Taxon of the published lineage, or [`NONE`].
+    pub published_taxon: u32,
+    /// Published `scientificName`.
+    pub scientific_name: StrRef,
+    /// Published `taxonRank`.
+    pub taxon_rank: StrRef,
+    /// `eventDate`.
+    pub event_date: StrRef,
+    /// `countryCode`.
+    pub country_code: StrRef,
+    /// `locality`.
+    pub locality: StrRef,
+    /// `materialSampleID`.
+    pub material_sample_id: StrRef,
+    /// `basisOfRecord`.
+    pub basis_of_record: StrRef,
+    /// `organismQuantityType`.
+    pub organism_quantity_type: StrRef,
+    /// `sampleSizeUnit`.
+    pub sample_size_unit: StrRef,
+    /// `decimalLatitude`.
+    pub decimal_latitude: f64,
+    /// `decimalLongitude`.
+    pub decimal_longitude: f64,
+    /// `sampleSizeValue`.
+    pub sample_size_value: f64,
+    /// `organismQuantity`.
+    pub organism_quantity: f64,
 }
 
 fn csr<'a>(offsets: &[u32], ids: &'a [u32], i: u32) -> &'a [u32] {

@@ -41,13 +41,14 @@ pub struct Exception {
     pub _pad: [u8; 3],
 }
 
-/// A legacy `dnaSequenceID` digest and the sequence it leads to.
+/// A legacy `dnaSequenceID` digest and the sequence it leads to ([`NONE`] when the published text it
+/// digests is not a valid sequence: GBIF still gives it the digest).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq, Default)]
 pub struct LegacyEntry {
     /// MD5 digest.
     pub md5: [u8; 16],
-    /// Sequence id.
+    /// Sequence id, or [`NONE`].
     pub seq: u32,
 }
 
@@ -83,56 +84,91 @@ pub struct TaxonEntry {
     pub name: StrRef,
 }
 
-/// One occurrence. Floating-point fields are NaN when absent.
+/// One occurrence: what is its own. Fields it shares with other occurrences of the same sampling event
+/// or the same published name live once in [`OccEvent`] and [`OccName`] (an eDNA dataset publishes
+/// hundreds of occurrences per sample), so an occurrence costs 32 bytes plus its `occurrenceID`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Default)]
 pub struct OccEntry {
-    /// Dataset index (into `IndexMeta::datasets`).
-    pub dataset: u32,
-    /// Taxon of the published lineage, or [`NONE`].
-    pub published_taxon: u32,
+    /// Byte offset of its `occurrenceID` in `OccIds` (the next entry's value ends it).
+    pub id_start: u64,
+    /// Index into `OccEvents`.
+    pub event: u32,
+    /// Index into `OccNames`.
+    pub name: u32,
     /// First index into `OccDna` (the next entry's value ends the range).
     pub dna_start: u32,
     /// Zero.
     pub _pad: u32,
-    /// `occurrenceID`.
-    pub occurrence_id: StrRef,
+    /// `organismQuantity` (NaN when absent).
+    pub organism_quantity: f64,
+}
+
+/// What the occurrences of one sampling event share (deduplicated). Floating-point fields are NaN when
+/// absent.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Default)]
+pub struct OccEvent {
+    /// Dataset index (into `IndexMeta::datasets`).
+    pub dataset: u32,
+    /// Zero.
+    pub _pad: u32,
     /// `eventDate`.
     pub event_date: StrRef,
     /// `countryCode`.
     pub country_code: StrRef,
     /// `locality`.
     pub locality: StrRef,
-    /// Published `scientificName`.
-    pub scientific_name: StrRef,
-    /// Published `taxonRank`.
-    pub taxon_rank: StrRef,
-    /// `organismQuantityType`.
-    pub organism_quantity_type: StrRef,
-    /// `sampleSizeUnit`.
-    pub sample_size_unit: StrRef,
     /// `materialSampleID`.
     pub material_sample_id: StrRef,
     /// `basisOfRecord`.
     pub basis_of_record: StrRef,
+    /// `organismQuantityType`.
+    pub organism_quantity_type: StrRef,
+    /// `sampleSizeUnit`.
+    pub sample_size_unit: StrRef,
     /// `decimalLatitude`.
     pub decimal_latitude: f64,
     /// `decimalLongitude`.
     pub decimal_longitude: f64,
-    /// `organismQuantity`.
-    pub organism_quantity: f64,
     /// `sampleSizeValue`.
     pub sample_size_value: f64,
 }
 
+/// A published name as occurrences carry it (deduplicated).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq, Hash, Default)]
+pub struct OccName {
+    /// Taxon of the published lineage, or [`NONE`].
+    pub published_taxon: u32,
+    /// Zero.
+    pub _pad: u32,
+    /// Published `scientificName`.
+    pub scientific_name: StrRef,
+    /// Published `taxonRank`.
+    pub taxon_rank: StrRef,
+}
+
 /// One DNA-derived-data row of an occurrence.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq, Hash, Default)]
 pub struct OccDna {
     /// Sequence id, or [`NONE`] when the published sequence is invalid or empty.
     pub seq: u32,
     /// Marker index (into `IndexMeta::markers`), or [`NONE`].
     pub marker: u32,
+    /// Index into `OccAssays` (target gene and primers as published).
+    pub assay: u32,
+    /// Index into `LegacyIds` of the legacy `dnaSequenceID` of the raw published sequence, or [`NONE`].
+    pub legacy: u32,
+    /// Consensus taxon assigned to the sequence at build time against the reference libraries, or [`NONE`].
+    pub assigned_taxon: u32,
+}
+
+/// Target gene and primers of DNA rows (deduplicated).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq, Hash, Default)]
+pub struct OccAssay {
     /// `target_gene` as published.
     pub target_gene: StrRef,
     /// `pcr_primer_forward`.
@@ -143,10 +179,6 @@ pub struct OccDna {
     pub pcr_primer_name_forward: StrRef,
     /// `pcr_primer_name_reverse`.
     pub pcr_primer_name_reverse: StrRef,
-    /// Legacy `dnaSequenceID` digest of the raw published sequence (all zero when empty).
-    pub legacy_md5: [u8; 16],
-    /// Consensus taxon assigned to the sequence at build time against the reference libraries, or [`NONE`].
-    pub assigned_taxon: u32,
 }
 
 #[cfg(test)]
@@ -161,7 +193,10 @@ mod tests {
         assert_eq!(std::mem::size_of::<LegacyEntry>(), 20);
         assert_eq!(std::mem::size_of::<RefEntry>(), 36);
         assert_eq!(std::mem::size_of::<TaxonEntry>(), 24);
-        assert_eq!(std::mem::size_of::<OccEntry>(), 128);
-        assert_eq!(std::mem::size_of::<OccDna>(), 68);
+        assert_eq!(std::mem::size_of::<OccEntry>(), 32);
+        assert_eq!(std::mem::size_of::<OccEvent>(), 88);
+        assert_eq!(std::mem::size_of::<OccName>(), 24);
+        assert_eq!(std::mem::size_of::<OccDna>(), 20);
+        assert_eq!(std::mem::size_of::<OccAssay>(), 40);
     }
 }

@@ -104,7 +104,7 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
         "LegacyIds",
         &legacy.iter().map(|e| e.seq).collect::<Vec<_>>(),
         n_seqs,
-        false,
+        true,
     )?;
 
     let refs: &[RefEntry] = index.s(K::Refs);
@@ -142,43 +142,92 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
     let by_name: &[u32] = index.s(K::TaxaByName);
     check_ids(index, "TaxaByName", by_name, taxa.len(), false)?;
 
+    let events: &[OccEvent] = index.s(K::OccEvents);
+    for (i, e) in events.iter().enumerate() {
+        if e.dataset as usize >= meta.datasets.len() {
+            return Err(fail(index, format!("OccEvents: event {i} refers outside its tables")));
+        }
+        for s in [
+            e.event_date,
+            e.country_code,
+            e.locality,
+            e.material_sample_id,
+            e.basis_of_record,
+            e.organism_quantity_type,
+            e.sample_size_unit,
+        ] {
+            check_str(index, "OccEvents", s)?;
+        }
+    }
+    let names: &[OccName] = index.s(K::OccNames);
+    for (i, n) in names.iter().enumerate() {
+        if n.published_taxon != NONE && n.published_taxon as usize >= taxa.len() {
+            return Err(fail(index, format!("OccNames: name {i} refers outside its tables")));
+        }
+        check_str(index, "OccNames", n.scientific_name)?;
+        check_str(index, "OccNames", n.taxon_rank)?;
+    }
+    let assays: &[OccAssay] = index.s(K::OccAssays);
+    for a in assays {
+        for s in [
+            a.target_gene,
+            a.pcr_primer_forward,
+            a.pcr_primer_reverse,
+            a.pcr_primer_name_forward,
+            a.pcr_primer_name_reverse,
+        ] {
+            check_str(index, "OccAssays", s)?;
+        }
+    }
     let dna: &[OccDna] = index.s(K::OccDna);
+    let ids = index.b(K::OccIds);
+    if occs.first().is_some_and(|o| o.dna_start != 0 || o.id_start != 0) {
+        return Err(fail(
+            index,
+            "Occurrences: the first occurrence does not start its tables".into(),
+        ));
+    }
     for (i, w) in occs.windows(2).enumerate() {
         let o = &w[0];
-        if o.dataset as usize >= meta.datasets.len()
-            || (o.published_taxon != NONE && o.published_taxon as usize >= taxa.len())
+        if o.event as usize >= events.len()
+            || o.name as usize >= names.len()
             || o.dna_start > w[1].dna_start
+            || o.id_start > w[1].id_start
         {
             return Err(fail(
                 index,
                 format!("Occurrences: occurrence {i} refers outside its tables"),
             ));
         }
-        for s in [
-            o.occurrence_id,
-            o.event_date,
-            o.country_code,
-            o.locality,
-            o.scientific_name,
-            o.taxon_rank,
-        ] {
-            check_str(index, "Occurrences", s)?;
+        let id = usize::try_from(o.id_start)
+            .ok()
+            .zip(usize::try_from(w[1].id_start).ok())
+            .and_then(|(a, b)| ids.get(a..b));
+        if id.is_none_or(|b| std::str::from_utf8(b).is_err()) {
+            return Err(fail(
+                index,
+                format!("Occurrences: occurrence {i} has an occurrenceID outside OccIds or not UTF-8"),
+            ));
         }
     }
-    if occs.last().is_some_and(|o| o.dna_start as usize != dna.len()) {
+    if occs
+        .last()
+        .is_some_and(|o| o.dna_start as usize != dna.len() || o.id_start != ids.len() as u64)
+    {
         return Err(fail(
             index,
-            "Occurrences: DNA ranges do not end at the DNA table".into(),
+            "Occurrences: DNA or id ranges do not end at their tables".into(),
         ));
     }
     for (i, d) in dna.iter().enumerate() {
         if (d.seq != NONE && d.seq as usize >= n_seqs)
             || (d.marker != NONE && d.marker as usize >= meta.markers.len())
+            || d.assay as usize >= assays.len()
             || (d.assigned_taxon != NONE && d.assigned_taxon as usize >= taxa.len())
+            || (d.legacy != NONE && legacy.get(d.legacy as usize).is_none_or(|l| l.seq != d.seq))
         {
             return Err(fail(index, format!("OccDna: row {i} refers outside its tables")));
         }
-        check_str(index, "OccDna", d.target_gene)?;
     }
 
     let keys: &[u32] = index.s(K::KmerKeys);

@@ -22,6 +22,15 @@ pub struct IndexWriter {
     entries: Vec<SectionEntry>,
     pos: u64,
     table_capacity: usize,
+    open: Option<OpenSection>,
+}
+
+/// A section being appended to.
+struct OpenSection {
+    kind: SectionKind,
+    elem_size: u32,
+    offset: u64,
+    hasher: Xxh3,
 }
 
 /// Prefix of temporary files; stray ones from killed builds are removed by [`IndexWriter::create`].
@@ -43,6 +52,7 @@ impl IndexWriter {
             entries: Vec::new(),
             pos: 0,
             table_capacity,
+            open: None,
         };
         let reserved = HEADER_LEN + table_capacity * SECTION_ENTRY_LEN;
         w.write_raw(&vec![0u8; reserved])?;
@@ -70,27 +80,71 @@ impl IndexWriter {
     }
 
     fn add_bytes_with_elem(&mut self, kind: SectionKind, data: &[u8], elem_size: u32) -> Result<(), IndexError> {
-        if self.entries.iter().any(|e| e.kind == kind as u32) || self.entries.len() >= self.table_capacity {
+        self.begin(kind, elem_size)?;
+        // Written in chunks so a multi-GB section is never copied.
+        for chunk in data.chunks(1 << 22) {
+            self.append_bytes(chunk)?;
+        }
+        self.end()
+    }
+
+    /// Starts a section whose records are appended with [`IndexWriter::append`] and which
+    /// [`IndexWriter::end`] closes: for sections streamed from disk rather than held in memory. One
+    /// section is open at a time.
+    pub fn begin(&mut self, kind: SectionKind, elem_size: u32) -> Result<(), IndexError> {
+        if self.open.is_some()
+            || self.entries.iter().any(|e| e.kind == kind as u32)
+            || self.entries.len() >= self.table_capacity
+            || elem_size == 0
+        {
             return Err(IndexError::corrupt(
                 &self.tmp_path,
-                format!("section {} written twice", kind.name()),
+                format!("section {} written twice or while another is open", kind.name()),
             ));
         }
         let pad = (SECTION_ALIGN - self.pos % SECTION_ALIGN) % SECTION_ALIGN;
         self.write_raw(&vec![0u8; pad as usize])?;
-        let offset = self.pos;
-        let mut h = Xxh3::new();
-        // Write in chunks so a multi-GB section is never copied.
-        for chunk in data.chunks(1 << 22) {
-            h.update(chunk);
-            self.write_raw(chunk)?;
+        self.open = Some(OpenSection {
+            kind,
+            elem_size,
+            offset: self.pos,
+            hasher: Xxh3::new(),
+        });
+        Ok(())
+    }
+
+    /// Appends records to the open section.
+    pub fn append<T: Pod>(&mut self, data: &[T]) -> Result<(), IndexError> {
+        self.append_bytes(bytemuck::cast_slice(data))
+    }
+
+    /// Appends bytes to the open section.
+    pub fn append_bytes(&mut self, bytes: &[u8]) -> Result<(), IndexError> {
+        let Some(open) = self.open.as_mut() else {
+            return Err(IndexError::corrupt(&self.tmp_path, "no section open"));
+        };
+        open.hasher.update(bytes);
+        self.write_raw(bytes)
+    }
+
+    /// Closes the open section.
+    pub fn end(&mut self) -> Result<(), IndexError> {
+        let Some(open) = self.open.take() else {
+            return Err(IndexError::corrupt(&self.tmp_path, "no section open"));
+        };
+        let len = self.pos - open.offset;
+        if !len.is_multiple_of(open.elem_size as u64) {
+            return Err(IndexError::corrupt(
+                &self.tmp_path,
+                format!("section {} is not a whole number of records", open.kind.name()),
+            ));
         }
         self.entries.push(SectionEntry {
-            kind: kind as u32,
-            elem_size,
-            offset,
-            len: data.len() as u64,
-            checksum: h.digest(),
+            kind: open.kind as u32,
+            elem_size: open.elem_size,
+            offset: open.offset,
+            len,
+            checksum: open.hasher.digest(),
         });
         Ok(())
     }
@@ -107,6 +161,12 @@ impl IndexWriter {
     }
 
     fn finish_inner(mut self, verify: bool) -> Result<PathBuf, IndexError> {
+        if let Some(open) = &self.open {
+            return Err(IndexError::corrupt(
+                &self.tmp_path,
+                format!("section {} left open", open.kind.name()),
+            ));
+        }
         let pad = (SECTION_ALIGN - self.pos % SECTION_ALIGN) % SECTION_ALIGN;
         self.write_raw(&vec![0u8; pad as usize])?;
         let file_len = self.pos;
