@@ -138,8 +138,8 @@ fn exercise(index: &Index, consistent: bool) {
             assert!(lineage.windows(2).all(|w| w[0] < w[1]));
         }
         if let Some(o) = index.occurrence(id) {
+            let _ = o.occurrence_id.len();
             for s in [
-                o.occurrence_id,
                 o.event_date,
                 o.country_code,
                 o.locality,
@@ -150,7 +150,10 @@ fn exercise(index: &Index, consistent: bool) {
             }
         }
         for d in index.occurrence_dna(id) {
-            let _ = index.str(d.target_gene);
+            if let Some(a) = index.assay(d) {
+                let _ = index.str(a.target_gene);
+            }
+            let _ = index.legacy_md5(d);
             assert!(!consistent || d.seq == edna_index::schema::NONE || d.seq < n);
         }
         for bm in [
