@@ -561,3 +561,50 @@ fn spilled_occurrences_come_back_whole_with_their_legacy_ids() {
     assert!(index.find_legacy(&legacy("UNMERGED")).is_empty());
     assert_eq!(index.find_legacy(&legacy(asv)), [0]);
 }
+
+/// A download FASTA can stream in through a pipe (read once, never sniffed) and gives the same index as
+/// the file; a pipe not named as FASTA is refused with a message that says why.
+#[cfg(unix)]
+#[test]
+fn a_download_streams_in_through_a_pipe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (file_dir, pipe_dir) = (tmp.path().join("file"), tmp.path().join("pipe"));
+    std::fs::create_dir_all(&file_dir).unwrap();
+    std::fs::create_dir_all(&pipe_dir).unwrap();
+    let mut text = String::new();
+    for (i, (_, seq)) in read_fasta(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta"))
+        .iter()
+        .enumerate()
+    {
+        text.push_str(&format!(">x|{}|12S\n{}\n", 100 + i / 2, String::from_utf8_lossy(seq)));
+    }
+    let file = file_dir.join("download.fasta");
+    std::fs::write(&file, &text).unwrap();
+    let pipe = pipe_dir.join("download.fasta");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(made.success());
+    let writer = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || std::fs::write(pipe, text).unwrap())
+    };
+    let build_from = |input: PathBuf, out: PathBuf| {
+        let mut cfg = default_build_config(&repo_root(), out.clone());
+        cfg.references.clear();
+        cfg.refdbs.clear();
+        cfg.dwca = vec![input];
+        build(&cfg, &NoProgress).map(|_| std::fs::read(out.join(edna_index::INDEX_FILE_NAME)).unwrap())
+    };
+    let from_pipe = build_from(pipe, tmp.path().join("a")).unwrap();
+    writer.join().unwrap();
+    let from_file = build_from(file, tmp.path().join("b")).unwrap();
+    assert!(from_pipe == from_file, "the pipe and the file give different indexes");
+
+    let unnamed = pipe_dir.join("download");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&unnamed)
+        .status()
+        .unwrap()
+        .success());
+    let err = build_from(unnamed, tmp.path().join("c")).unwrap_err().to_string();
+    assert!(err.contains("pipe") && err.contains("*.fasta"), "{err}");
+}

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Scale-test input from real data: N distinct sequences as mutated copies of real ASVs, each carried by
-OCC occurrences, written as a GBIF occurrence-download FASTA (`>{md5}|{gbifID}|{targetGene}`).
+OCC occurrences on average (a fraction spreads evenly: 7.5 gives 7 and 8 alternately), written as a GBIF
+occurrence-download FASTA (`>{md5}|{gbifID}|{targetGene}`).
 
 Usage: make_scale_input.py N OCC OUT.fasta ASVS.fasta.gz [ASVS.fasta.gz ...]
+OUT may be a named pipe (the builder reads it once, so a 35 GB input never touches the disk); the bytes
+written are printed to stderr at the end.
 Mutations: 1-6 substitutions/indels per copy (~97-99.5 % identity to the source ASV, like real ASV variants);
-duplicates after mutation are skipped, so the output has exactly N distinct sequences. Deterministic (seed 7).
+duplicates after mutation are skipped (seen sequences are remembered by a 64-bit digest, ~50 bytes each),
+so the output has exactly N distinct sequences. Deterministic (seed 7).
 """
 import gzip
+import hashlib
 import random
 import sys
 
-n, occ, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+n, occ, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 genes = {"12S": "12S", "16S": "16S", "COI": "COI"}
 sources = []
 for path in sys.argv[4:]:
@@ -30,11 +35,18 @@ for path in sys.argv[4:]:
 rng = random.Random(7)
 seen = set()
 gbif_id = 1_000_000_000
-with open(out, "w") as f:
+written = 0
+
+
+def digest(s):
+    return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
+
+
+with open(out, "w", buffering=1 << 20) as f:
     made = 0
     while made < n:
         s, gene = sources[rng.randrange(len(sources))]
-        if made >= len(sources) or s in seen:
+        if made >= len(sources) or digest(s) in seen:
             s = list(s)
             for _ in range(rng.randint(1, 6)):
                 p = rng.randrange(len(s))
@@ -46,10 +58,15 @@ with open(out, "w") as f:
                 else:
                     s.insert(p, rng.choice("ACGT"))
             s = "".join(s)
-        if s in seen:
+        d = digest(s)
+        if d in seen:
             continue
-        seen.add(s)
+        seen.add(d)
+        copies = int((made + 1) * occ) - int(made * occ)
         made += 1
-        for _ in range(occ):
+        for _ in range(copies):
             gbif_id += 1
-            f.write(f">x|{gbif_id}|{gene}\n{s}\n")
+            record = f">x|{gbif_id}|{gene}\n{s}\n"
+            written += len(record)
+            f.write(record)
+print(f"{written} bytes, {gbif_id - 1_000_000_000} occurrences", file=sys.stderr)

@@ -296,6 +296,20 @@ impl Walk<'_> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // A pipe (FIFO, `/dev/stdin`) can be read only once, so it is not sniffed: a download FASTA of any
+        // size can stream in from a generator or decompressor without touching the disk.
+        if fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            if fasta::is_fasta_name(&name) {
+                let r = fasta::read_fasta(path, &info(path, key), self.limits, self.sink);
+                return self.settle(r, true);
+            }
+            return Err(DwcaError::NoTable {
+                path: path.display().to_string(),
+                detail: ": a pipe is read once, as a GBIF download FASTA, so its name must say so (*.fasta, .fa, \
+                         .fas or .fna, optionally .gz)"
+                    .into(),
+            });
+        }
         if source::has_zip_magic(path) {
             return self.zip(path, key, true);
         }
