@@ -665,7 +665,16 @@ fn check_normalize(raw: &str) -> Result<(), TestCaseError> {
             // The hot path agrees with the full normaliser whenever it accepts a sequence.
             prop_assert_eq!(n.sequence.as_deref().map(str::as_bytes), Some(&c[..]));
         }
-        Err(why) => prop_assert!(!why.to_string().is_empty()),
+        Err(why) => {
+            prop_assert!(!why.to_string().is_empty());
+            // The builder takes the hot path for every published sequence: it must refuse exactly what
+            // the full normaliser marks invalid, for the same reason.
+            prop_assert!(n.invalid, "clean refused what normalize accepts");
+            prop_assert_eq!(
+                matches!(why, edna_seq::normalize::Invalid::NaturalLanguage),
+                n.natural_language_detected
+            );
+        }
     }
     match legacy_dna_sequence_id(raw) {
         None => prop_assert!(raw.is_empty()),

@@ -18,7 +18,9 @@ use crate::dwca::{self, ArchiveLimits, DwcaSink};
 use crate::model::{DatasetMeta, LibraryMeta, OccurrenceRecord, RankedName, ReferenceRecord, Warning};
 use crate::reference::{self, LibrarySpec};
 
+mod fasthash;
 mod spill;
+use fasthash::FastMap;
 use spill::Spill;
 
 /// Default seed parameters: k-mers of 14 and windows of 11, so every exact shared run of
@@ -134,7 +136,7 @@ pub struct BuildSummary {
 #[derive(Default)]
 struct Strings {
     heap: Vec<u8>,
-    map: HashMap<String, StrRef>,
+    map: FastMap<String, StrRef>,
 }
 
 impl Strings {
@@ -248,7 +250,7 @@ impl TaxonTrie {
 /// arena instead of a vector per sequence: a quarter of the bytes, and memory the allocator can return).
 #[derive(Default)]
 struct SeqStore {
-    by_md5: HashMap<[u8; 16], u32>,
+    by_md5: FastMap<[u8; 16], u32>,
     /// Packed bases; each sequence starts on a fresh byte.
     packed: Vec<u8>,
     /// Per sequence: (first byte in `packed`, length, first exception).
@@ -262,6 +264,21 @@ impl SeqStore {
     fn add(&mut self, cleaned: Vec<u8>) -> u32 {
         let d = edna_seq::normalize::md5_bytes(&cleaned);
         self.add_digested(&cleaned, d)
+    }
+
+    /// [`SeqStore::add`] for a sequence already digested and packed (by [`prepare_row`], in parallel).
+    fn add_packed(&mut self, p: &PackedSeq) -> u32 {
+        if let Some(&id) = self.by_md5.get(&p.md5) {
+            return id;
+        }
+        let id = self.entries.len() as u32;
+        self.by_md5.insert(p.md5, id);
+        self.entries
+            .push((self.packed.len() as u64, p.len, self.exceptions.len() as u32));
+        self.packed.extend_from_slice(&p.packed);
+        self.exceptions.extend_from_slice(&p.exceptions);
+        self.md5.push(p.md5);
+        id
     }
 
     /// [`SeqStore::add`] for a sequence whose digest `d` is known.
@@ -332,14 +349,14 @@ struct SpilledOcc {
 /// Fixed-width records stored once each (events, names, assays), with a map from their bytes.
 struct Dedup<T> {
     items: Vec<T>,
-    map: HashMap<Vec<u8>, u32>,
+    map: FastMap<Vec<u8>, u32>,
 }
 
 impl<T> Default for Dedup<T> {
     fn default() -> Self {
         Dedup {
             items: Vec::new(),
-            map: HashMap::new(),
+            map: FastMap::default(),
         }
     }
 }
@@ -574,7 +591,7 @@ struct Collector<'a> {
     /// with their temporary sequence id (NONE for an invalid one) and whether a shard dropped them,
     /// indexed by temporary legacy id.
     legacy: Vec<([u8; 16], u32, bool)>,
-    legacy_ids: HashMap<[u8; 16], u32>,
+    legacy_ids: FastMap<[u8; 16], u32>,
     libraries: Vec<LibraryInfo>,
     datasets: Vec<DatasetInfo>,
     markers: Vec<String>,
@@ -648,7 +665,7 @@ impl Collector<'_> {
         self.progress.advance(1);
     }
 
-    fn occurrence(&mut self, dataset: u32, rec: OccurrenceRecord) {
+    fn occurrence(&mut self, dataset: u32, rec: OccurrenceRecord, prepared: Vec<PreparedRow>) {
         let f = |x: Option<f64>| x.unwrap_or(f64::NAN);
         let published_taxon = if rec.lineage.is_empty() && rec.scientific_name.is_none() {
             NONE
@@ -691,22 +708,11 @@ impl Collector<'_> {
             taxon_rank: s.opt(&rec.taxon_rank),
         });
         let mut rows = Vec::with_capacity(rec.dna.len());
-        for row in &rec.dna {
+        for (row, prep) in rec.dna.iter().zip(prepared) {
             self.input_bases += row.sequence.len() as u64;
-            let n = edna_seq::normalize::normalize(&row.sequence);
-            let legacy_md5 = edna_seq::normalize::legacy_dna_sequence_digest(&row.sequence);
-            let seq = match (&n.sequence, n.invalid) {
-                (Some(c), false) if !c.is_empty() => self.seqs.add(c.clone().into_bytes()),
-                _ => {
-                    let reason = if n.natural_language_detected {
-                        "natural-language"
-                    } else if n.invalid {
-                        "non-iupac"
-                    } else if row.sequence.trim().is_empty() {
-                        "empty-sequence"
-                    } else {
-                        "no-anchor"
-                    };
+            let seq = match &prep.seq {
+                Ok(packed) => self.seqs.add_packed(packed),
+                Err(reason) => {
                     self.issues.add(
                         &row.pos.file,
                         reason,
@@ -716,7 +722,7 @@ impl Collector<'_> {
                 }
             };
             // The raw text decides the digest and the digest the sequence: one entry per digest.
-            let legacy = legacy_md5.map_or(NONE, |md5| {
+            let legacy = prep.legacy.map_or(NONE, |md5| {
                 let next = self.legacy.len() as u32;
                 let id = *self.legacy_ids.entry(md5).or_insert(next);
                 if id == next {
@@ -756,13 +762,72 @@ impl Collector<'_> {
     }
 }
 
+/// A DNA row's sequence cleaned as GBIF does and digested, or why it has none, and its legacy digest: the
+/// part of reading that needs no shared state, so it runs in parallel over a batch of occurrences.
+struct PreparedRow {
+    seq: Result<PackedSeq, &'static str>,
+    legacy: Option<[u8; 16]>,
+}
+
+/// A cleaned sequence, digested and 2-bit packed as [`SeqStore`] keeps it.
+struct PackedSeq {
+    md5: [u8; 16],
+    len: u32,
+    packed: Vec<u8>,
+    exceptions: Vec<(u32, u8)>,
+}
+
+fn prepare_row(raw: &str) -> PreparedRow {
+    use edna_seq::normalize::{clean, legacy_dna_sequence_digest, md5_bytes, Invalid};
+    let seq = match clean(raw.as_bytes()) {
+        Ok(c) if !c.is_empty() => {
+            let (mut packed, mut exceptions) = (Vec::with_capacity(c.len().div_ceil(4)), Vec::new());
+            edna_seq::pack::pack_into(&c, &mut packed, &mut exceptions);
+            Ok(PackedSeq {
+                md5: md5_bytes(&c),
+                len: c.len() as u32,
+                packed,
+                exceptions,
+            })
+        }
+        Ok(_) if raw.trim().is_empty() => Err("empty-sequence"),
+        Ok(_) => Err("no-anchor"),
+        Err(Invalid::NaturalLanguage) => Err("natural-language"),
+        Err(Invalid::NonIupac { .. }) => Err("non-iupac"),
+    };
+    PreparedRow {
+        seq,
+        legacy: legacy_dna_sequence_digest(raw),
+    }
+}
+
+/// Occurrences per parallel batch.
+const OCCURRENCE_BATCH: usize = 8192;
+
 struct Sink<'a, 'b> {
     c: &'a mut Collector<'b>,
     root: PathBuf,
+    /// Occurrences (with their dataset) whose rows are prepared together; dataset announcements and
+    /// warnings flush it first, so everything reaches the collector in reading order.
+    batch: Vec<(u32, OccurrenceRecord)>,
+}
+
+impl Sink<'_, '_> {
+    fn flush(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        let prepared: Vec<Vec<PreparedRow>> = batch
+            .par_iter()
+            .map(|(_, rec)| rec.dna.iter().map(|row| prepare_row(&row.sequence)).collect())
+            .collect();
+        for ((dataset, rec), rows) in batch.into_iter().zip(prepared) {
+            self.c.occurrence(dataset, rec, rows);
+        }
+    }
 }
 
 impl DwcaSink for Sink<'_, '_> {
     fn dataset(&mut self, meta: DatasetMeta) {
+        self.flush();
         let path = meta
             .path
             .strip_prefix(&self.root)
@@ -787,9 +852,13 @@ impl DwcaSink for Sink<'_, '_> {
             });
         }
         let ds = (self.c.datasets.len() - 1) as u32;
-        self.c.occurrence(ds, record);
+        self.batch.push((ds, record));
+        if self.batch.len() >= OCCURRENCE_BATCH {
+            self.flush();
+        }
     }
     fn warning(&mut self, warning: Warning) {
+        self.flush();
         self.c.issues.warning(&warning);
     }
 }
@@ -830,7 +899,7 @@ pub fn build_with(
         refs: Vec::new(),
         occs: OccStore::new(&config.out),
         legacy: Vec::new(),
-        legacy_ids: HashMap::new(),
+        legacy_ids: FastMap::default(),
         libraries: Vec::new(),
         datasets: Vec::new(),
         markers: Vec::new(),
@@ -888,16 +957,22 @@ pub fn build_with(
     progress.stage("reading datasets", None);
     for path in &config.dwca {
         let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let mut sink = Sink { c: &mut c, root };
-        dwca::read_dwca(path, &config.limits, &mut sink)?;
+        let mut sink = Sink {
+            c: &mut c,
+            root,
+            batch: Vec::new(),
+        };
+        let read = dwca::read_dwca(path, &config.limits, &mut sink);
+        sink.flush();
+        read?;
         c.occs.check()?;
     }
     // Lookup tables needed only while reading.
-    c.legacy_ids = HashMap::new();
+    c.legacy_ids = FastMap::default();
     c.occs.seen = Vec::new();
-    c.occs.events.map = HashMap::new();
-    c.occs.names.map = HashMap::new();
-    c.occs.assays.map = HashMap::new();
+    c.occs.events.map = FastMap::default();
+    c.occs.names.map = FastMap::default();
+    c.occs.assays.map = FastMap::default();
     if let Some(assigner) = assigner {
         if !c.refs.is_empty() && !c.occs.is_empty() {
             assign_occurrences(config, &mut c, assigner, progress)?;

@@ -115,7 +115,12 @@ pub(crate) fn read_fasta(
                 }),
             }
         } else if current.is_some() {
-            seq.extend(t.chars().filter(|c| !c.is_whitespace()));
+            // Sequence lines rarely hold whitespace inside: copy them whole when they do not.
+            if t.bytes().all(|b| b.is_ascii_graphic()) {
+                seq.push_str(t);
+            } else {
+                seq.extend(t.chars().filter(|c| !c.is_whitespace()));
+            }
         }
     }
     if let Some(p) = pending.take() {
