@@ -53,9 +53,71 @@ pub fn minimizers(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<u32>)
     out.extend(with_pos.into_iter().map(|(km, _)| km));
 }
 
+/// Largest window kept in [`minimizer_positions`]'s ring on the stack (larger ones use a deque).
+const RING: usize = 32;
+
 /// As [`minimizers`], with the position of each selected k-mer: `(kmer, position)`.
+///
+/// The window's minimum is kept and only looked for again when it slides out (about every `w / 2`
+/// k-mers on random sequence), over a ring of the last `w` hashes on the stack: this runs for every base
+/// of every indexed sequence, twice, and a deque (allocated per call, pushed and popped per k-mer) made it
+/// a third of a large build.
 pub fn minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<(u32, u32)>) {
     debug_assert!(w >= 1);
+    if w > RING {
+        return minimizer_positions_deque(seq, k, w, seed, out);
+    }
+    let mut hashes = [0u32; RING];
+    let mut kmers = [0u32; RING];
+    // The current run of consecutive k-mers: its length, the ring slot of its last k-mer, and the
+    // leftmost smallest hash of the current window (or of the run while it is shorter than a window).
+    let (mut run_len, mut head, mut last_pos) = (0usize, 0usize, usize::MAX);
+    let (mut min_hash, mut min_pos, mut min_kmer) = (u32::MAX, 0usize, 0u32);
+    let mut last_emitted = usize::MAX;
+    let mut emit = |pos: usize, kmer: u32, out: &mut Vec<(u32, u32)>| {
+        if last_emitted != pos {
+            last_emitted = pos;
+            out.push((kmer, pos as u32));
+        }
+    };
+    for_each_kmer(seq, k, |pos, kmer| {
+        if run_len > 0 && last_pos.wrapping_add(1) != pos {
+            // A run ended: one that never filled a window still yields its smallest k-mer.
+            if run_len < w {
+                emit(min_pos, min_kmer, out);
+            }
+            run_len = 0;
+        }
+        last_pos = pos;
+        head = if run_len == 0 || head + 1 == w { 0 } else { head + 1 };
+        let h = kmer_hash(kmer, seed);
+        hashes[head] = h;
+        kmers[head] = kmer;
+        run_len += 1;
+        if run_len == 1 || h < min_hash {
+            (min_hash, min_pos, min_kmer) = (h, pos, kmer);
+        } else if min_pos + w <= pos {
+            // The minimum slid out: the window is full, its oldest k-mer one slot after the newest.
+            min_hash = u32::MAX;
+            let mut slot = head;
+            for i in 0..w {
+                slot = if slot + 1 == w { 0 } else { slot + 1 };
+                if hashes[slot] < min_hash {
+                    (min_hash, min_pos, min_kmer) = (hashes[slot], pos + 1 - w + i, kmers[slot]);
+                }
+            }
+        }
+        if run_len >= w {
+            emit(min_pos, min_kmer, out);
+        }
+    });
+    if run_len > 0 && run_len < w {
+        emit(min_pos, min_kmer, out);
+    }
+}
+
+/// [`minimizer_positions`] with a monotone deque, for windows larger than [`RING`].
+fn minimizer_positions_deque(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<(u32, u32)>) {
     // Monotone deque of (hash, position, kmer) over the current run of consecutive k-mers.
     let mut deque: std::collections::VecDeque<(u32, usize, u32)> = std::collections::VecDeque::with_capacity(w + 1);
     let mut run_start: Option<usize> = None; // position of the first k-mer of the current run
@@ -120,7 +182,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn naive_minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32) -> Vec<u32> {
+    fn naive_minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32) -> Vec<(u32, u32)> {
         let mut kms: Vec<(usize, u32)> = Vec::new();
         for_each_kmer(seq, k, |p, km| kms.push((p, km)));
         let mut out = Vec::new();
@@ -143,7 +205,7 @@ mod tests {
                 if let Some((p, km)) = best {
                     if last != Some(p) {
                         last = Some(p);
-                        out.push(km);
+                        out.push((km, p as u32));
                     }
                 }
             }
@@ -155,9 +217,28 @@ mod tests {
     proptest! {
         #[test]
         fn minimizers_match_naive(seq in proptest::collection::vec(prop::sample::select(b"ACGTACGTACGTN".to_vec()), 0..200), k in 3usize..16, w in 1usize..12) {
+            let want = naive_minimizer_positions(&seq, k, w, 7);
             let mut got = Vec::new();
             minimizers(&seq, k, w, 7, &mut got);
-            prop_assert_eq!(got, naive_minimizer_positions(&seq, k, w, 7));
+            prop_assert_eq!(got, want.iter().map(|&(km, _)| km).collect::<Vec<_>>());
+        }
+
+        // Positions too, with low-complexity runs (many equal hashes: the leftmost must win), windows on
+        // both sides of the ring size, and both implementations.
+        #[test]
+        fn minimizer_positions_match_naive(
+            seq in proptest::collection::vec(prop::sample::select(b"AAAAACGTTTTN".to_vec()), 0..300),
+            k in 1usize..16,
+            w in 1usize..40,
+            seed in any::<u32>(),
+        ) {
+            let want = naive_minimizer_positions(&seq, k, w, seed);
+            let mut got = Vec::new();
+            minimizer_positions(&seq, k, w, seed, &mut got);
+            prop_assert_eq!(&got, &want);
+            got.clear();
+            minimizer_positions_deque(&seq, k, w, seed, &mut got);
+            prop_assert_eq!(&got, &want);
         }
 
         // The lossless guarantee: every exact ACGT run of w+k-1 bases contains a minimizer of the target.
