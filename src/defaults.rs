@@ -47,5 +47,6 @@ pub fn default_build_config(root: &Path, out: PathBuf) -> BuildConfig {
         seeds: DEFAULT_SEEDS,
         limits: Default::default(),
         shard: None,
+        only_markers: Vec::new(),
     }
 }

@@ -26,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Build an index: edna-search build [--config build.toml] --out DIR [--reference F [--taxonomy T] [--marker M] [--name N]]... [--refdb DIR]... [--dwca PATH]... [--assign] [--threads N] [--shard I/N]
+    /// Build an index: edna-search build [--config build.toml] --out DIR [--reference F [--taxonomy T] [--marker M] [--name N]]... [--refdb DIR]... [--dwca PATH]... [--assign] [--threads N] [--shard I/N] [--only-marker M]...
     Build {
         /// Inputs and options, in order (see the command summary above).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
@@ -383,6 +383,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
     let mut threads: Option<usize> = None;
     let mut assign = false;
     let mut shard: Option<edna_index::meta::ShardInfo> = None;
+    let mut only_markers: Vec<String> = Vec::new();
     let mut last_was_refdb = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -469,6 +470,16 @@ fn cmd_build(args: &[String]) -> Result<()> {
             "--threads" => threads = Some(value("a number")?.parse().context("--threads needs a number")?),
             // Only the sequences of partition I of N (see `ShardInfo::partition_of`), for `merge`.
             "--shard" => shard = Some(value("I/N")?.parse().map_err(anyhow::Error::msg)?),
+            // Only the sequences of this marker (repeatable): a marker shard, for routing by marker.
+            "--only-marker" => {
+                let m = edna_index::meta::canonical_marker(&value("a marker")?);
+                if m.is_empty() {
+                    bail!("--only-marker needs a marker name, e.g. 12S");
+                }
+                if !only_markers.contains(&m) {
+                    only_markers.push(m);
+                }
+            }
             "--default" => {
                 let cfg = defaults::default_build_config(&defaults::repo_root(), PathBuf::new());
                 references.extend(cfg.references);
@@ -501,6 +512,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
             seeds: DEFAULT_SEEDS,
             limits: Default::default(),
             shard,
+            only_markers,
         },
         assign,
     )
@@ -548,6 +560,7 @@ fn cmd_info(index: &Index, json: bool) -> Result<()> {
             "section_bytes": sections,
             "issues": m.issues,
             "shard": m.shard,
+            "only_markers": m.only_markers,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -585,6 +598,9 @@ fn cmd_info(index: &Index, json: bool) -> Result<()> {
             "shard          {s} (sequences whose nucleotideSequenceID's first 8 bytes, big-endian, are {} mod {})",
             s.index, s.count
         );
+    }
+    if let Some(only) = &m.only_markers {
+        println!("marker shard   only the sequences of {}", only.join(", "));
     }
     println!("markers        {}", m.markers.join(", "));
     println!(

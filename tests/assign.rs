@@ -78,6 +78,7 @@ fn library(dir: &std::path::Path) -> Index {
         seeds: DEFAULT_SEEDS,
         limits: Default::default(),
         shard: None,
+        only_markers: Vec::new(),
     };
     build(&cfg, &NoProgress).unwrap();
     Index::open(&out).unwrap()

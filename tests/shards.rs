@@ -244,3 +244,66 @@ fn merged_outputs_equal_the_whole_index_all_targets_all_hits() {
     }
     assert!(with_hits > 50, "only {with_hits} queries with hits");
 }
+
+/// A marker shard (`build --only-marker 12S`) holds exactly the sequences the whole index counts as 12S
+/// (a 12S library record or a 12S occurrence row), and answers like the whole index searched with
+/// `--marker 12S`: the same hits for every target class, so nginx can route `/m/12S/...` to it.
+#[test]
+fn a_marker_shard_answers_like_the_whole_index_restricted_to_its_marker() {
+    let f = fixture();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("12S");
+    let mut cfg = default_build_config(&repo_root(), out.clone());
+    cfg.only_markers = vec!["12S".into()];
+    build(&cfg, &NoProgress).expect("marker shard build");
+    let (whole, shard) = (Index::open(&f.whole).expect("whole"), Index::open(&out).expect("shard"));
+    shard.verify().expect("the shard verifies");
+    assert_eq!(shard.meta().only_markers.as_deref(), Some(&["12S".to_string()][..]));
+
+    let marker_12s = |ix: &Index, s: u32| {
+        let m = ix.meta();
+        let lib_12s = ix.seq_refs(s).iter().any(|&r| {
+            ix.reference(r)
+                .and_then(|e| m.libraries.get(e.library as usize))
+                .is_some_and(|l| l.marker == "12S")
+        });
+        let occ_12s = ix.seq_occs(s).iter().any(|&o| {
+            ix.occurrence_dna(o)
+                .iter()
+                .any(|d| d.seq == s && m.markers.get(d.marker as usize).is_some_and(|x| x == "12S"))
+        });
+        lib_12s || occ_12s
+    };
+    let digests = |ix: &Index, only_12s: bool| -> std::collections::BTreeSet<[u8; 16]> {
+        (0..ix.n_seqs())
+            .filter(|&s| !only_12s || marker_12s(ix, s))
+            .map(|s| ix.seq_md5(s))
+            .collect()
+    };
+    let want = digests(&whole, true);
+    assert!(
+        !want.is_empty() && want.len() < whole.n_seqs() as usize,
+        "the default index mixes markers"
+    );
+    assert_eq!(digests(&shard, false), want);
+    assert!((0..shard.n_seqs()).all(|s| marker_12s(&shard, s)));
+    assert!(shard.meta().reference_sequences < whole.meta().reference_sequences);
+    assert_eq!(
+        shard.meta().occurrences,
+        whole.meta().occurrences,
+        "every bundled occurrence is 12S"
+    );
+
+    for target in ["references", "occurrences", "all"] {
+        let args = ["--target", target, "--min-identity", "0.9", "--max-hits", "0"];
+        let from_whole = search(
+            &f.whole,
+            &f.queries,
+            "blast6",
+            &[&args[..], &["--marker", "12S"]].concat(),
+        );
+        let from_shard = search(&out, &f.queries, "blast6", &args);
+        assert!(!from_whole.is_empty());
+        assert!(from_whole == from_shard, "{target}: the 12S shard answers differently");
+    }
+}

@@ -10,9 +10,12 @@ Mutations: 1-6 substitutions/indels per copy (~97-99.5 % identity to the source 
 duplicates after mutation are skipped (seen sequences are remembered by a 64-bit digest, ~50 bytes each),
 so the output has exactly N distinct sequences. Deterministic (seed 7).
 """
+import fcntl
 import gzip
 import hashlib
+import os
 import random
+import stat
 import sys
 
 n, occ, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
@@ -43,6 +46,13 @@ def digest(s):
 
 
 with open(out, "w", buffering=1 << 20) as f:
+    if stat.S_ISFIFO(os.fstat(f.fileno()).st_mode):
+        # A 64 KiB pipe makes writer and reader wait on each other at every few records; 1 MiB lets both
+        # run (Linux F_SETPIPE_SZ; the reader sees the same bytes either way).
+        try:
+            fcntl.fcntl(f.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+        except OSError:
+            pass
     made = 0
     while made < n:
         s, gene = sources[rng.randrange(len(sources))]

@@ -60,6 +60,9 @@ pub struct BuildConfig {
     pub limits: ArchiveLimits,
     /// Build only this partition of the distinct sequences (see [`ShardInfo`]); `None` builds them all.
     pub shard: Option<ShardInfo>,
+    /// Build only the sequences of these markers (canonical names, see `canonical_marker`): a marker
+    /// shard, for routing by marker. Empty builds every marker.
+    pub only_markers: Vec<String>,
 }
 
 /// Build failures that stop the build (per-record problems are counted in the summary instead).
@@ -801,6 +804,45 @@ fn prepare_row(raw: &str) -> PreparedRow {
     }
 }
 
+/// What a reader thread found, in reading order.
+enum Found {
+    Dataset(DatasetMeta),
+    Occurrences(Vec<OccurrenceRecord>),
+    Warning(Warning),
+}
+
+/// Forwards a reader's findings to the collecting thread, occurrences in batches.
+struct ChannelSink {
+    tx: std::sync::mpsc::SyncSender<Found>,
+    batch: Vec<OccurrenceRecord>,
+}
+
+impl ChannelSink {
+    fn send_batch(&mut self) {
+        if !self.batch.is_empty() {
+            // The receiver lives until the reader ends; a failed send cannot happen.
+            let _ = self.tx.send(Found::Occurrences(std::mem::take(&mut self.batch)));
+        }
+    }
+}
+
+impl DwcaSink for ChannelSink {
+    fn dataset(&mut self, meta: DatasetMeta) {
+        self.send_batch();
+        let _ = self.tx.send(Found::Dataset(meta));
+    }
+    fn occurrence(&mut self, record: OccurrenceRecord) {
+        self.batch.push(record);
+        if self.batch.len() >= OCCURRENCE_BATCH {
+            self.send_batch();
+        }
+    }
+    fn warning(&mut self, warning: Warning) {
+        self.send_batch();
+        let _ = self.tx.send(Found::Warning(warning));
+    }
+}
+
 /// Occurrences per parallel batch.
 const OCCURRENCE_BATCH: usize = 8192;
 
@@ -962,7 +1004,26 @@ pub fn build_with(
             root,
             batch: Vec::new(),
         };
-        let read = dwca::read_dwca(path, &config.limits, &mut sink);
+        // The reader (unzipping, parsing, allocating records) runs on its own thread, the collector on
+        // this one: at GBIF scale each would otherwise wait for the other. Findings arrive in reading
+        // order, so the index does not depend on the threads.
+        let read = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(4);
+            let reader = scope.spawn(move || {
+                let mut forward = ChannelSink { tx, batch: Vec::new() };
+                let read = dwca::read_dwca(path, &config.limits, &mut forward);
+                forward.send_batch();
+                read
+            });
+            for found in rx {
+                match found {
+                    Found::Dataset(meta) => sink.dataset(meta),
+                    Found::Occurrences(records) => records.into_iter().for_each(|r| sink.occurrence(r)),
+                    Found::Warning(w) => sink.warning(w),
+                }
+            }
+            reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
         sink.flush();
         read?;
         c.occs.check()?;
@@ -978,29 +1039,56 @@ pub fn build_with(
             assign_occurrences(config, &mut c, assigner, progress)?;
         }
     }
-    if let Some(shard) = config.shard {
-        keep_shard(&mut c, shard)?;
+    if config.shard.is_some() || !config.only_markers.is_empty() {
+        keep_shard(&mut c, config.shard, &config.only_markers)?;
     }
     write_index(config, c, progress)
 }
 
-/// Keeps the distinct sequences of `shard` with their reference records, occurrences and legacy ids,
-/// after everything was read (and assigned), so that a shard holds exactly what the whole index holds
-/// for those sequences. Occurrences follow their sequences: one whose DNA rows fall in several
-/// partitions is kept in each (rows of other partitions lose their sequence link there); one without
-/// any valid sequence goes to shard 0, so each occurrence is in some shard. Taxa, libraries, datasets
+/// Keeps the distinct sequences of partition `shard` and of the markers `only` (either may be absent)
+/// with their reference records, occurrences and legacy ids, after everything was read (and assigned), so
+/// that a shard holds exactly what the whole index holds for those sequences. A sequence is of a marker
+/// when a reference record of a library of that marker or an occurrence DNA row of that marker carries
+/// it. Occurrences follow their sequences: one whose DNA rows fall in several shards is kept in each
+/// (rows of other shards lose their sequence link there); one without any valid sequence goes to
+/// partition 0, and to a marker shard when one of its rows names the marker. Taxa, libraries, datasets
 /// and input issues stay complete; strings are re-interned so a shard carries only its own.
-fn keep_shard(c: &mut Collector<'_>, shard: ShardInfo) -> Result<(), BuildError> {
+fn keep_shard(c: &mut Collector<'_>, shard: Option<ShardInfo>, only: &[String]) -> Result<(), BuildError> {
+    let wanted: Vec<bool> = c.markers.iter().map(|m| only.contains(m)).collect();
+    let marker_ok = |m: u32| only.is_empty() || wanted.get(m as usize).copied().unwrap_or(false);
+    // Which temporary sequences are of a wanted marker.
+    let mut of_marker = vec![only.is_empty(); c.seqs.len()];
+    if !only.is_empty() {
+        for r in &c.refs {
+            if c.libraries
+                .get(r.library as usize)
+                .is_some_and(|l| only.contains(&l.marker))
+            {
+                of_marker[r.seq as usize] = true;
+            }
+        }
+        c.occs.for_each(false, |_, _, rows, _| {
+            for r in rows {
+                if r.seq != NONE && marker_ok(r.marker) {
+                    of_marker[r.seq as usize] = true;
+                }
+            }
+            Ok(())
+        })?;
+    }
     let old = std::mem::take(&mut c.seqs);
     let mut remap = vec![NONE; old.len()];
     let mut seq = Vec::new();
     for (i, md5) in old.md5.iter().enumerate() {
-        if shard.holds(md5) {
+        if of_marker[i] && shard.is_none_or(|s| s.holds(md5)) {
             old.get_into(i as u32, &mut seq);
             remap[i] = c.seqs.add_digested(&seq, *md5);
         }
     }
-    drop(old);
+    drop((old, of_marker));
+    let keeps_unlinked = |rows: &[OccDna]| {
+        shard.is_none_or(|s| s.index == 0) && (only.is_empty() || rows.iter().any(|r| marker_ok(r.marker)))
+    };
     let old_strings = std::mem::take(&mut c.strings);
     let strings = &mut c.strings;
     let mut re = |r: StrRef| {
@@ -1030,7 +1118,7 @@ fn keep_shard(c: &mut Collector<'_>, shard: ShardInfo) -> Result<(), BuildError>
     occs.for_each(false, |i, o, rows, _| {
         let had_sequence = rows.iter().any(|d| d.seq != NONE);
         let linked = |d: &OccDna| d.seq != NONE && remap[d.seq as usize] != NONE;
-        if rows.iter().any(linked) || (!had_sequence && shard.index == 0) {
+        if rows.iter().any(linked) || (!had_sequence && keeps_unlinked(rows)) {
             keep[i as usize] = true;
             used_events[o.event as usize] = true;
             used_names[o.name as usize] = true;
@@ -1109,6 +1197,7 @@ fn assign_occurrences(
         out: refs_dir.clone(),
         dwca: Vec::new(),
         shard: None,
+        only_markers: Vec::new(),
         ..config.clone()
     };
     let result = (|| {
@@ -1744,6 +1833,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         distinct_bases,
         issues: issues.into_sorted(),
         shard: config.shard,
+        only_markers: (!config.only_markers.is_empty()).then(|| config.only_markers.clone()),
     };
     let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| IndexError::Meta {
         path: config.out.clone(),

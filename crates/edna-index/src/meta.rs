@@ -104,6 +104,10 @@ pub struct IndexMeta {
     /// The partition this index holds when built with `--shard i/n`; absent for a whole index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// The markers this index holds when built with `--only-marker` (a marker shard); absent when it
+    /// holds every marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_markers: Option<Vec<String>>,
 }
 
 /// One partition of a sharded build: the distinct sequences whose nucleotideSequenceID falls in
