@@ -6,6 +6,7 @@
 //! threads = 2              # optional
 //! assign = true            # optional: build-time taxon assignment of occurrence sequences
 //! shard = "0/3"            # optional
+//! only_markers = ["12S"]   # optional: a marker shard
 //!
 //! [[reference]]
 //! fasta = "refs/12S.fasta.gz"
@@ -69,6 +70,8 @@ pub struct BuildFile {
     pub assign: bool,
     /// `I/N` partition.
     pub shard: Option<String>,
+    /// Markers of a marker shard (as given; empty for all).
+    pub only_markers: Vec<String>,
     /// Reference libraries.
     pub references: Vec<LibrarySpec>,
     /// GBIF reference-database packages.
@@ -85,6 +88,8 @@ struct Raw {
     #[serde(default)]
     assign: bool,
     shard: Option<String>,
+    #[serde(default)]
+    only_markers: Vec<String>,
     #[serde(default)]
     reference: Vec<RawReference>,
     #[serde(default)]
@@ -171,6 +176,7 @@ impl BuildFile {
             threads: raw.threads,
             assign: raw.assign,
             shard: raw.shard,
+            only_markers: raw.only_markers,
             references,
             refdbs: raw
                 .refdb

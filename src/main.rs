@@ -461,6 +461,9 @@ fn cmd_build(args: &[String]) -> Result<()> {
                 if let Some(sh) = file.shard {
                     shard = Some(sh.parse().map_err(anyhow::Error::msg)?);
                 }
+                for m in &file.only_markers {
+                    add_marker(&mut only_markers, m)?;
+                }
                 references.extend(file.references);
                 refdbs.extend(file.refdbs);
                 dwca.extend(file.dwca);
@@ -471,15 +474,7 @@ fn cmd_build(args: &[String]) -> Result<()> {
             // Only the sequences of partition I of N (see `ShardInfo::partition_of`), for `merge`.
             "--shard" => shard = Some(value("I/N")?.parse().map_err(anyhow::Error::msg)?),
             // Only the sequences of this marker (repeatable): a marker shard, for routing by marker.
-            "--only-marker" => {
-                let m = edna_index::meta::canonical_marker(&value("a marker")?);
-                if m.is_empty() {
-                    bail!("--only-marker needs a marker name, e.g. 12S");
-                }
-                if !only_markers.contains(&m) {
-                    only_markers.push(m);
-                }
-            }
+            "--only-marker" => add_marker(&mut only_markers, &value("a marker")?)?,
             "--default" => {
                 let cfg = defaults::default_build_config(&defaults::repo_root(), PathBuf::new());
                 references.extend(cfg.references);
@@ -516,6 +511,18 @@ fn cmd_build(args: &[String]) -> Result<()> {
         },
         assign,
     )
+}
+
+/// Adds a marker of a marker shard, by its canonical name.
+fn add_marker(markers: &mut Vec<String>, raw: &str) -> Result<()> {
+    let m = edna_index::meta::canonical_marker(raw);
+    if m.is_empty() {
+        bail!("--only-marker needs a marker name, e.g. 12S (got {raw:?})");
+    }
+    if !markers.contains(&m) {
+        markers.push(m);
+    }
+    Ok(())
 }
 
 fn cmd_info(index: &Index, json: bool) -> Result<()> {

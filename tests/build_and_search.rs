@@ -425,6 +425,24 @@ fn build_file_gives_the_same_index_as_flags() {
         !bad.status.success() && err.contains("build.toml") && err.contains("pth"),
         "{err}"
     );
+    // A marker shard from the file: the marker is canonicalised, and the ITS and 5S libraries drop out.
+    let toml = format!(
+        "out = \"idx3\"\nonly_markers = [\"12s\"]\n\n[[reference]]\nfasta = \"{}\"\nmarker = \"12S\"\n\n\
+         [[refdb]]\ndir = \"{}\"\n\n[[dwca]]\npath = \"{}\"\n",
+        rel("references/meta-fish-lib/reference-library-master.csv.gz"),
+        rel("references/gbif-refdb/refSeq-oomycITS"),
+        rel("fixtures/dwca/noaa_gu1901_12S"),
+    );
+    std::fs::write(&file, toml).expect("write build.toml");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_edna-search"))
+        .args(["build", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run build");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let shard = Index::open(&dir.path().join("idx3")).expect("open");
+    assert_eq!(shard.meta().only_markers.as_deref(), Some(&["12S".to_string()][..]));
+    assert!(shard.meta().sequences < b.sequences && shard.meta().occurrences == b.occurrences);
 }
 
 /// A hit that shares a single seed with its query: 100 of 188 query bases aligned at exactly 97 %, the three
