@@ -385,6 +385,15 @@ fn assignment_is_independent_of_max_hits_with_target_all() {
 }
 
 /// `build --config build.toml` builds the same index as the equivalent flags (paths relative to the file).
+/// Runs `edna-search build --config FILE`.
+fn build_with_file(file: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_edna-search"))
+        .args(["build", "--config"])
+        .arg(file)
+        .output()
+        .expect("run build")
+}
+
 #[test]
 fn build_file_gives_the_same_index_as_flags() {
     let root = repo_root();
@@ -400,11 +409,7 @@ fn build_file_gives_the_same_index_as_flags() {
     );
     let file = dir.path().join("build.toml");
     std::fs::write(&file, toml).expect("write build.toml");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_edna-search"))
-        .args(["build", "--config"])
-        .arg(&file)
-        .output()
-        .expect("run build");
+    let status = build_with_file(&file);
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let built = Index::open(&dir.path().join("idx")).expect("open");
     let (a, b) = (built.meta(), shared_index().meta());
@@ -415,11 +420,7 @@ fn build_file_gives_the_same_index_as_flags() {
     assert_eq!(a.libraries.len(), b.libraries.len());
     // A misspelt key is an error naming the file and line, not a silently smaller index.
     std::fs::write(&file, "out = \"idx2\"\n[[dwca]]\npth = \"x\"\n").expect("write");
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_edna-search"))
-        .args(["build", "--config"])
-        .arg(&file)
-        .output()
-        .expect("run build");
+    let bad = build_with_file(&file);
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(
         !bad.status.success() && err.contains("build.toml") && err.contains("pth"),
@@ -434,11 +435,7 @@ fn build_file_gives_the_same_index_as_flags() {
         rel("fixtures/dwca/noaa_gu1901_12S"),
     );
     std::fs::write(&file, toml).expect("write build.toml");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_edna-search"))
-        .args(["build", "--config"])
-        .arg(&file)
-        .output()
-        .expect("run build");
+    let status = build_with_file(&file);
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let shard = Index::open(&dir.path().join("idx3")).expect("open");
     assert_eq!(shard.meta().only_markers.as_deref(), Some(&["12S".to_string()][..]));

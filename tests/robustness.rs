@@ -234,13 +234,7 @@ fn exercise(index: &Index) {
             let _ = index.legacy_md5(d);
             let _ = index.seq_len(d.seq);
             let Some(a) = index.assay(d) else { continue };
-            for s in [
-                a.target_gene,
-                a.pcr_primer_forward,
-                a.pcr_primer_reverse,
-                a.pcr_primer_name_forward,
-                a.pcr_primer_name_reverse,
-            ] {
+            for s in a.strings() {
                 let _ = index.str(s);
             }
         }

@@ -1133,15 +1133,7 @@ fn keep_shard(c: &mut Collector<'_>, shard: Option<ShardInfo>, only: &[String]) 
         Ok(())
     })?;
     let (events, event) = compact(&occs.events.items, &used_events, |mut e| {
-        for r in [
-            &mut e.event_date,
-            &mut e.country_code,
-            &mut e.locality,
-            &mut e.material_sample_id,
-            &mut e.basis_of_record,
-            &mut e.organism_quantity_type,
-            &mut e.sample_size_unit,
-        ] {
+        for r in e.strings_mut() {
             *r = re(*r);
         }
         e
@@ -1151,13 +1143,7 @@ fn keep_shard(c: &mut Collector<'_>, shard: Option<ShardInfo>, only: &[String]) 
         n
     });
     let (assays, assay) = compact(&occs.assays.items, &used_assays, |mut a| {
-        for r in [
-            &mut a.target_gene,
-            &mut a.pcr_primer_forward,
-            &mut a.pcr_primer_reverse,
-            &mut a.pcr_primer_name_forward,
-            &mut a.pcr_primer_name_reverse,
-        ] {
+        for r in a.strings_mut() {
             *r = re(*r);
         }
         a

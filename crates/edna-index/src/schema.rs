@@ -135,6 +135,26 @@ pub struct OccEvent {
     pub sample_size_value: f64,
 }
 
+impl OccEvent {
+    /// Its strings, for code that checks or re-interns each of them.
+    pub fn strings_mut(&mut self) -> [&mut StrRef; 7] {
+        [
+            &mut self.event_date,
+            &mut self.country_code,
+            &mut self.locality,
+            &mut self.material_sample_id,
+            &mut self.basis_of_record,
+            &mut self.organism_quantity_type,
+            &mut self.sample_size_unit,
+        ]
+    }
+
+    /// Its strings.
+    pub fn strings(mut self) -> [StrRef; 7] {
+        self.strings_mut().map(|s| *s)
+    }
+}
+
 /// A published name as occurrences carry it (deduplicated).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable, PartialEq, Eq, Hash, Default)]
@@ -179,6 +199,24 @@ pub struct OccAssay {
     pub pcr_primer_name_forward: StrRef,
     /// `pcr_primer_name_reverse`.
     pub pcr_primer_name_reverse: StrRef,
+}
+
+impl OccAssay {
+    /// Its strings, for code that checks or re-interns each of them.
+    pub fn strings_mut(&mut self) -> [&mut StrRef; 5] {
+        [
+            &mut self.target_gene,
+            &mut self.pcr_primer_forward,
+            &mut self.pcr_primer_reverse,
+            &mut self.pcr_primer_name_forward,
+            &mut self.pcr_primer_name_reverse,
+        ]
+    }
+
+    /// Its strings.
+    pub fn strings(mut self) -> [StrRef; 5] {
+        self.strings_mut().map(|s| *s)
+    }
 }
 
 #[cfg(test)]

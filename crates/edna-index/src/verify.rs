@@ -147,15 +147,7 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
         if e.dataset as usize >= meta.datasets.len() {
             return Err(fail(index, format!("OccEvents: event {i} refers outside its tables")));
         }
-        for s in [
-            e.event_date,
-            e.country_code,
-            e.locality,
-            e.material_sample_id,
-            e.basis_of_record,
-            e.organism_quantity_type,
-            e.sample_size_unit,
-        ] {
+        for s in e.strings() {
             check_str(index, "OccEvents", s)?;
         }
     }
@@ -169,13 +161,7 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
     }
     let assays: &[OccAssay] = index.s(K::OccAssays);
     for a in assays {
-        for s in [
-            a.target_gene,
-            a.pcr_primer_forward,
-            a.pcr_primer_reverse,
-            a.pcr_primer_name_forward,
-            a.pcr_primer_name_reverse,
-        ] {
+        for s in a.strings() {
             check_str(index, "OccAssays", s)?;
         }
     }
