@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use super::windows::SeedWindows;
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
 use edna_align::myers::lanes::{
     narrow_lanes, wide_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, MAX_WIDE_LANES, PAD_SLOT, WIDE_BAND_ROWS,
@@ -217,7 +218,9 @@ pub struct Searcher<'a> {
 pub struct SearchStats {
     /// Targets touched by at least one seed.
     pub seeded: u64,
-    /// Targets passing the seed-count bound.
+    /// Eligible targets rejected at seeding by the per-target seed count or seed position bounds.
+    pub position_rejected: u64,
+    /// Targets passing the seed bounds.
     pub candidates: u64,
     /// Target bases scanned by the edit-distance filter.
     pub filter_bases: u64,
@@ -251,19 +254,33 @@ pub fn min_shared_seeds(
     k: usize,
     w: usize,
 ) -> u32 {
-    let p = min_identity.clamp(0.01, 1.0);
     let n = qlen.max(1);
     let shortest = ((min_coverage.clamp(0.0, 1.0) * qlen as f64).ceil() as usize).clamp(1, n);
+    seeds_by_span(qlen, ambiguous, min_identity, k, w)[shortest]
+}
+
+/// [`min_shared_seeds`] for every shortest aligned span at once: entry `m` (for `m` in `0..=qlen`) is the
+/// fewest shared seeds of any alignment covering at least `max(m, 1)` query bases, `min T(L)` over
+/// `max(m, 1) ≤ L ≤ qlen`. A candidate whose seed diagonals limit how far the query can hang off the
+/// target's ends must cover more of the query, so it is held to a later, usually higher, entry.
+pub fn seeds_by_span(qlen: usize, ambiguous: usize, min_identity: f64, k: usize, w: usize) -> Vec<u32> {
+    let p = min_identity.clamp(0.01, 1.0);
+    let n = qlen.max(1);
+    let mut bounds = vec![1u32; n + 1];
     let mut fewest = u32::MAX;
-    for l in shortest..=n {
+    for l in (1..=n).rev() {
         let e = ((1.0 - p) * l as f64 / p + 1e-9).floor() as usize + ambiguous;
         let good = l as i64 - e as i64 - (e as i64 + 1) * (w as i64 + k as i64 - 2);
-        if good <= 0 {
-            return 1;
-        }
-        fewest = fewest.min((good as u64).div_ceil(w.max(1) as u64).max(1) as u32);
+        let t = if good <= 0 {
+            1
+        } else {
+            (good as u64).div_ceil(w.max(1) as u64).max(1) as u32
+        };
+        fewest = fewest.min(t);
+        bounds[l] = fewest;
     }
-    fewest
+    bounds[0] = bounds[1];
+    bounds
 }
 
 /// Largest edit distance that still allows identity ≥ `p` for a query of length `n`: `n/(n+d) ≥ p`.
@@ -446,6 +463,7 @@ impl<'a> Searcher<'a> {
         let mut kmers: Vec<(usize, u32)> = Vec::with_capacity(n);
         edna_seq::kmer::for_each_kmer(query, k, |p, km| kmers.push((p, km)));
         for &(qp, km) in &kmers {
+            let bit = SeedWindows::bit(qp, n);
             let (seqs, positions) = index.postings_with_positions(km);
             for (&s, &tp) in seqs.iter().zip(positions) {
                 let Some(t) = self.seeding.get_mut(s as usize) else {
@@ -457,6 +475,7 @@ impl<'a> Searcher<'a> {
                     t.dmax = i32::MIN;
                 }
                 t.count += 1;
+                t.seeds |= bit;
                 if tp == u16::MAX {
                     t.dmin = FULL_SCAN;
                 } else if t.dmin != FULL_SCAN {
@@ -467,10 +486,20 @@ impl<'a> Searcher<'a> {
             }
         }
         let ambiguous = query.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
-        let threshold = min_shared_seeds(n, ambiguous, params.min_identity, params.min_coverage, k, w);
+        let by_span = seeds_by_span(n, ambiguous, params.min_identity, k, w);
+        let shortest = ((params.min_coverage.clamp(0.0, 1.0) * n as f64).ceil() as usize).clamp(1, n.max(1));
+        let threshold = by_span[shortest];
+        let max_d = max_edit_distance(n, params.min_identity);
+        let slack = max_d as i64 + 2;
+        let windows = SeedWindows::new(query, k, w, seeds.hash_seed);
+        let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
         self.stats.seeded += self.touched.len() as u64;
         let touched = std::mem::take(&mut self.touched);
-        for &s in &touched {
+        for (i, &s) in touched.iter().enumerate() {
+            // Target entries are scattered over the sequence table: start loading one a few targets ahead.
+            if let Some(&ahead) = touched.get(i + ENTRY_PREFETCH_AHEAD) {
+                index.prefetch_seq_entry(ahead);
+            }
             let si = s as usize;
             let tally = std::mem::take(&mut self.seeding[si]);
             let count = tally.count;
@@ -478,19 +507,34 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             let e = self.eligibility(s, params);
-            if e.target {
-                let (packed_offset, tlen) = index.seq_extent(s);
-                out.push(Candidate {
-                    count,
-                    seq: s,
-                    strand: strand as u8,
-                    dmin: tally.dmin,
-                    dmax: tally.dmax,
-                    tlen,
-                    packed_offset,
-                    is_ref: e.reference,
-                });
+            if !e.target {
+                continue;
             }
+            let (packed_offset, tlen) = index.seq_extent(s);
+            let c = Candidate {
+                count,
+                seq: s,
+                strand: strand as u8,
+                dmin: tally.dmin,
+                dmax: tally.dmax,
+                tlen,
+                packed_offset,
+                is_ref: e.reference,
+            };
+            // The bound for the query span the seed diagonals force (see `verify`), unless a target ambiguity
+            // code, which breaks seeds without being an error, lies where the alignment could be.
+            // The same goes for the windows whose minimizers the target lacks.
+            let (pad_left, pad_right) = pads(&c, n, slack, overhang);
+            let short = c.dmin != FULL_SCAN && count < by_span[n.saturating_sub(pad_left + pad_right)];
+            if short || !windows.may_align(tally.seeds, pad_left, pad_right, max_d) {
+                self.stats.position_rejected += 1;
+                let (fs, fe) = stretch(&c, n, slack);
+                if !index.has_exceptions_in(s, fs, fe) {
+                    continue;
+                }
+                self.stats.position_rejected -= 1;
+            }
+            out.push(c);
         }
         self.touched = touched;
         self.touched.clear();
@@ -570,7 +614,6 @@ impl<'a> Searcher<'a> {
             let max_d = bar.max_d;
             self.stats.candidates += 1;
             let n = v.ctx.n;
-            let tlen = c.tlen as usize;
             let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
             // Every alignment with at most max_d errors that contains one of the seeds lies inside
             // [dmin − max_d, dmax + n + max_d]; scan only that stretch (all of it when a position is unknown).
@@ -580,21 +623,16 @@ impl<'a> Searcher<'a> {
             // The query may hang off an end only where the scanned stretch reaches the target's real end,
             // and (by the same diagonal argument as the window) by at most −dmin + slack bases on the left
             // and dmax + n − tlen + slack on the right.
-            let overhang = v.overhang;
-            let (pad_left, pad_right) = if dmin == FULL_SCAN {
-                (overhang, overhang)
-            } else {
-                let left = (slack - dmin as i64).clamp(0, overhang as i64) as usize;
-                let right = (dmax as i64 + n as i64 + slack - tlen as i64).clamp(0, overhang as i64) as usize;
-                (if fs == 0 { left } else { 0 }, if fe == tlen { right } else { 0 })
-            };
+            let (pad_left, pad_right) = pads(&c, n, slack, v.overhang);
             // A target ambiguity code may be compatible with the query: such windows skip the piece filter.
             // The filter reads the packed bases; only survivors are unpacked.
             let Some((packed, ambiguous)) = index.packed_with_exceptions(s, fs, fe) else {
                 continue;
             };
-            // Without room for an overhang a hit covers the whole query, which needs more shared seeds.
-            if !ambiguous && pad_left + pad_right == 0 && dmin != FULL_SCAN && c.count < bar.min_seeds_contained {
+            // The query may hang off the target by at most the pads, so a hit covers the rest of it, which
+            // needs more shared seeds than the shortest span the coverage allows (all of the query without
+            // room for an overhang).
+            if !ambiguous && dmin != FULL_SCAN && c.count < bar.seeds_by_span[n.saturating_sub(pad_left + pad_right)] {
                 continue;
             }
             // The same diagonal argument bounds the band: every cell of such an alignment lies on a diagonal
@@ -806,9 +844,9 @@ struct TopBar {
     max_d: u32,
     pieces: Vec<Pieces>,
     min_seeds: u32,
-    /// Seeds a target needs when its seed diagonals rule out any query overhang, so a hit must cover the
-    /// whole query (the same bound at coverage 1).
-    min_seeds_contained: u32,
+    /// Seeds a target needs when its seed diagonals say a hit covers at least `m` query bases, by `m`
+    /// ([`seeds_by_span`]).
+    seeds_by_span: Vec<u32>,
     /// Best identity found per target.
     best_per_target: HashMap<u32, f64>,
     /// The `max_hits`-th best of those, once there are that many.
@@ -827,7 +865,7 @@ impl TopBar {
             max_d,
             pieces: strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect(),
             min_seeds: 0,
-            min_seeds_contained: min_shared_seeds(n, ctx.ambiguous, min_identity, 1.0, ctx.k, ctx.w),
+            seeds_by_span: seeds_by_span(n, ctx.ambiguous, min_identity, ctx.k, ctx.w),
             window: None,
             best: 0.0,
             best_per_target: HashMap::new(),
@@ -865,8 +903,9 @@ impl TopBar {
                 self.max_d = d;
                 self.pieces = strands.iter().map(|(q, _)| Pieces::new(q, d as usize)).collect();
             }
-            self.min_seeds = min_shared_seeds(ctx.n, ctx.ambiguous, self.bar - 1e-9, ctx.min_coverage, ctx.k, ctx.w);
-            self.min_seeds_contained = min_shared_seeds(ctx.n, ctx.ambiguous, self.bar - 1e-9, 1.0, ctx.k, ctx.w);
+            self.seeds_by_span = seeds_by_span(ctx.n, ctx.ambiguous, self.bar - 1e-9, ctx.k, ctx.w);
+            let shortest = ((ctx.min_coverage.clamp(0.0, 1.0) * ctx.n as f64).ceil() as usize).clamp(1, ctx.n);
+            self.min_seeds = self.seeds_by_span[shortest];
         }
     }
 }
@@ -889,6 +928,9 @@ fn group_of(strand: u8, wide: bool) -> usize {
 /// Unpacks target bases straight into the match-mask slots of the band scan.
 static SLOT_DECODING: Decoding = Decoding::new(edna_align::NT_MASK);
 
+/// Seeded targets between the one filtered and the one whose sequence entry is prefetched.
+const ENTRY_PREFETCH_AHEAD: usize = 16;
+
 /// Candidates between the one verified and the one whose bases are prefetched.
 const PREFETCH_AHEAD: usize = 8;
 
@@ -904,10 +946,27 @@ fn stretch(c: &Candidate, n: usize, slack: i64) -> (usize, usize) {
     (a, b.max(a))
 }
 
+/// How far the query may hang off the left and right end of a candidate's target in an alignment with at
+/// most `slack − 2` edits through one of its seeds: only where the scanned [`stretch`] reaches the target's
+/// real end, and (by the same diagonal argument) by at most −dmin + slack bases on the left and
+/// dmax + n − tlen + slack on the right; never more than `overhang`, what the coverage allows.
+fn pads(c: &Candidate, n: usize, slack: i64, overhang: usize) -> (usize, usize) {
+    if c.dmin == FULL_SCAN {
+        return (overhang, overhang);
+    }
+    let tlen = c.tlen as usize;
+    let (fs, fe) = stretch(c, n, slack);
+    let left = (slack - c.dmin as i64).clamp(0, overhang as i64) as usize;
+    let right = (c.dmax as i64 + n as i64 + slack - tlen as i64).clamp(0, overhang as i64) as usize;
+    (if fs == 0 { left } else { 0 }, if fe == tlen { right } else { 0 })
+}
+
 /// What seeding gathers about one target (see [`Searcher`]); all zero between queries.
 #[derive(Clone, Copy, Default)]
 struct SeedTally {
     count: u32,
+    /// Query positions that are seeds, as [`SeedWindows::bit`]s.
+    seeds: u64,
     /// Smallest and largest seed diagonal (target pos − query pos); `dmin` is FULL_SCAN when a seed's
     /// position is unknown.
     dmin: i32,

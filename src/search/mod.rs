@@ -7,7 +7,9 @@
 //! 3. **Filter** with a bound that cannot lose a hit: a target that aligns at identity ≥ p over ≥ c of the
 //!    query must share at least [`min_shared_seeds`] seeds, and its semi-global edit distance `d` (query
 //!    ends may overhang the target by the uncovered fraction) must satisfy `n / (n + d) ≥ p`
-//!    ([`edna_align::myers::identity_upper_bound`]).
+//!    ([`edna_align::myers::identity_upper_bound`]). The seed count bound is applied per target to the query
+//!    span its seed diagonals force, and the *positions* of the missing seeds give a second bound
+//!    ([`SeedWindows`]): every query window whose minimizer the target lacks holds an edit.
 //! 4. **Align** the survivors with vsearch's scoring and keep those whose identity (vsearch `--iddef 2`)
 //!    and query coverage pass the thresholds.
 //!
@@ -16,8 +18,10 @@
 
 mod assign;
 mod engine;
+mod windows;
 
 pub use assign::{assign, Assignment, MatchType, RankThresholds};
 pub use engine::{
     min_shared_seeds, Hit, QueryResult, QueryStatus, SearchParams, SearchStats, Searcher, Strand, Target,
 };
+pub use windows::SeedWindows;

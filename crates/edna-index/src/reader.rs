@@ -422,6 +422,7 @@ impl Index {
 
     /// Where sequence `id`'s packed bases start in the packed section, and its length: what
     /// [`Index::prefetch_packed`] needs, read once with the length (`(0, 0)` when out of range).
+    #[inline]
     pub fn seq_extent(&self, id: u32) -> (u64, u32) {
         self.s::<SeqEntry>(SectionKind::SeqEntries)
             .get(id as usize)
@@ -461,6 +462,25 @@ impl Index {
     pub fn prefetch_seq_range(&self, id: u32, start: usize, end: usize) {
         let (offset, len) = self.seq_extent(id);
         self.prefetch_packed(offset, len, start, end);
+    }
+
+    /// Starts loading sequence `id`'s table entry ([`Index::seq_extent`]), a likely cache miss when ids are
+    /// visited in no particular order.
+    #[inline]
+    pub fn prefetch_seq_entry(&self, id: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(e) = self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize) {
+            // SAFETY: a prefetch is a hint that never faults and has no architectural effect; the address is
+            // inside the mapped section anyway.
+            #[allow(unsafe_code)]
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    (e as *const SeqEntry).cast::<i8>(),
+                )
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = id;
     }
 
     /// [`Index::prefetch_seq_range`] for a sequence whose [`Index::seq_extent`] the caller already has
@@ -556,6 +576,21 @@ impl Index {
             .unwrap_or(&[]);
         let ambiguous = exc.iter().any(|x| (start..end).contains(&(x.pos as usize)));
         Some((packed, ambiguous))
+    }
+
+    /// Whether sequence `id` holds a non-ACGT symbol in bases `start..end`. Reads the sequence's entry and,
+    /// only when it has any such symbol, its exception list.
+    #[inline]
+    pub fn has_exceptions_in(&self, id: u32, start: usize, end: usize) -> bool {
+        let entries = self.s::<SeqEntry>(SectionKind::SeqEntries);
+        let (Some(e), Some(next)) = (entries.get(id as usize), entries.get(id as usize + 1)) else {
+            return false;
+        };
+        e.exc_start != next.exc_start
+            && self
+                .s::<Exception>(SectionKind::SeqExceptions)
+                .get(e.exc_start as usize..next.exc_start as usize)
+                .is_some_and(|exc| exc.iter().any(|x| (start..end).contains(&(x.pos as usize))))
     }
 
     /// Sequence `id` as a new vector.

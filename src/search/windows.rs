@@ -1,0 +1,195 @@
+//! The positional seed filter: which query minimizers a target lacks, and how many edits that takes.
+//!
+//! The index stores every minimizer of every target, and minimizers depend only on a window's content. So
+//! when a whole query window (`w` consecutive k-mers, `w + k − 1` bases) lies inside an alignment without an
+//! edit, the target holds the same window and the window's minimizer is one of the target's: that query
+//! position is a seed. Turned around: every query window whose minimizer is *not* a seed of a target holds an
+//! edit of any alignment to that target (or lies where the query may hang off the target). The fewest edits
+//! that can touch all those windows is a lower bound on the edit distance; since the windows all have the same
+//! length, the greedy stabbing of the leftmost open window at its end gives that minimum exactly.
+//!
+//! This counts *where* seeds are missing, not just how many: a homolog that shares a few seeds but misses
+//! minimizers spread along the query is rejected before its bases are read, without losing any target the
+//! edit-distance scan would accept.
+
+/// A run of query windows that share one minimizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WindowRun {
+    /// Bit of the minimizer's query position in a seed mask ([`SeedWindows::bit`]).
+    bit: u64,
+    /// First and last window start (query positions) of the run.
+    first: u32,
+    last: u32,
+}
+
+/// The minimizer windows of one query strand.
+#[derive(Debug, Clone, Default)]
+pub struct SeedWindows {
+    runs: Vec<WindowRun>,
+    /// Bases per window, `w + k − 1`.
+    span: usize,
+    len: usize,
+}
+
+impl SeedWindows {
+    /// The full minimizer windows of `query` (windows with a non-ACGT base do not exist, as in the index),
+    /// with the index's k, w and hash seed.
+    pub fn new(query: &[u8], k: usize, w: usize, hash_seed: u32) -> Self {
+        let mut kmers: Vec<(usize, u32)> = Vec::with_capacity(query.len());
+        edna_seq::kmer::for_each_kmer(query, k, |p, km| {
+            kmers.push((p, edna_seq::kmer::kmer_hash(km, hash_seed)))
+        });
+        let len = query.len();
+        let mut runs: Vec<WindowRun> = Vec::new();
+        let w = w.max(1);
+        // Windows are w consecutive k-mer positions; a break in the positions (an ambiguity code) ends them.
+        for (i, window) in kmers.windows(w).enumerate() {
+            let start = window[0].0;
+            if window[w - 1].0 != start + w - 1 {
+                continue;
+            }
+            // Leftmost smallest hash, the index's rule.
+            let mut best = 0;
+            for (j, &(_, h)) in window.iter().enumerate().skip(1) {
+                if h < window[best].1 {
+                    best = j;
+                }
+            }
+            let minimizer = kmers[i + best].0;
+            let bit = Self::bit(minimizer, len);
+            match runs.last_mut() {
+                Some(r) if r.bit == bit && r.last as usize + 1 == start => r.last = start as u32,
+                _ => runs.push(WindowRun {
+                    bit,
+                    first: start as u32,
+                    last: start as u32,
+                }),
+            }
+        }
+        SeedWindows {
+            runs,
+            span: w + k - 1,
+            len,
+        }
+    }
+
+    /// The seed-mask bit of query position `pos` in a query of `len` bases: positions fall into 64 buckets.
+    /// A set bit only says that *some* position of its bucket is a seed, so the filter stays lossless.
+    #[inline]
+    pub fn bit(pos: usize, len: usize) -> u64 {
+        1 << ((pos as u64 * 64) / len.max(1) as u64).min(63)
+    }
+
+    /// Whether a target with seed mask `seeds` can align with at most `max_edits` edits, when the query
+    /// may hang off its left end by at most `pad_left` bases and off its right end by `pad_right`: false when
+    /// the windows missing a seed, inside the part of the query that must align, need more edits than that.
+    pub fn may_align(&self, seeds: u64, pad_left: usize, pad_right: usize, max_edits: u32) -> bool {
+        let Some(last_start) = self.len.checked_sub(pad_right + self.span) else {
+            return true;
+        };
+        let mut edits = 0u32;
+        // Windows starting up to `covered` hold the last edit placed.
+        let mut covered: Option<usize> = None;
+        for r in &self.runs {
+            if seeds & r.bit != 0 {
+                continue;
+            }
+            let first = (r.first as usize).max(pad_left).max(covered.map_or(0, |c| c + 1));
+            if first > (r.last as usize).min(last_start) {
+                continue;
+            }
+            // One edit at the open window's last base holds every window starting within a span of it, which
+            // includes the rest of this run (a run is at most w windows).
+            edits += 1;
+            if edits > max_edits {
+                return false;
+            }
+            covered = Some(first + self.span - 1);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The seed mask the engine builds: query positions whose k-mer is a minimizer of the target.
+    fn seed_mask(query: &[u8], target: &[u8], k: usize, w: usize, seed: u32) -> u64 {
+        let mut mins = Vec::new();
+        edna_seq::kmer::minimizer_positions(target, k, w, seed, &mut mins);
+        let set: std::collections::HashSet<u32> = mins.iter().map(|m| m.0).collect();
+        let mut mask = 0;
+        edna_seq::kmer::for_each_kmer(query, k, |p, km| {
+            if set.contains(&km) {
+                mask |= SeedWindows::bit(p, query.len());
+            }
+        });
+        mask
+    }
+
+    fn base(i: u8) -> u8 {
+        b"ACGT"[(i & 3) as usize]
+    }
+
+    #[test]
+    fn identical_and_unrelated() {
+        let q: Vec<u8> = (0..200u32)
+            .map(|i| base((i.wrapping_mul(2_654_435_761) >> 7) as u8))
+            .collect();
+        let sw = SeedWindows::new(&q, 14, 11, 42);
+        assert!(sw.may_align(seed_mask(&q, &q, 14, 11, 42), 0, 0, 0));
+        // No seed at all: 200 bases hold ⌈(200 − 23) / 24⌉ + … disjoint windows, far more than 2 edits.
+        assert!(!sw.may_align(0, 0, 0, 2));
+        // Unless the query may hang off the target almost entirely.
+        assert!(sw.may_align(0, 100, 80, 0));
+    }
+
+    proptest! {
+        /// Whatever the edits (substitutions, insertions, deletions, anywhere) and the ambiguity codes, a
+        /// target within `e` edits is never rejected at `e`.
+        #[test]
+        fn never_rejects_a_target_within_the_budget(
+            query in proptest::collection::vec(0u8..4, 40..300),
+            edits in proptest::collection::vec((0usize..10_000, 0u8..3, 0u8..4), 0..12),
+            ambiguous in proptest::collection::vec(0usize..10_000, 0..2),
+            k in 8usize..16,
+            w in 2usize..12,
+        ) {
+            let mut q: Vec<u8> = query.iter().map(|&b| base(b)).collect();
+            for a in &ambiguous {
+                let i = a % q.len();
+                q[i] = b'N';
+            }
+            let mut t = q.clone();
+            for &(at, kind, b) in &edits {
+                let i = at % (t.len() + 1);
+                match kind {
+                    0 if i < t.len() => t[i] = base(b.wrapping_add(1)),
+                    1 => t.insert(i, base(b)),
+                    _ if i < t.len() => {
+                        t.remove(i);
+                    }
+                    _ => t.push(base(b)),
+                }
+            }
+            let sw = SeedWindows::new(&q, k, w, 7);
+            let mask = seed_mask(&q, &t, k, w, 7);
+            prop_assert!(sw.may_align(mask, 0, 0, edits.len() as u32));
+        }
+
+        /// A query prefix and suffix that hang off the target are excused.
+        #[test]
+        fn overhangs_are_excused(
+            query in proptest::collection::vec(0u8..4, 60..300),
+            cut_left in 0usize..40,
+            cut_right in 0usize..40,
+        ) {
+            let q: Vec<u8> = query.iter().map(|&b| base(b)).collect();
+            let t = &q[cut_left.min(q.len())..q.len().saturating_sub(cut_right).max(cut_left.min(q.len()))];
+            let sw = SeedWindows::new(&q, 12, 8, 1);
+            prop_assert!(sw.may_align(seed_mask(&q, t, 12, 8, 1), cut_left, cut_right, 0));
+        }
+    }
+}
