@@ -205,6 +205,8 @@ pub struct Searcher<'a> {
     narrow_group: usize,
     wide_group: usize,
     vector_screen: bool,
+    /// Whether the per-target seed bounds (span and positions, [`SeedWindows`]) run at seeding.
+    seed_filters: bool,
     eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
     eligible_key: Option<(Target, Option<String>)>,
     /// The canonical form of the key's marker, computed once per key.
@@ -305,6 +307,7 @@ impl<'a> Searcher<'a> {
             narrow_group: narrow_lanes(),
             wide_group: wide_lanes(),
             vector_screen: true,
+            seed_filters: true,
             eligible: vec![0; n],
             eligible_key: None,
             eligible_marker: None,
@@ -316,6 +319,12 @@ impl<'a> Searcher<'a> {
     /// exists so tests and benchmarks can show it.
     pub fn set_vector_screen(&mut self, on: bool) {
         self.vector_screen = on;
+    }
+
+    /// Turns the per-target seed bounds off or on (on by default): as with [`Searcher::set_vector_screen`],
+    /// the hits are the same either way.
+    pub fn set_seed_filters(&mut self, on: bool) {
+        self.seed_filters = on;
     }
 
     /// The index searched.
@@ -492,6 +501,10 @@ impl<'a> Searcher<'a> {
         let max_d = max_edit_distance(n, params.min_identity);
         let slack = max_d as i64 + 2;
         let windows = SeedWindows::new(query, k, w, seeds.hash_seed);
+        // At low identity the budget exceeds what missing seeds can ever prove.
+        let positional = windows.most_edits() > max_d;
+        // Neither per-target bound can reject anything when both are vacuous (low identity).
+        let per_target = self.seed_filters && (positional || by_span[n] > threshold);
         let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
         self.stats.seeded += self.touched.len() as u64;
         let touched = std::mem::take(&mut self.touched);
@@ -524,9 +537,13 @@ impl<'a> Searcher<'a> {
             // The bound for the query span the seed diagonals force (see `verify`), unless a target ambiguity
             // code, which breaks seeds without being an error, lies where the alignment could be.
             // The same goes for the windows whose minimizers the target lacks.
+            if !per_target {
+                out.push(c);
+                continue;
+            }
             let (pad_left, pad_right) = pads(&c, n, slack, overhang);
             let short = c.dmin != FULL_SCAN && count < by_span[n.saturating_sub(pad_left + pad_right)];
-            if short || !windows.may_align(tally.seeds, pad_left, pad_right, max_d) {
+            if short || (positional && !windows.may_align(tally.seeds, pad_left, pad_right, max_d)) {
                 self.stats.position_rejected += 1;
                 let (fs, fe) = stretch(&c, n, slack);
                 if !index.has_exceptions_in(s, fs, fe) {

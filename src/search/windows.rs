@@ -29,6 +29,7 @@ pub struct SeedWindows {
     /// Bases per window, `w + k − 1`.
     span: usize,
     len: usize,
+    most_edits: u32,
 }
 
 impl SeedWindows {
@@ -66,11 +67,20 @@ impl SeedWindows {
                 }),
             }
         }
-        SeedWindows {
+        let mut windows = SeedWindows {
             runs,
             span: w + k - 1,
             len,
-        }
+            most_edits: 0,
+        };
+        windows.most_edits = windows.edits_needed(0, 0, 0, u32::MAX);
+        windows
+    }
+
+    /// The most edits [`SeedWindows::may_align`] can ever prove (a target without a single seed): with a
+    /// budget at least this large it cannot reject anything, and callers skip it.
+    pub fn most_edits(&self) -> u32 {
+        self.most_edits
     }
 
     /// The seed-mask bit of query position `pos` in a query of `len` bases: positions fall into 64 buckets.
@@ -84,8 +94,13 @@ impl SeedWindows {
     /// may hang off its left end by at most `pad_left` bases and off its right end by `pad_right`: false when
     /// the windows missing a seed, inside the part of the query that must align, need more edits than that.
     pub fn may_align(&self, seeds: u64, pad_left: usize, pad_right: usize, max_edits: u32) -> bool {
+        self.edits_needed(seeds, pad_left, pad_right, max_edits) <= max_edits
+    }
+
+    /// The fewest edits the windows missing a seed need, counted up to `max_edits + 1`.
+    fn edits_needed(&self, seeds: u64, pad_left: usize, pad_right: usize, max_edits: u32) -> u32 {
         let Some(last_start) = self.len.checked_sub(pad_right + self.span) else {
-            return true;
+            return 0;
         };
         let mut edits = 0u32;
         // Windows starting up to `covered` hold the last edit placed.
@@ -102,11 +117,11 @@ impl SeedWindows {
             // includes the rest of this run (a run is at most w windows).
             edits += 1;
             if edits > max_edits {
-                return false;
+                break;
             }
             covered = Some(first + self.span - 1);
         }
-        true
+        edits
     }
 }
 
@@ -140,8 +155,10 @@ mod tests {
             .collect();
         let sw = SeedWindows::new(&q, 14, 11, 42);
         assert!(sw.may_align(seed_mask(&q, &q, 14, 11, 42), 0, 0, 0));
-        // No seed at all: 200 bases hold ⌈(200 − 23) / 24⌉ + … disjoint windows, far more than 2 edits.
-        assert!(!sw.may_align(0, 0, 0, 2));
+        // No seed at all: window starts 0..=176, 24 bases each, need 8 edits (at 23, 47, …, 191).
+        assert_eq!(sw.most_edits(), 8);
+        assert!(!sw.may_align(0, 0, 0, 7));
+        assert!(sw.may_align(0, 0, 0, 8));
         // Unless the query may hang off the target almost entirely.
         assert!(sw.may_align(0, 100, 80, 0));
     }
