@@ -271,8 +271,7 @@ pub fn seeds_by_span(qlen: usize, ambiguous: usize, min_identity: f64, k: usize,
     let mut bounds = vec![1u32; n + 1];
     let mut fewest = u32::MAX;
     for l in (1..=n).rev() {
-        let e = ((1.0 - p) * l as f64 / p + 1e-9).floor() as usize + ambiguous;
-        let good = l as i64 - e as i64 - (e as i64 + 1) * (w as i64 + k as i64 - 2);
+        let good = window_bases(l, ambiguous, p, k, w);
         let t = if good <= 0 {
             1
         } else {
@@ -283,6 +282,23 @@ pub fn seeds_by_span(qlen: usize, ambiguous: usize, min_identity: f64, k: usize,
     }
     bounds[0] = bounds[1];
     bounds
+}
+
+/// Bases of an aligned span of `l` query bases at identity ≥ `p` that the worst error placement still leaves
+/// in whole minimizer windows (`L − e − (e+1)(w+k−2)` in [`min_shared_seeds`]); zero or less when an
+/// alignment may hold no whole window at all.
+fn window_bases(l: usize, ambiguous: usize, p: f64, k: usize, w: usize) -> i64 {
+    let e = ((1.0 - p) * l as f64 / p + 1e-9).floor() as usize + ambiguous;
+    l as i64 - e as i64 - (e as i64 + 1) * (w as i64 + k as i64 - 2)
+}
+
+/// Whether every alignment allowed (identity ≥ `p`, at least `shortest` query bases) holds a whole query
+/// window without an edit. Then its minimizer is a seed, so looking up the query's minimizers alone finds
+/// every target the bounds admit, with the same counts the bounds are stated in; otherwise a hit may share
+/// only k-mers that are not window minimizers of the query, and every query k-mer is looked up.
+fn windows_guaranteed(qlen: usize, ambiguous: usize, min_identity: f64, shortest: usize, k: usize, w: usize) -> bool {
+    let p = min_identity.clamp(0.01, 1.0);
+    (shortest.max(1)..=qlen.max(1)).all(|l| window_bases(l, ambiguous, p, k, w) > 0)
 }
 
 /// Largest edit distance that still allows identity ≥ `p` for a query of length `n`: `n/(n+d) ≥ p`.
@@ -469,8 +485,16 @@ impl<'a> Searcher<'a> {
         let n = query.len();
         // Count, per target, the query positions whose k-mer is one of its minimizers, and the range of
         // diagonals those seeds lie on.
+        let ambiguous = query.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
+        let shortest = ((params.min_coverage.clamp(0.0, 1.0) * n as f64).ceil() as usize).clamp(1, n.max(1));
         let mut kmers: Vec<(usize, u32)> = Vec::with_capacity(n);
-        edna_seq::kmer::for_each_kmer(query, k, |p, km| kmers.push((p, km)));
+        if self.seed_filters && windows_guaranteed(n, ambiguous, params.min_identity, shortest, k, w) {
+            let mut mins = Vec::with_capacity(n / 4);
+            edna_seq::kmer::minimizer_positions(query, k, w, seeds.hash_seed, &mut mins);
+            kmers.extend(mins.into_iter().map(|(km, p)| (p as usize, km)));
+        } else {
+            edna_seq::kmer::for_each_kmer(query, k, |p, km| kmers.push((p, km)));
+        }
         for &(qp, km) in &kmers {
             let bit = SeedWindows::bit(qp, n);
             let (seqs, positions) = index.postings_with_positions(km);
@@ -494,9 +518,7 @@ impl<'a> Searcher<'a> {
                 }
             }
         }
-        let ambiguous = query.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
         let by_span = seeds_by_span(n, ambiguous, params.min_identity, k, w);
-        let shortest = ((params.min_coverage.clamp(0.0, 1.0) * n as f64).ceil() as usize).clamp(1, n.max(1));
         let threshold = by_span[shortest];
         let max_d = max_edit_distance(n, params.min_identity);
         let slack = max_d as i64 + 2;
@@ -1324,6 +1346,50 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Real sequences: a target within the error budget of the bound shares at least the bound's count of
+        /// the query's own minimizers whenever [`windows_guaranteed`] holds, so looking those up alone loses
+        /// nothing.
+        #[test]
+        fn query_minimizers_meet_the_bound(
+            query in proptest::collection::vec(0u8..4, 60..400),
+            edits in proptest::collection::vec((0usize..10_000, 0u8..3, 0u8..4), 0..14),
+            k in 10usize..16,
+            w in 4usize..12,
+            worst in proptest::bool::ANY,
+        ) {
+            let base = |b: u8| b"ACGT"[(b & 3) as usize];
+            let q: Vec<u8> = query.iter().map(|&b| base(b)).collect();
+            let mut t = q.clone();
+            // The worst placement: a substitution every w + k − 1 bases leaves no whole window between two.
+            let worst_edits: Vec<(usize, u8, u8)> =
+                (1..=edits.len()).map(|i| (i * (w + k - 1) - 1, 0, q[(i * (w + k - 1) - 1) % q.len()])).collect();
+            let edits = if worst { worst_edits } else { edits };
+            for &(at, kind, b) in &edits {
+                let i = at % t.len().max(1);
+                match kind {
+                    0 => t[i] = base(b.wrapping_add(1)),
+                    1 => t.insert(i, base(b)),
+                    _ if t.len() > 1 => {
+                        t.remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            let n = q.len();
+            let e = edits.len();
+            // The identity at which the bound allows exactly e errors over the whole query.
+            let p = n as f64 / (n + e) as f64;
+            proptest::prop_assume!(windows_guaranteed(n, 0, p, n, k, w));
+            let mut target_mins = Vec::new();
+            edna_seq::kmer::minimizer_positions(&t, k, w, 3, &mut target_mins);
+            let target_set: std::collections::HashSet<u32> = target_mins.iter().map(|m| m.0).collect();
+            let mut query_mins = Vec::new();
+            edna_seq::kmer::minimizer_positions(&q, k, w, 3, &mut query_mins);
+            let shared = query_mins.iter().filter(|m| target_set.contains(&m.0)).count();
+            let bound = min_shared_seeds(n, 0, p, 1.0, k, w);
+            proptest::prop_assert!(shared >= bound as usize, "{shared} shared query minimizers, bound {bound}");
+        }
+
         /// Builds the worst error placement for every allowed span (each error closes a segment of
         /// w + k − 2 bases, too short for a whole minimizer window) and counts the seeds it still guarantees:
         /// the bound may never ask for more.
