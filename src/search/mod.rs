@@ -2,8 +2,9 @@
 //!
 //! For each query (and, with `Strand::Both`, its reverse complement):
 //! 1. **Normalise** it as GBIF does; its nucleotideSequenceID finds an identical indexed sequence directly.
-//! 2. **Seed**: every query k-mer is looked up among the targets' minimizers; each target counts the query
-//!    positions whose k-mer is one of its minimizers.
+//! 2. **Seed**: query k-mers are looked up among the targets' minimizers; each target counts the query
+//!    positions whose k-mer is one of its minimizers. When every allowed alignment must hold a whole
+//!    minimizer window, the query's own minimizers suffice (and are all that is looked up).
 //! 3. **Filter** with a bound that cannot lose a hit: a target that aligns at identity ≥ p over ≥ c of the
 //!    query must share at least [`min_shared_seeds`] seeds, and its semi-global edit distance `d` (query
 //!    ends may overhang the target by the uncovered fraction) must satisfy `n / (n + d) ≥ p`
