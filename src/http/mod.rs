@@ -20,7 +20,7 @@
 //!
 //! # Index generations
 //! Everything tied to one index file (the map, the search threads and their scratch space, the library table)
-//! is a [`Generation`]. The service holds the current one behind a `RwLock<Arc<Generation>>`; every request
+//! is a `Generation`. The service holds the current one behind a `RwLock<Arc<Generation>>`; every request
 //! takes its own `Arc` when it starts (the [`AppState`] extractor), so a reload swaps the pointer and new
 //! requests see the new index while requests in flight finish on the old one, which is unmapped (and its
 //! threads end) when the last of them drops it.

@@ -24,5 +24,6 @@ mod windows;
 pub use assign::{assign, Assignment, MatchType, RankThresholds};
 pub use engine::{
     min_shared_seeds, Hit, QueryResult, QueryStatus, SearchParams, SearchStats, Searcher, Strand, Target,
+    ASSIGNMENT_WINDOW,
 };
 pub use windows::SeedWindows;
