@@ -208,6 +208,9 @@ pub struct Searcher<'a> {
     /// Whether the per-target seed bounds (span and positions, [`SeedWindows`]) run at seeding.
     seed_filters: bool,
     eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
+    /// Per sequence, 0 until first seeded, then its length + 1 and (bit 31) whether it holds a non-ACGT
+    /// symbol ([`Searcher::shape`]).
+    shapes: Vec<u32>,
     eligible_key: Option<(Target, Option<String>)>,
     /// The canonical form of the key's marker, computed once per key.
     eligible_marker: Option<String>,
@@ -325,6 +328,7 @@ impl<'a> Searcher<'a> {
             vector_screen: true,
             seed_filters: true,
             eligible: vec![0; n],
+            shapes: vec![0; n],
             eligible_key: None,
             eligible_marker: None,
             stats: SearchStats::default(),
@@ -359,6 +363,27 @@ impl<'a> Searcher<'a> {
             self.eligible_key = Some((params.target, params.marker.clone()));
             self.eligible_marker = params.marker.as_deref().map(canonical_marker);
         }
+    }
+
+    /// Length of sequence `seq` and whether it holds a non-ACGT symbol, read from the index once and then
+    /// from a table a quarter the size of the index's sequence table, which stays in cache.
+    #[inline]
+    fn shape(&mut self, seq: u32) -> Shape {
+        const AMBIGUOUS: u32 = 1 << 31;
+        let cached = self.shapes.get(seq as usize).copied().unwrap_or(0);
+        if cached != 0 {
+            return Shape {
+                len: (cached & !AMBIGUOUS) - 1,
+                ambiguous: cached & AMBIGUOUS != 0,
+            };
+        }
+        let len = self.index.seq_len(seq);
+        let ambiguous = self.index.has_exceptions_in(seq, 0, usize::MAX);
+        // Lengths that do not fit beside the flag are looked up every time.
+        if let (Some(slot), true) = (self.shapes.get_mut(seq as usize), len < AMBIGUOUS - 1) {
+            *slot = (len + 1) | if ambiguous { AMBIGUOUS } else { 0 };
+        }
+        Shape { len, ambiguous }
     }
 
     /// Whether `seq` is a target of `params`, and whether it is a reference target (of the marker), cached
@@ -530,11 +555,7 @@ impl<'a> Searcher<'a> {
         let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
         self.stats.seeded += self.touched.len() as u64;
         let touched = std::mem::take(&mut self.touched);
-        for (i, &s) in touched.iter().enumerate() {
-            // Target entries are scattered over the sequence table: start loading one a few targets ahead.
-            if let Some(&ahead) = touched.get(i + ENTRY_PREFETCH_AHEAD) {
-                index.prefetch_seq_entry(ahead);
-            }
+        for &s in &touched {
             let si = s as usize;
             let tally = std::mem::take(&mut self.seeding[si]);
             let count = tally.count;
@@ -545,34 +566,33 @@ impl<'a> Searcher<'a> {
             if !e.target {
                 continue;
             }
-            let (packed_offset, tlen) = index.seq_extent(s);
-            let c = Candidate {
+            let shape = self.shape(s);
+            let mut c = Candidate {
                 count,
                 seq: s,
                 strand: strand as u8,
                 dmin: tally.dmin,
                 dmax: tally.dmax,
-                tlen,
-                packed_offset,
+                tlen: shape.len,
+                packed_offset: 0,
                 is_ref: e.reference,
             };
             // The bound for the query span the seed diagonals force (see `verify`), unless a target ambiguity
             // code, which breaks seeds without being an error, lies where the alignment could be.
             // The same goes for the windows whose minimizers the target lacks.
-            if !per_target {
-                out.push(c);
-                continue;
-            }
-            let (pad_left, pad_right) = pads(&c, n, slack, overhang);
-            let short = c.dmin != FULL_SCAN && count < by_span[n.saturating_sub(pad_left + pad_right)];
-            if short || (positional && !windows.may_align(tally.seeds, pad_left, pad_right, max_d)) {
-                self.stats.position_rejected += 1;
-                let (fs, fe) = stretch(&c, n, slack);
-                if !index.has_exceptions_in(s, fs, fe) {
-                    continue;
+            if per_target {
+                let (pad_left, pad_right) = pads(&c, n, slack, overhang);
+                let short = c.dmin != FULL_SCAN && count < by_span[n.saturating_sub(pad_left + pad_right)];
+                if short || (positional && !windows.may_align(tally.seeds, pad_left, pad_right, max_d)) {
+                    let (fs, fe) = stretch(&c, n, slack);
+                    if !shape.ambiguous || !index.has_exceptions_in(s, fs, fe) {
+                        self.stats.position_rejected += 1;
+                        continue;
+                    }
                 }
-                self.stats.position_rejected -= 1;
             }
+            // Only now, for the few that go on, the sequence table entry (a likely cache miss).
+            c.packed_offset = index.seq_extent(s).0;
             out.push(c);
         }
         self.touched = touched;
@@ -949,6 +969,13 @@ impl TopBar {
     }
 }
 
+/// What the seed bounds need to know about a target ([`Searcher::shape`]).
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    len: u32,
+    ambiguous: bool,
+}
+
 /// Cached answer of [`Searcher::eligibility`].
 #[derive(Debug, Clone, Copy, Default)]
 struct Eligibility {
@@ -966,9 +993,6 @@ fn group_of(strand: u8, wide: bool) -> usize {
 
 /// Unpacks target bases straight into the match-mask slots of the band scan.
 static SLOT_DECODING: Decoding = Decoding::new(edna_align::NT_MASK);
-
-/// Seeded targets between the one filtered and the one whose sequence entry is prefetched.
-const ENTRY_PREFETCH_AHEAD: usize = 16;
 
 /// Candidates between the one verified and the one whose bases are prefetched.
 const PREFETCH_AHEAD: usize = 8;

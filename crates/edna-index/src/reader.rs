@@ -464,25 +464,6 @@ impl Index {
         self.prefetch_packed(offset, len, start, end);
     }
 
-    /// Starts loading sequence `id`'s table entry ([`Index::seq_extent`]), a likely cache miss when ids are
-    /// visited in no particular order.
-    #[inline]
-    pub fn prefetch_seq_entry(&self, id: u32) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(e) = self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize) {
-            // SAFETY: a prefetch is a hint that never faults and has no architectural effect; the address is
-            // inside the mapped section anyway.
-            #[allow(unsafe_code)]
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    (e as *const SeqEntry).cast::<i8>(),
-                )
-            };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = id;
-    }
-
     /// [`Index::prefetch_seq_range`] for a sequence whose [`Index::seq_extent`] the caller already has
     /// (saves reading the sequence table again, itself a likely cache miss).
     pub fn prefetch_packed(&self, offset: u64, len: u32, start: usize, end: usize) {
