@@ -547,8 +547,14 @@ impl<'a> Searcher<'a> {
         let threshold = by_span[shortest];
         let max_d = max_edit_distance(n, params.min_identity);
         let slack = max_d as i64 + 2;
-        let windows = SeedWindows::new(query, k, w, seeds.hash_seed);
-        // At low identity the budget exceeds what missing seeds can ever prove.
+        // At low identity the budget exceeds what missing seeds can ever prove: one edit per window span
+        // of query is the most (and the windows are not even worked out when the budget exceeds that).
+        let span = w + k - 1;
+        let windows = if (max_d as usize) < n.saturating_sub(span - 1).div_ceil(span.max(1)) {
+            SeedWindows::new(query, k, w, seeds.hash_seed)
+        } else {
+            SeedWindows::default()
+        };
         let positional = windows.most_edits() > max_d;
         // Neither per-target bound can reject anything when both are vacuous (low identity).
         let per_target = self.seed_filters && (positional || by_span[n] > threshold);
@@ -566,7 +572,14 @@ impl<'a> Searcher<'a> {
             if !e.target {
                 continue;
             }
-            let shape = self.shape(s);
+            let shape = if per_target {
+                self.shape(s)
+            } else {
+                Shape {
+                    len: index.seq_len(s),
+                    ambiguous: true,
+                }
+            };
             let mut c = Candidate {
                 count,
                 seq: s,
