@@ -505,6 +505,44 @@ fn a_hit_with_one_shared_seed_is_found() {
     assert_eq!((hit.q_start, hit.q_end), (1, 100));
 }
 
+/// Seeding keeps seed diagonals in 16 bits; a query found beyond 32 kb into its target falls back to
+/// scanning the whole target, and is still found, at its place.
+#[test]
+fn a_query_deep_inside_a_long_target_is_found() {
+    fn random_dna(len: usize, state: &mut u64) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                *state ^= *state << 13;
+                *state ^= *state >> 7;
+                *state ^= *state << 17;
+                b"ACGT"[(*state >> 33) as usize % 4]
+            })
+            .collect()
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let query = random_dna(300, &mut state);
+    let mut target = random_dna(40_000, &mut state);
+    target[35_000..35_300].copy_from_slice(&query);
+    let fasta = tmp.path().join("one.fasta");
+    std::fs::write(&fasta, format!(">target\n{}\n", String::from_utf8_lossy(&target))).unwrap();
+    let dir = tmp.path().join("idx");
+    build(&config_with(&dir, fasta), &NoProgress).expect("build");
+    let index = Index::open(&dir).expect("open");
+    let params = SearchParams {
+        min_identity: 0.97,
+        max_hits: 0,
+        strand: Strand::Plus,
+        target: Target::References,
+        ..Default::default()
+    };
+    let r = Searcher::new(&index).search("q", &query, &params);
+    assert_eq!(r.hits.len(), 1, "{}", r.status);
+    let hit = &r.hits[0];
+    assert!((hit.identity - 1.0).abs() < 1e-9, "{}", hit.identity);
+    assert_eq!((hit.t_start, hit.t_end), (35_001, 35_300));
+}
+
 /// Occurrences are spilled to disk while reading and streamed back into the index: a download with
 /// shared and invalid sequences comes back whole, every DNA row keeps its legacy `dnaSequenceID` (GBIF
 /// digests invalid text too), and no spill file is left in the output directory.

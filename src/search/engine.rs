@@ -529,17 +529,20 @@ impl<'a> Searcher<'a> {
                 };
                 if t.count == 0 {
                     self.touched.push(s);
-                    t.dmin = i32::MAX;
-                    t.dmax = i32::MIN;
+                    t.dmin = i16::MAX;
+                    t.dmax = i16::MIN;
                 }
                 t.count += 1;
                 t.seeds |= bit;
-                if tp == u16::MAX {
-                    t.dmin = FULL_SCAN;
-                } else if t.dmin != FULL_SCAN {
-                    let d = tp as i32 - qp as i32;
-                    t.dmin = t.dmin.min(d);
-                    t.dmax = t.dmax.max(d);
+                if t.dmin != TALLY_FULL_SCAN {
+                    // A diagonal too far out for the compact record scans the whole target, like an unknown one.
+                    match i16::try_from(tp as i32 - qp as i32) {
+                        Ok(d) if tp != u16::MAX && d != TALLY_FULL_SCAN => {
+                            t.dmin = t.dmin.min(d);
+                            t.dmax = t.dmax.max(d);
+                        }
+                        _ => t.dmin = TALLY_FULL_SCAN,
+                    }
                 }
             }
         }
@@ -584,8 +587,12 @@ impl<'a> Searcher<'a> {
                 count,
                 seq: s,
                 strand: strand as u8,
-                dmin: tally.dmin,
-                dmax: tally.dmax,
+                dmin: if tally.dmin == TALLY_FULL_SCAN {
+                    FULL_SCAN
+                } else {
+                    tally.dmin.into()
+                },
+                dmax: tally.dmax.into(),
                 tlen: shape.len,
                 packed_offset: 0,
                 is_ref: e.reference,
@@ -1041,13 +1048,18 @@ fn pads(c: &Candidate, n: usize, slack: i64, overhang: usize) -> (usize, usize) 
 #[derive(Clone, Copy, Default)]
 struct SeedTally {
     count: u32,
+    /// Smallest and largest seed diagonal (target pos − query pos); `dmin` is [`TALLY_FULL_SCAN`] when a
+    /// seed's position is unknown or its diagonal does not fit 16 bits (targets or queries beyond 32 kb),
+    /// which scans the whole target. 16 bits keep the record at 16 bytes: the table has one per indexed
+    /// sequence in every search thread (320 MB at 20 M sequences, not 480).
+    dmin: i16,
+    dmax: i16,
     /// Query positions that are seeds, as [`SeedWindows::bit`]s.
     seeds: u64,
-    /// Smallest and largest seed diagonal (target pos − query pos); `dmin` is FULL_SCAN when a seed's
-    /// position is unknown.
-    dmin: i32,
-    dmax: i32,
 }
+
+/// [`FULL_SCAN`] in a [`SeedTally`].
+const TALLY_FULL_SCAN: i16 = i16::MIN;
 
 /// A target to verify on one strand.
 #[derive(Clone, Copy, Default)]
