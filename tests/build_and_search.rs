@@ -442,21 +442,32 @@ fn build_file_gives_the_same_index_as_flags() {
     assert!(shard.meta().sequences < b.sequences && shard.meta().occurrences == b.occurrences);
 }
 
+/// `len` pseudo-random bases from an xorshift `state`.
+fn random_dna(len: usize, state: &mut u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *state ^= *state << 13;
+            *state ^= *state >> 7;
+            *state ^= *state << 17;
+            b"ACGT"[(*state >> 33) as usize % 4]
+        })
+        .collect()
+}
+
+/// An index in `dir` of one reference sequence, `target`.
+fn index_of_one_target(dir: &Path, target: &[u8]) -> Index {
+    let fasta = dir.join("one.fasta");
+    std::fs::write(&fasta, format!(">target\n{}\n", String::from_utf8_lossy(target))).unwrap();
+    let out = dir.join("idx");
+    build(&config_with(&out, fasta), &NoProgress).expect("build");
+    Index::open(&out).expect("open")
+}
+
 /// A hit that shares a single seed with its query: 100 of 188 query bases aligned at exactly 97 %, the three
 /// mismatches 24 bases apart so that no whole minimizer window fits between them. The seed bound must
 /// admit it (the bound of the shortest allowed span, 94 bases, asked for 3 seeds and lost it).
 #[test]
 fn a_hit_with_one_shared_seed_is_found() {
-    fn random_dna(len: usize, state: &mut u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                *state ^= *state << 13;
-                *state ^= *state >> 7;
-                *state ^= *state << 17;
-                b"ACGT"[(*state >> 33) as usize % 4]
-            })
-            .collect()
-    }
     let tmp = tempfile::tempdir().unwrap();
     let seeds = default_build_config(&repo_root(), tmp.path().join("x")).seeds;
     let (k, w) = (seeds.k as usize, seeds.w as usize);
@@ -480,11 +491,7 @@ fn a_hit_with_one_shared_seed_is_found() {
             (1..=2).contains(&shared).then_some((query, target, shared))
         })
         .expect("a construction sharing one or two seeds");
-    let fasta = tmp.path().join("one.fasta");
-    std::fs::write(&fasta, format!(">target\n{}\n", String::from_utf8_lossy(&target))).unwrap();
-    let dir = tmp.path().join("idx");
-    build(&config_with(&dir, fasta), &NoProgress).expect("build");
-    let index = Index::open(&dir).expect("open");
+    let index = index_of_one_target(tmp.path(), &target);
     let params = SearchParams {
         min_identity: 0.97,
         min_coverage: 0.5,
@@ -509,26 +516,12 @@ fn a_hit_with_one_shared_seed_is_found() {
 /// scanning the whole target, and is still found, at its place.
 #[test]
 fn a_query_deep_inside_a_long_target_is_found() {
-    fn random_dna(len: usize, state: &mut u64) -> Vec<u8> {
-        (0..len)
-            .map(|_| {
-                *state ^= *state << 13;
-                *state ^= *state >> 7;
-                *state ^= *state << 17;
-                b"ACGT"[(*state >> 33) as usize % 4]
-            })
-            .collect()
-    }
     let tmp = tempfile::tempdir().unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let query = random_dna(300, &mut state);
     let mut target = random_dna(40_000, &mut state);
     target[35_000..35_300].copy_from_slice(&query);
-    let fasta = tmp.path().join("one.fasta");
-    std::fs::write(&fasta, format!(">target\n{}\n", String::from_utf8_lossy(&target))).unwrap();
-    let dir = tmp.path().join("idx");
-    build(&config_with(&dir, fasta), &NoProgress).expect("build");
-    let index = Index::open(&dir).expect("open");
+    let index = index_of_one_target(tmp.path(), &target);
     let params = SearchParams {
         min_identity: 0.97,
         max_hits: 0,
