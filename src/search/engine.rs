@@ -259,9 +259,17 @@ pub fn min_shared_seeds(
     k: usize,
     w: usize,
 ) -> u32 {
-    let n = qlen.max(1);
-    let shortest = ((min_coverage.clamp(0.0, 1.0) * qlen as f64).ceil() as usize).clamp(1, n);
-    seeds_by_span(qlen, ambiguous, min_identity, k, w)[shortest]
+    seeds_by_span(qlen, ambiguous, min_identity, k, w)[shortest_span(qlen, min_coverage)]
+}
+
+/// The fewest query bases (at least one) an alignment covering `min_coverage` of a `qlen`-base query aligns.
+fn shortest_span(qlen: usize, min_coverage: f64) -> usize {
+    ((min_coverage.clamp(0.0, 1.0) * qlen as f64).ceil() as usize).clamp(1, qlen.max(1))
+}
+
+/// The most query bases that may hang off a target end while `min_coverage` of a `qlen`-base query aligns.
+fn max_overhang(qlen: usize, min_coverage: f64) -> usize {
+    ((1.0 - min_coverage.clamp(0.0, 1.0)) * qlen as f64).floor() as usize
 }
 
 /// [`min_shared_seeds`] for every shortest aligned span at once: entry `m` (for `m` in `0..=qlen`) is the
@@ -511,7 +519,7 @@ impl<'a> Searcher<'a> {
         // Count, per target, the query positions whose k-mer is one of its minimizers, and the range of
         // diagonals those seeds lie on.
         let ambiguous = query.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
-        let shortest = ((params.min_coverage.clamp(0.0, 1.0) * n as f64).ceil() as usize).clamp(1, n.max(1));
+        let shortest = shortest_span(n, params.min_coverage);
         let mut kmers: Vec<(usize, u32)> = Vec::with_capacity(n);
         if self.seed_filters && windows_guaranteed(n, ambiguous, params.min_identity, shortest, k, w) {
             let mut mins = Vec::with_capacity(n / 4);
@@ -561,7 +569,7 @@ impl<'a> Searcher<'a> {
         let positional = windows.most_edits() > max_d;
         // Neither per-target bound can reject anything when both are vacuous (low identity).
         let per_target = self.seed_filters && (positional || by_span[n] > threshold);
-        let overhang = ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize;
+        let overhang = max_overhang(n, params.min_coverage);
         self.stats.seeded += self.touched.len() as u64;
         let touched = std::mem::take(&mut self.touched);
         for &s in &touched {
@@ -575,14 +583,7 @@ impl<'a> Searcher<'a> {
             if !e.target {
                 continue;
             }
-            let shape = if per_target {
-                self.shape(s)
-            } else {
-                Shape {
-                    len: index.seq_len(s),
-                    ambiguous: true,
-                }
-            };
+            let shape = per_target.then(|| self.shape(s));
             let mut c = Candidate {
                 count,
                 seq: s,
@@ -593,14 +594,14 @@ impl<'a> Searcher<'a> {
                     tally.dmin.into()
                 },
                 dmax: tally.dmax.into(),
-                tlen: shape.len,
+                tlen: shape.map_or_else(|| index.seq_len(s), |shape| shape.len),
                 packed_offset: 0,
                 is_ref: e.reference,
             };
             // The bound for the query span the seed diagonals force (see `verify`), unless a target ambiguity
             // code, which breaks seeds without being an error, lies where the alignment could be.
             // The same goes for the windows whose minimizers the target lacks.
-            if per_target {
+            if let Some(shape) = shape {
                 let (pad_left, pad_right) = pads(&c, n, slack, overhang);
                 let short = c.dmin != FULL_SCAN && count < by_span[n.saturating_sub(pad_left + pad_right)];
                 if short || (positional && !windows.may_align(tally.seeds, pad_left, pad_right, max_d)) {
@@ -668,7 +669,7 @@ impl<'a> Searcher<'a> {
             myers: strands.iter().map(|(q, _)| MyersQuery::new(q)).collect(),
             band: strands.iter().map(|_| None).collect(),
             scoring: Scoring::vsearch(),
-            overhang: ((1.0 - params.min_coverage.clamp(0.0, 1.0)) * n as f64).floor() as usize,
+            overhang: max_overhang(n, params.min_coverage),
             all_bar,
             ref_bar,
             hits: Vec::new(),
@@ -983,8 +984,7 @@ impl TopBar {
                 self.pieces = strands.iter().map(|(q, _)| Pieces::new(q, d as usize)).collect();
             }
             self.seeds_by_span = seeds_by_span(ctx.n, ctx.ambiguous, self.bar - 1e-9, ctx.k, ctx.w);
-            let shortest = ((ctx.min_coverage.clamp(0.0, 1.0) * ctx.n as f64).ceil() as usize).clamp(1, ctx.n);
-            self.min_seeds = self.seeds_by_span[shortest];
+            self.min_seeds = self.seeds_by_span[shortest_span(ctx.n, ctx.min_coverage)];
         }
     }
 }
