@@ -61,6 +61,14 @@ fn table(bytes: &[u8]) -> Vec<SectionEntry> {
         .collect()
 }
 
+/// The section-table entry of `kind` (every test index has each section).
+fn entry(bytes: &[u8], kind: SectionKind) -> SectionEntry {
+    table(bytes)
+        .into_iter()
+        .find(|e| e.kind == kind as u32)
+        .unwrap_or_else(|| panic!("no {kind:?} section"))
+}
+
 fn put_table(bytes: &mut [u8], entries: &[SectionEntry]) {
     for (i, e) in entries.iter().enumerate() {
         let at = HEADER_LEN + i * SECTION_ENTRY_LEN;
@@ -1096,10 +1104,7 @@ fn regressions() {
 fn edit_section(kind: SectionKind, from: &[u8], to: &[u8]) -> Vec<u8> {
     assert_eq!(from.len(), to.len());
     let mut bytes = index_bytes().to_vec();
-    let e = table(&bytes)
-        .into_iter()
-        .find(|e| e.kind == kind as u32)
-        .expect("section");
+    let e = entry(&bytes, kind);
     let s = &mut bytes[e.offset as usize..(e.offset + e.len) as usize];
     let at = s
         .windows(from.len())
@@ -1187,10 +1192,7 @@ fn extreme_offsets_never_panic() {
 #[test]
 fn a_bucket_shift_of_32_bits_never_panics() {
     let mut bytes = edit_section(SectionKind::Meta, b"\"k\": 14", b"\"k\": 16");
-    let e = table(&bytes)
-        .into_iter()
-        .find(|e| e.kind == SectionKind::Meta as u32)
-        .unwrap();
+    let e = entry(&bytes, SectionKind::Meta);
     let meta = &mut bytes[e.offset as usize..(e.offset + e.len) as usize];
     let at = meta
         .windows(16)
@@ -1227,10 +1229,7 @@ fn a_bucket_shift_of_32_bits_never_panics() {
 #[test]
 fn an_unsorted_digest_permutation_fails_verify() {
     let full = index_bytes();
-    let e = table(full)
-        .into_iter()
-        .find(|e| e.kind == SectionKind::SeqByMd5 as u32)
-        .expect("SeqByMd5 section");
+    let e = entry(full, SectionKind::SeqByMd5);
     assert!(e.len >= 8);
     let mut bytes = full.to_vec();
     let at = e.offset as usize;
@@ -1250,10 +1249,7 @@ fn an_unsorted_digest_permutation_fails_verify() {
 #[test]
 fn an_occurrence_id_outside_its_heap_fails_verify() {
     let full = index_bytes();
-    let e = table(full)
-        .into_iter()
-        .find(|e| e.kind == SectionKind::Occurrences as u32)
-        .expect("Occurrences section");
+    let e = entry(full, SectionKind::Occurrences);
     let mut bytes = full.to_vec();
     // The second entry's `id_start` (its first 8 bytes) ends the first occurrence's id.
     let at = e.offset as usize + std::mem::size_of::<edna_index::schema::OccEntry>();
