@@ -454,6 +454,18 @@ fn random_dna(len: usize, state: &mut u64) -> Vec<u8> {
         .collect()
 }
 
+/// All hits on the plus strand of the references, at `min_identity` over `min_coverage` of the query.
+fn plus_strand_references(min_identity: f64, min_coverage: f64) -> SearchParams {
+    SearchParams {
+        min_identity,
+        min_coverage,
+        max_hits: 0,
+        strand: Strand::Plus,
+        target: Target::References,
+        ..Default::default()
+    }
+}
+
 /// An index in `dir` of one reference sequence, `target`.
 fn index_of_one_target(dir: &Path, target: &[u8]) -> Index {
     let fasta = dir.join("one.fasta");
@@ -492,15 +504,7 @@ fn a_hit_with_one_shared_seed_is_found() {
         })
         .expect("a construction sharing one or two seeds");
     let index = index_of_one_target(tmp.path(), &target);
-    let params = SearchParams {
-        min_identity: 0.97,
-        min_coverage: 0.5,
-        max_hits: 0,
-        strand: Strand::Plus,
-        target: Target::References,
-        ..Default::default()
-    };
-    let r = Searcher::new(&index).search("q", &query, &params);
+    let r = Searcher::new(&index).search("q", &query, &plus_strand_references(0.97, 0.5));
     assert_eq!(
         r.hits.len(),
         1,
@@ -522,18 +526,55 @@ fn a_query_deep_inside_a_long_target_is_found() {
     let mut target = random_dna(40_000, &mut state);
     target[35_000..35_300].copy_from_slice(&query);
     let index = index_of_one_target(tmp.path(), &target);
-    let params = SearchParams {
-        min_identity: 0.97,
-        max_hits: 0,
-        strand: Strand::Plus,
-        target: Target::References,
-        ..Default::default()
-    };
-    let r = Searcher::new(&index).search("q", &query, &params);
+    let r = Searcher::new(&index).search("q", &query, &plus_strand_references(0.97, 0.5));
     assert_eq!(r.hits.len(), 1, "{}", r.status);
     let hit = &r.hits[0];
     assert!((hit.identity - 1.0).abs() < 1e-9, "{}", hit.identity);
     assert_eq!((hit.t_start, hit.t_end), (35_001, 35_300));
+}
+
+/// With coverage 0 the query may hang off the target by its whole length, so an edit-distance placement
+/// entirely off the target costs nothing. The hit must still be the real alignment: the target's 300 bases
+/// at the end of a 16.3 kb query (vsearch aligns it the same way, the rest of the query a terminal gap).
+#[test]
+fn a_target_at_the_end_of_a_long_query_is_found_at_zero_coverage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x5851_f42d_4c95_7f2du64;
+    let target = random_dna(300, &mut state);
+    let mut query = random_dna(16_000, &mut state);
+    query.extend_from_slice(&target);
+    let index = index_of_one_target(tmp.path(), &target);
+    let r = Searcher::new(&index).search("q", &query, &plus_strand_references(0.97, 0.0));
+    assert_eq!(r.hits.len(), 1, "{}", r.status);
+    let hit = &r.hits[0];
+    assert!((hit.identity - 1.0).abs() < 1e-9, "{}", hit.identity);
+    assert_eq!(
+        (hit.q_start, hit.q_end, hit.t_start, hit.t_end),
+        (16_001, 16_300, 1, 300)
+    );
+}
+
+/// The alignment is vsearch's (the best score over the whole target), not the placement with the fewest
+/// edits: here the query's second half opens the target exactly (no edit, the first half hanging off),
+/// while the whole query lies further on with two mismatches, which scores far higher.
+#[test]
+fn a_hit_is_aligned_where_vsearch_aligns_it_not_where_it_has_fewest_edits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x2b99_2ddf_a232_49d6u64;
+    let query = random_dna(188, &mut state);
+    let mut target = query[94..].to_vec();
+    target.extend(random_dna(50, &mut state));
+    let mut inside = query.clone();
+    for p in [40, 140] {
+        inside[p] = if inside[p] == b'A' { b'C' } else { b'A' };
+    }
+    target.extend_from_slice(&inside);
+    let index = index_of_one_target(tmp.path(), &target);
+    let r = Searcher::new(&index).search("q", &query, &plus_strand_references(0.97, 0.5));
+    assert_eq!(r.hits.len(), 1, "{}", r.status);
+    let hit = &r.hits[0];
+    assert_eq!((hit.q_start, hit.q_end, hit.t_start, hit.t_end), (1, 188, 145, 332));
+    assert_eq!(hit.mismatches, 2);
 }
 
 /// Occurrences are spilled to disk while reading and streamed back into the index: a download with

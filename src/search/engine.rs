@@ -824,7 +824,19 @@ impl<'a> Searcher<'a> {
         self.stats.aligned += 1;
         // Align in a window around the best placement; the rest of the target is terminal gap.
         let end = m.target_end as i64 - pad_left as i64 + fs as i64;
-        let (wstart, wend, band) = window(n, tlen, end, m.distance as usize);
+        let mut window = window(n, tlen, end, m.distance as usize);
+        // A placement that may hang off the target has free matches against the padding: with pads as long as
+        // the query it may lie wholly off the target at no cost, and an overhang with fewer edits may score far
+        // below a placement on the target. vsearch aligns against the whole target; so does this, within the
+        // stretch the seeds allow (every alignment within the budget lies there).
+        if end < (n + m.distance as usize) as i64 || end > tlen as i64 {
+            let seeded = (c.dmin != FULL_SCAN).then(|| {
+                let slack = job.max_d as i64 + 2;
+                (c.dmin as i64 - slack, c.dmax as i64 + slack)
+            });
+            window = widen(window, (fs, fe), seeded, n);
+        }
+        let (wstart, wend, band) = window;
         index.seq_range_into(s, wstart, wend, &mut self.align_buf);
         let aln = self.aligner.align(query, &self.align_buf, &v.scoring, Some(band));
         let identity = aln.identity();
@@ -1275,6 +1287,22 @@ fn window(n: usize, tlen: usize, end: i64, dist: usize) -> (usize, usize, Band) 
     // Query base i sits near window position i + (start_est − wstart).
     let band = Band::around(start_est - wstart as i64, radius as u32);
     (wstart, wend, band)
+}
+
+/// The union of an alignment `window` (from [`window`]) with the target stretch `fs..fe` and, in target
+/// coordinates, the seed diagonals `seeded` (every diagonal when unknown), for a query of `n` bases.
+fn widen(
+    window: (usize, usize, Band),
+    (fs, fe): (usize, usize),
+    seeded: Option<(i64, i64)>,
+    n: usize,
+) -> (usize, usize, Band) {
+    let (wstart, wend, band) = window;
+    let (start, end) = (wstart.min(fs), wend.max(fe));
+    let (lo, hi) = seeded.unwrap_or((-(n as i64), end as i64));
+    let lo = lo.min(band.lo + wstart as i64) - start as i64;
+    let hi = hi.max(band.hi + wstart as i64) - start as i64;
+    (start, end, Band::new(lo, hi))
 }
 
 #[allow(clippy::too_many_arguments)]
