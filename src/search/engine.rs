@@ -528,15 +528,17 @@ impl<'a> Searcher<'a> {
         } else {
             edna_seq::kmer::for_each_kmer(query, k, |p, km| kmers.push((p, km)));
         }
+        // Locals, not fields: the compiler cannot keep `self`'s vectors in registers across the stores.
+        let (seeding, touched) = (&mut self.seeding, &mut self.touched);
         for &(qp, km) in &kmers {
             let bit = SeedWindows::bit(qp, n);
             let (seqs, positions) = index.postings_with_positions(km);
             for (&s, &tp) in seqs.iter().zip(positions) {
-                let Some(t) = self.seeding.get_mut(s as usize) else {
+                let Some(t) = seeding.get_mut(s as usize) else {
                     continue;
                 };
                 if t.count == 0 {
-                    self.touched.push(s);
+                    touched.push(s);
                     t.dmin = i16::MAX;
                     t.dmax = i16::MIN;
                 }
@@ -572,6 +574,7 @@ impl<'a> Searcher<'a> {
         let overhang = max_overhang(n, params.min_coverage);
         self.stats.seeded += self.touched.len() as u64;
         let touched = std::mem::take(&mut self.touched);
+        let first_new = out.len();
         for &s in &touched {
             let si = s as usize;
             let tally = std::mem::take(&mut self.seeding[si]);
@@ -584,7 +587,7 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             let shape = per_target.then(|| self.shape(s));
-            let mut c = Candidate {
+            let c = Candidate {
                 count,
                 seq: s,
                 strand: strand as u8,
@@ -612,9 +615,13 @@ impl<'a> Searcher<'a> {
                     }
                 }
             }
-            // Only now, for the few that go on, the sequence table entry (a likely cache miss).
-            c.packed_offset = index.seq_extent(s).0;
+            // Only for the few that go on, the sequence table entry: a likely cache miss, so it is only
+            // requested here and read once the loop is done, when it has arrived.
+            index.prefetch_seq_entry(s);
             out.push(c);
+        }
+        for c in &mut out[first_new..] {
+            c.packed_offset = index.seq_extent(c.seq).0;
         }
         self.touched = touched;
         self.touched.clear();

@@ -467,30 +467,28 @@ impl Index {
     /// [`Index::prefetch_seq_range`] for a sequence whose [`Index::seq_extent`] the caller already has
     /// (saves reading the sequence table again, itself a likely cache miss).
     pub fn prefetch_packed(&self, offset: u64, len: u32, start: usize, end: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let end = end.min(len as usize);
-            if start >= end {
-                return;
-            }
-            let base = usize::try_from(offset).unwrap_or(usize::MAX);
-            let packed = self.b(SectionKind::SeqPacked);
-            let (first, last) = (base.saturating_add(start / 4), base.saturating_add(end.div_ceil(4)));
-            let Some(bytes) = packed.get(first..last.min(packed.len())) else {
-                return;
-            };
-            // One hint per cache line, plus the last byte's line.
-            for b in bytes.iter().step_by(64).chain(bytes.last()) {
-                // SAFETY: a prefetch is a hint that never faults and has no architectural effect; the address
-                // is inside the mapped section anyway.
-                #[allow(unsafe_code)]
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((b as *const u8).cast::<i8>())
-                };
-            }
+        let end = end.min(len as usize);
+        if start >= end {
+            return;
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (offset, len, start, end);
+        let base = usize::try_from(offset).unwrap_or(usize::MAX);
+        let packed = self.b(SectionKind::SeqPacked);
+        let (first, last) = (base.saturating_add(start / 4), base.saturating_add(end.div_ceil(4)));
+        let Some(bytes) = packed.get(first..last.min(packed.len())) else {
+            return;
+        };
+        // One hint per cache line, plus the last byte's line.
+        for b in bytes.iter().step_by(64).chain(bytes.last()) {
+            prefetch(b);
+        }
+    }
+
+    /// Hints the CPU to load sequence `id`'s entry ([`Index::seq_extent`]) soon.
+    #[inline]
+    pub fn prefetch_seq_entry(&self, id: u32) {
+        if let Some(e) = self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize) {
+            prefetch(e);
+        }
     }
 
     /// Unpacks bases `start..end` of sequence `id` into `out` (cleared; clipped to the sequence). Returns
@@ -953,6 +951,20 @@ static ASCII: Decoding = Decoding::new({
     }
     t
 });
+
+/// Hints the CPU to load the cache line holding `value` (nothing on other architectures).
+#[inline]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults and has no architectural effect; the address is that of
+    // a live reference anyway.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((value as *const T).cast::<i8>())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
 
 fn unpack_range(packed: &[u8], start: usize, end: usize, decoding: &Decoding, out: &mut Vec<u8>) {
     let base = out.len();
