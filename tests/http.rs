@@ -695,6 +695,64 @@ async fn streamed_fasta_search() {
     assert_error(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
 }
 
+/// `POST /v1/search/batch` takes the FASTA as the body or as the file of a form upload (what a browser's
+/// file input sends), and picks the output format by `format` or, without it, by `Accept`.
+#[tokio::test]
+async fn batch_search_takes_form_uploads_and_honours_accept() {
+    let app = app();
+    let q = fixture_queries();
+    let fasta: String = q.iter().take(3).map(|(id, s)| format!(">{id}\n{s}\n")).collect();
+    let plain = post_raw(&app, "/v1/search/batch?minIdentity=0.9", "text/x-fasta", fasta.clone()).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.text().lines().count(), 3, "{}", plain.text());
+
+    // A form with a text field first, then the file: the same answer as the plain body.
+    let boundary = "----edna-test-boundary";
+    let form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nnot sequences\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"asvs.fasta\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n{fasta}\r\n--{boundary}--\r\n"
+    );
+    let ct = format!("multipart/form-data; boundary={boundary}");
+    let uploaded = post_raw(&app, "/v1/search/batch?minIdentity=0.9", &ct, form.clone()).await;
+    assert_eq!(uploaded.status, StatusCode::OK);
+    assert_eq!(uploaded.text(), plain.text());
+
+    // A form without a file part, a truncated form and a form without a boundary: clear errors.
+    let no_file =
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nx\r\n--{boundary}--\r\n");
+    let r = post_raw(&app, "/v1/search/batch", &ct, no_file).await;
+    assert!(r.text().contains("no file part"), "{}", r.text());
+    let r = post_raw(&app, "/v1/search/batch", &ct, form[..form.len() / 2].to_string()).await;
+    assert!(r.text().contains("\"error\""), "{}", r.text());
+    let r = post_raw(&app, "/v1/search/batch", "multipart/form-data", fasta.clone()).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_request");
+
+    // Accept chooses the format when `format` is absent; `format` wins over it.
+    for (accept, first) in [("text/tab-separated-values", "qseqid\t"), ("application/x-ndjson", "{")] {
+        let req = Request::post("/v1/search/batch?minIdentity=0.9")
+            .header(header::CONTENT_TYPE, "text/x-fasta")
+            .header(header::ACCEPT, accept)
+            .body(Body::from(fasta.clone()))
+            .expect("request");
+        let r = send(&app, req).await;
+        assert!(r.text().starts_with(first), "{accept}: {}", r.text());
+    }
+    let req = Request::post("/v1/search/batch?format=blast6&minIdentity=0.9")
+        .header(header::CONTENT_TYPE, "text/x-fasta")
+        .header(header::ACCEPT, "text/tab-separated-values")
+        .body(Body::from(fasta))
+        .expect("request");
+    let r = send(&app, req).await;
+    assert!(!r.text().starts_with("qseqid"), "{}", r.text());
+    assert_eq!(
+        r.text().lines().next().map(|l| l.split('\t').count()),
+        Some(12),
+        "{}",
+        r.text()
+    );
+}
+
 #[tokio::test]
 async fn openapi_metrics_cors_and_page() {
     let app = app();

@@ -391,7 +391,8 @@ pub fn router(state: AppState) -> Router {
         // native
         .route("/v1/index", get(native::index_meta))
         .route("/v1/search", post(native::search))
-        .route("/v1/search/stream", post(stream::search_stream))
+        .route("/v1/search/batch", post(stream::search_batch))
+        .route("/v1/search/stream", post(stream::search_batch))
         .route("/v1/validation/sequence", get(native::validate))
         .route("/v1/sequence/{id}", get(native::sequence))
         .route("/v1/taxon", get(native::taxon_search))

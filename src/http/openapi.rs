@@ -145,6 +145,19 @@ fn spec() -> Value {
             "license": {"name": "MIT OR Apache-2.0"}
         }
     });
+    let batch_search = json!({"post": {"summary": "Search a FASTA/FASTQ body of any size (up to 1 GB by default), results streamed in input order (`/v1/search/stream` is the same endpoint)",
+        "parameters": [
+            qp("format", "json (JSON lines, default), tsv or blast6; without it, the Accept header (application/x-ndjson, text/tab-separated-values, text/x-blast6)", json!({"type": "string", "enum": ["json", "tsv", "blast6"]})),
+            qp("minIdentity", "Default 0.97", json!({"type": "number"})), qp("minCoverage", "Default 0.5", json!({"type": "number"})),
+            qp("maxHits", "Default 100", json!({"type": "integer"})), qp("marker", "Only targets of this marker", json!({"type": "string"})),
+            qp("target", "references, occurrences or all (default)", json!({"type": "string"})), qp("strand", "both (default) or plus", json!({"type": "string"})),
+            qp("include", "taxon: add a consensus assignment per query (json)", json!({"type": "string"}))],
+        "requestBody": {"required": true, "content": {"text/x-fasta": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}},
+            "multipart/form-data": {"schema": {"type": "object", "description": "The first part with a filename (or named file, fasta or sequences) is the FASTA/FASTQ; other parts are ignored",
+                "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+        "responses": {"200": {"description": "JSON lines (application/x-ndjson) or TSV; an error after the first byte (malformed record or form, body over the limit) ends the stream with an error line"},
+            "400": err("A bad parameter, or a form without a boundary"), "413": err("Content-Length over the stream limit"), "415": err("Not a FASTA body or form upload"),
+            "422": err("A marker the index does not have"), "503": err("All search slots taken")}}});
     let paths: Vec<(&str, Value)> = vec![
         (
             "/health",
@@ -223,20 +236,8 @@ fn spec() -> Value {
                 "requestBody": body(r("SearchRequest")),
                 "responses": responses(("200", ok("Results in input order", json!({"type": "object", "properties": {"params": {"type": "object"}, "results": {"type": "array", "items": r("SearchResult")}}}))), search_errors(false))}}),
         ),
-        (
-            "/v1/search/stream",
-            json!({"post": {"summary": "Search a FASTA/FASTQ body of any size (up to 1 GB by default), results streamed in input order",
-                "parameters": [
-                    qp("format", "json (JSON lines, default), tsv or blast6", json!({"type": "string", "enum": ["json", "tsv", "blast6"]})),
-                    qp("minIdentity", "Default 0.97", json!({"type": "number"})), qp("minCoverage", "Default 0.5", json!({"type": "number"})),
-                    qp("maxHits", "Default 100", json!({"type": "integer"})), qp("marker", "Only targets of this marker", json!({"type": "string"})),
-                    qp("target", "references, occurrences or all (default)", json!({"type": "string"})), qp("strand", "both (default) or plus", json!({"type": "string"})),
-                    qp("include", "taxon: add a consensus assignment per query (json)", json!({"type": "string"}))],
-                "requestBody": {"required": true, "content": {"text/x-fasta": {"schema": {"type": "string"}}, "text/plain": {"schema": {"type": "string"}}}},
-                "responses": {"200": {"description": "JSON lines (application/x-ndjson) or TSV; an error after the first byte ends the stream with an error line"},
-                    "400": err("A bad parameter"), "413": err("Content-Length over the stream limit"), "415": err("Not a FASTA body"),
-                    "422": err("A marker the index does not have"), "503": err("All search slots taken")}}}),
-        ),
+        ("/v1/search/batch", batch_search.clone()),
+        ("/v1/search/stream", batch_search),
         (
             "/v1/validation/sequence",
             json!({"get": {"summary": "GBIF's sequence normaliser (same fields as api.gbif.org /v1/validation/sequence)",

@@ -1,5 +1,7 @@
-//! `POST /v1/search/stream`: a FASTA/FASTQ body of any size (up to `stream_limit`) searched as it arrives,
-//! results streamed back in input order as JSON lines, TSV or BLAST tabular — the CLI's batch output.
+//! `POST /v1/search/batch` (also served as `/v1/search/stream`): a FASTA/FASTQ body of any size (up to
+//! `stream_limit`), sent as is or as the file of a `multipart/form-data` upload, searched as it arrives, results
+//! streamed back in input order as JSON lines, TSV or BLAST tabular (by `format`, else by `Accept`) — the
+//! CLI's batch output.
 //!
 //! Memory stays bounded whatever the size: the body is read through a small channel by a parser thread,
 //! records go to the search threads in batches of [`BATCH`], and output chunks leave through another small
@@ -57,19 +59,114 @@ fn error_line(format: Format, code: &str, message: &str) -> Bytes {
     }
 }
 
-/// `POST /v1/search/stream?format=json|tsv|blast6&minIdentity=&minCoverage=&maxHits=&marker=&target=&strand=&include=taxon`
-/// with a FASTA or FASTQ body.
-pub async fn search_stream(state: AppState, params: Params, req: Request) -> Result<Response, ApiError> {
+/// Where the FASTA/FASTQ bytes of a request come from.
+enum Upload {
+    /// The body itself.
+    Raw(axum::body::BodyDataStream),
+    /// A form upload (boxed: a parser and a field are large).
+    Form(Box<FormUpload>),
+}
+
+/// A `multipart/form-data` body and, once found, its file part.
+struct FormUpload {
+    parts: multer::Multipart<'static>,
+    file: Option<multer::Field<'static>>,
+}
+
+/// Form fields taken as the sequences when no part carries a file name.
+const SEQUENCE_FIELDS: [&str; 3] = ["file", "fasta", "sequences"];
+
+impl Upload {
+    /// The next chunk of sequence bytes; `None` at the end. Of a form, only the first part with a file name
+    /// (or named as in [`SEQUENCE_FIELDS`]) is read.
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, String> {
+        match self {
+            Upload::Raw(body) => match body.next().await {
+                None => Ok(None),
+                Some(Ok(b)) => Ok(Some(b)),
+                Some(Err(_)) => Err("could not read the request body".into()),
+            },
+            Upload::Form(form) => loop {
+                if let Some(f) = &mut form.file {
+                    return f.chunk().await.map_err(form_error);
+                }
+                match form.parts.next_field().await {
+                    Ok(Some(f)) => {
+                        let wanted = f.file_name().is_some()
+                            || f.name()
+                                .is_some_and(|n| SEQUENCE_FIELDS.iter().any(|w| n.eq_ignore_ascii_case(w)));
+                        if wanted {
+                            form.file = Some(f);
+                        }
+                    }
+                    Ok(None) => {
+                        return Err(format!(
+                            "the multipart body has no file part (a part with a filename, or named {})",
+                            SEQUENCE_FIELDS.join(", ")
+                        ))
+                    }
+                    Err(e) => return Err(form_error(e)),
+                }
+            },
+        }
+    }
+}
+
+/// The message of a form upload that cannot be read.
+fn form_error(e: multer::Error) -> String {
+    match e {
+        multer::Error::StreamSizeExceeded { limit } => format!("request body exceeds the limit of {limit} bytes"),
+        e => format!("malformed multipart body: {e}"),
+    }
+}
+
+/// The output format an `Accept` header asks for, if it names one.
+fn format_accepted(accept: &str) -> Option<Format> {
+    accept.split(',').find_map(|range| {
+        match range
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "application/x-ndjson" | "application/jsonl" | "application/json" => Some(Format::Json),
+            "text/tab-separated-values" | "text/tsv" => Some(Format::Tsv),
+            "text/x-blast6" => Some(Format::Blast6),
+            _ => None,
+        }
+    })
+}
+
+/// `POST /v1/search/batch?format=json|tsv|blast6&minIdentity=&minCoverage=&maxHits=&marker=&target=&strand=&include=taxon`
+/// with a FASTA or FASTQ body, or a `multipart/form-data` body whose file part holds one.
+pub async fn search_batch(state: AppState, params: Params, req: Request) -> Result<Response, ApiError> {
+    let limit = state.limits().stream_limit;
+    let mut form_boundary = None;
     if let Some(ct) = super::extract::media_type(req.headers()) {
-        let ok = ct.starts_with("text/")
-            || matches!(
-                ct.as_str(),
-                "" | "application/octet-stream" | "application/x-fasta" | "application/x-fastq"
+        if ct == "multipart/form-data" {
+            let full = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            form_boundary = Some(
+                multer::parse_boundary(full)
+                    .map_err(|_| ApiError::bad_request("multipart/form-data without a boundary parameter"))?,
             );
-        if !ok {
-            return Err(ApiError::unsupported_media(format!(
-                "expected a FASTA/FASTQ body (text/plain or application/x-fasta), got {ct:?}; JSON goes to POST /v1/search"
-            )));
+        } else {
+            let ok = ct.starts_with("text/")
+                || matches!(
+                    ct.as_str(),
+                    "" | "application/octet-stream" | "application/x-fasta" | "application/x-fastq"
+                );
+            if !ok {
+                return Err(ApiError::unsupported_media(format!(
+                    "expected a FASTA/FASTQ body (text/plain, application/x-fasta or a multipart/form-data \
+                     upload), got {ct:?}; JSON goes to POST /v1/search"
+                )));
+            }
         }
     }
     if req
@@ -81,14 +178,19 @@ pub async fn search_stream(state: AppState, params: Params, req: Request) -> Res
             "compressed request bodies are not supported; send plain FASTA",
         ));
     }
-    let limit = state.limits().stream_limit;
     if content_length(req.headers()).is_some_and(|n| n > limit) {
         return Err(ApiError::too_large(format!(
             "request body exceeds the limit of {limit} bytes"
         )));
     }
+    let accepted = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(format_accepted);
     let format = match params.get(&["format"]).map(str::to_ascii_lowercase).as_deref() {
-        None | Some("json") | Some("jsonl") | Some("ndjson") => Format::Json,
+        None => accepted.unwrap_or(Format::Json),
+        Some("json") | Some("jsonl") | Some("ndjson") => Format::Json,
         Some("tsv") => Format::Tsv,
         Some("blast6") | Some("blast6out") => Format::Blast6,
         Some(f) => {
@@ -135,15 +237,27 @@ pub async fn search_stream(state: AppState, params: Params, req: Request) -> Res
 
     // Body → parser thread.
     let (body_tx, body_rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
-    let mut body = req.into_body().into_data_stream();
+    let body = req.into_body().into_data_stream();
+    let mut upload = match form_boundary {
+        Some(boundary) => {
+            // The whole form counts against the limit, not only the file part.
+            let constraints = multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit));
+            Upload::Form(Box::new(FormUpload {
+                parts: multer::Multipart::with_constraints(body, boundary, constraints),
+                file: None,
+            }))
+        }
+        None => Upload::Raw(body),
+    };
     let idle = state.limits().body_timeout;
     tokio::spawn(async move {
         let mut total: u64 = 0;
         loop {
             // A client that stops sending must not hold a search slot forever.
-            let chunk = match tokio::time::timeout(idle, body.next()).await {
-                Ok(Some(c)) => c,
-                Ok(None) => return,
+            let chunk = match tokio::time::timeout(idle, upload.next_chunk()).await {
+                Ok(Ok(Some(c))) => Ok(c),
+                Ok(Ok(None)) => return,
+                Ok(Err(msg)) => Err(io::Error::other(msg)),
                 Err(_) => {
                     let msg = format!("no request data for {} s", idle.as_secs());
                     let _ = body_tx.send(Err(io::Error::new(io::ErrorKind::TimedOut, msg))).await;
@@ -163,7 +277,7 @@ pub async fn search_stream(state: AppState, params: Params, req: Request) -> Res
                     }
                     Ok(b)
                 }
-                Err(_) => Err(io::Error::other("could not read the request body")),
+                Err(e) => Err(e),
             };
             let failed = item.is_err();
             if body_tx.send(item).await.is_err() || failed {
