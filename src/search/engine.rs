@@ -1296,8 +1296,12 @@ fn window(n: usize, tlen: usize, end: i64, dist: usize) -> (usize, usize, Band) 
     (wstart, wend, band)
 }
 
+/// Band cells a widened alignment may hold (one traceback byte each), unless the window it widens held more.
+const WIDE_ALIGNMENT_CELLS: u64 = 1 << 24;
+
 /// The union of an alignment `window` (from [`window`]) with the target stretch `fs..fe` and, in target
-/// coordinates, the seed diagonals `seeded` (every diagonal when unknown), for a query of `n` bases.
+/// coordinates, the seed diagonals `seeded` (every diagonal when unknown), for a query of `n` bases; the
+/// window unchanged when the union would hold more than [`WIDE_ALIGNMENT_CELLS`] (and more than it).
 fn widen(
     window: (usize, usize, Band),
     (fs, fe): (usize, usize),
@@ -1309,7 +1313,13 @@ fn widen(
     let (lo, hi) = seeded.unwrap_or((-(n as i64), end as i64));
     let lo = lo.min(band.lo + wstart as i64) - start as i64;
     let hi = hi.max(band.hi + wstart as i64) - start as i64;
-    (start, end, Band::new(lo, hi))
+    let wide = Band::new(lo, hi);
+    // A row and a column each hold at most one cell per diagonal.
+    let cells = |band: Band, len: usize| band.width().saturating_mul(n.min(len) as u64);
+    if cells(wide, end - start) > WIDE_ALIGNMENT_CELLS.max(cells(band, wend - wstart)) {
+        return window;
+    }
+    (start, end, wide)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1414,6 +1424,18 @@ fn eligible(index: &Index, seq: u32, target: Target, want: Option<&str>) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_widened_alignment_window_is_capped() {
+        // A 300-bp stretch with the seeds 16,000 bases into the query: widened (≈ 0.3 M cells).
+        let old = window(16_300, 300, 2, 0);
+        let (start, end, band) = widen(old, (0, 300), Some((-16_506, -15_494)), 16_300);
+        assert_eq!((start, end), (0, 300));
+        assert!(band.lo <= -16_506 && band.hi >= -15_494, "{band:?}");
+        // Every diagonal of a 10 kb query against a 30 kb stretch would be 300 M cells: left as it was.
+        let old = window(10_000, 30_000, 20_000, 10);
+        assert_eq!(widen(old, (0, 30_000), None, 10_000), old);
+    }
 
     #[test]
     fn seed_bound_examples() {
