@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use edna_index::Index;
 use edna_index_builder::build::{build, BuildConfig, NoProgress};
 use edna_search::defaults::{default_build_config, repo_root};
-use edna_search::search::{QueryStatus, SearchParams, Searcher, Strand, Target};
+use edna_search::search::{Hit, QueryStatus, SearchParams, Searcher, Strand, Target};
 
 fn build_default(dir: &Path) -> Index {
     let cfg = default_build_config(&repo_root(), dir.to_path_buf());
@@ -466,6 +466,13 @@ fn plus_strand_references(min_identity: f64, min_coverage: f64) -> SearchParams 
     }
 }
 
+/// The single hit of `query` on the plus strand of `index`'s references (fails the test unless exactly one).
+fn single_hit(index: &Index, query: &[u8], min_identity: f64, min_coverage: f64) -> Hit {
+    let r = Searcher::new(index).search("q", query, &plus_strand_references(min_identity, min_coverage));
+    assert_eq!(r.hits.len(), 1, "{}", r.status);
+    r.hits[0].clone()
+}
+
 /// An index in `dir` of one reference sequence, `target`.
 fn index_of_one_target(dir: &Path, target: &[u8]) -> Index {
     let fasta = dir.join("one.fasta");
@@ -526,9 +533,7 @@ fn a_query_deep_inside_a_long_target_is_found() {
     let mut target = random_dna(40_000, &mut state);
     target[35_000..35_300].copy_from_slice(&query);
     let index = index_of_one_target(tmp.path(), &target);
-    let r = Searcher::new(&index).search("q", &query, &plus_strand_references(0.97, 0.5));
-    assert_eq!(r.hits.len(), 1, "{}", r.status);
-    let hit = &r.hits[0];
+    let hit = single_hit(&index, &query, 0.97, 0.5);
     assert!((hit.identity - 1.0).abs() < 1e-9, "{}", hit.identity);
     assert_eq!((hit.t_start, hit.t_end), (35_001, 35_300));
 }
@@ -544,9 +549,7 @@ fn a_target_at_the_end_of_a_long_query_is_found_at_zero_coverage() {
     let mut query = random_dna(16_000, &mut state);
     query.extend_from_slice(&target);
     let index = index_of_one_target(tmp.path(), &target);
-    let r = Searcher::new(&index).search("q", &query, &plus_strand_references(0.97, 0.0));
-    assert_eq!(r.hits.len(), 1, "{}", r.status);
-    let hit = &r.hits[0];
+    let hit = single_hit(&index, &query, 0.97, 0.0);
     assert!((hit.identity - 1.0).abs() < 1e-9, "{}", hit.identity);
     assert_eq!(
         (hit.q_start, hit.q_end, hit.t_start, hit.t_end),
@@ -570,9 +573,7 @@ fn a_hit_is_aligned_where_vsearch_aligns_it_not_where_it_has_fewest_edits() {
     }
     target.extend_from_slice(&inside);
     let index = index_of_one_target(tmp.path(), &target);
-    let r = Searcher::new(&index).search("q", &query, &plus_strand_references(0.97, 0.5));
-    assert_eq!(r.hits.len(), 1, "{}", r.status);
-    let hit = &r.hits[0];
+    let hit = single_hit(&index, &query, 0.97, 0.5);
     assert_eq!((hit.q_start, hit.q_end, hit.t_start, hit.t_end), (1, 188, 145, 332));
     assert_eq!(hit.mismatches, 2);
 }
