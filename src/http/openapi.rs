@@ -389,7 +389,8 @@ fn spec() -> Value {
             "Assignment",
             json!({"type": "object", "properties": {
                 "matchType": {"type": "string"}, "bestIdentity": {"type": "number", "nullable": true}, "bestReference": {"type": "string", "nullable": true},
-                "taxon": {"$ref": "#/components/schemas/TaxonRef"}, "lineage": {"type": "array", "items": {"$ref": "#/components/schemas/TaxonRef"}},
+                "taxon": {"allOf": [{"$ref": "#/components/schemas/TaxonRef"}], "nullable": true, "description": "null when no reference hit gives a consensus"},
+                "lineage": {"type": "array", "items": {"$ref": "#/components/schemas/TaxonRef"}},
                 "hitsUsed": {"type": "integer"}, "distinctTaxa": {"type": "integer"}, "agreement": {"type": "number"}, "margin": {"type": "number"},
                 "occurrenceCount": {"type": "integer", "nullable": true, "description": "Occurrences published under the consensus taxon's name"}}}),
         ),
