@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::windows::SeedWindows;
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
+use edna_align::max_edits_for_identity_in;
 use edna_align::myers::lanes::{
     narrow_lanes, wide_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, MAX_WIDE_LANES, PAD_SLOT, WIDE_BAND_ROWS,
 };
@@ -698,9 +699,12 @@ impl<'a> Searcher<'a> {
             if c.count < bar.min_seeds {
                 continue;
             }
-            let max_d = bar.max_d;
-            self.stats.candidates += 1;
             let n = v.ctx.n;
+            // The budget of this target: one not much longer than the query caps the identity further.
+            let max_d = bar
+                .max_d
+                .min(max_edits_for_identity_in(n, c.tlen as usize, bar.bar - 1e-9));
+            self.stats.candidates += 1;
             let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
             // Every alignment with at most max_d errors that contains one of the seeds lies inside
             // [dmin − max_d, dmax + n + max_d]; scan only that stretch (all of it when a position is unknown).

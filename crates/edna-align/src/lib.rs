@@ -17,4 +17,6 @@ pub mod myers;
 
 pub use align::{align, Aligner, Alignment, Band, CigarStyle, Op, Scoring};
 pub use iupac::{compatible, nt_mask, NT_MASK};
-pub use myers::{identity_upper_bound, max_edits_for_identity, Hit, MyersQuery};
+pub use myers::{
+    identity_upper_bound, identity_upper_bound_in, max_edits_for_identity, max_edits_for_identity_in, Hit, MyersQuery,
+};

@@ -398,5 +398,58 @@ pub fn max_edits_for_identity(qlen: usize, min_identity: f64) -> u32 {
     d
 }
 
+/// [`identity_upper_bound`] for a target of `tlen` bases: also `M ≤ tlen − X − D` (every compatible pair and
+/// every target base against a gap uses a distinct target base), which caps identity well below
+/// `qlen / (qlen + d)` when the target is not much longer than the query.
+///
+/// # Proof
+///
+/// With the terms of [`identity_upper_bound`]: `e = X + I + D ≥ d`, `M ≤ qlen − X − I` and `M ≤ tlen − X − D`.
+/// For a fixed `e`, `M / (M + e)` grows with `M`, and `X > 0` only lowers both caps, so the best case has
+/// `X = 0` and `I + D = e`: `M ≤ max over I of min(qlen − I, tlen − e + I) ≤ min(qlen, tlen, (qlen + tlen − e) / 2)`
+/// (the two caps cross at `I = (qlen − tlen + e) / 2`). That cap does not grow with `e`, nor does
+/// `M / (M + e)` for a fixed `M`, so `e ≥ d` gives `identity ≤ M* / (M* + d)` with
+/// `M* = min(qlen, tlen, (qlen + tlen − d) / 2)` (0 when `M* ≤ 0` and `d > 0`).
+pub fn identity_upper_bound_in(qlen: usize, tlen: usize, edit_distance: u32) -> f64 {
+    if edit_distance == 0 {
+        return identity_upper_bound(qlen, 0);
+    }
+    let d = edit_distance as f64;
+    let m = (qlen as f64)
+        .min(tlen as f64)
+        .min((qlen as f64 + tlen as f64 - d) / 2.0);
+    if m <= 0.0 {
+        0.0
+    } else {
+        m / (m + d)
+    }
+}
+
+/// Largest `d` with `identity_upper_bound_in(qlen, tlen, d) >= min_identity`, never above
+/// [`max_edits_for_identity`]`(qlen, min_identity)`: the edit budget of one target.
+pub fn max_edits_for_identity_in(qlen: usize, tlen: usize, min_identity: f64) -> u32 {
+    let cap = max_edits_for_identity(qlen, min_identity);
+    if cap == u32::MAX || cap == 0 {
+        return cap;
+    }
+    let mut d = cap;
+    let p = min_identity;
+    // The budget of the bound, d ≤ min(qlen, tlen)·(1−p)/p and d ≤ (qlen + tlen)·(1−p)/(1+p), then settled
+    // against the predicate itself as for the query alone.
+    let est = ((tlen as f64) * (1.0 - p) / p)
+        .min((qlen + tlen) as f64 * (1.0 - p) / (1.0 + p))
+        .floor();
+    if est >= 0.0 && est < d as f64 {
+        d = est as u32;
+    }
+    while d > 0 && identity_upper_bound_in(qlen, tlen, d) < p {
+        d -= 1;
+    }
+    while d < cap && identity_upper_bound_in(qlen, tlen, d + 1) >= p {
+        d += 1;
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests;

@@ -269,6 +269,46 @@ proptest! {
         let d2 = mq.best_with_overhang(&t, u32::MAX, lead.max(trail)).unwrap().distance;
         prop_assert!(a.identity() <= identity_upper_bound(q.len(), d2),
             "id {} d2 {} ops {:?}", a.identity(), d2, a.ops);
+        // And with the target's length too.
+        prop_assert!(a.identity() <= identity_upper_bound_in(q.len(), t.len(), d),
+            "id {} d {} ops {:?}", a.identity(), d, a.ops);
+        prop_assert!(a.identity() <= identity_upper_bound_in(q.len(), t.len(), d2),
+            "id {} d2 {} ops {:?}", a.identity(), d2, a.ops);
+    }
+
+    /// The target-length bound, on alignments that use every kind of edit: a query against a copy with
+    /// substitutions, insertions and deletions, at any identity.
+    #[test]
+    fn prop_identity_bound_in_target_is_lossless(
+        q in proptest::collection::vec(0u8..4, 1..200),
+        edits in proptest::collection::vec((0usize..1000, 0u8..3, 0u8..4), 0..40),
+    ) {
+        let q: Vec<u8> = q.iter().map(|&b| b"ACGT"[b as usize]).collect();
+        let mut t = q.clone();
+        for &(at, kind, b) in &edits {
+            let i = at % (t.len() + 1);
+            let base = b"ACGT"[b as usize];
+            match kind {
+                0 if i < t.len() => t[i] = base,
+                1 => t.insert(i, base),
+                _ if i < t.len() => { t.remove(i); }
+                _ => t.push(base),
+            }
+        }
+        let a = align(&q, &t, &Scoring::vsearch(), None);
+        let d = MyersQuery::new(&q).best_with_overhang(&t, u32::MAX, q.len()).unwrap().distance;
+        prop_assert!(a.identity() <= identity_upper_bound_in(q.len(), t.len(), d),
+            "id {} d {} q {} t {}", a.identity(), d, q.len(), t.len());
+    }
+
+    #[test]
+    fn prop_max_edits_in_target_is_the_exact_threshold(qlen in 1usize..3000, tlen in 0usize..3000, p in 0.5f64..=1.0) {
+        let d = max_edits_for_identity_in(qlen, tlen, p);
+        prop_assert!(d <= max_edits_for_identity(qlen, p));
+        prop_assert!(d == 0 || identity_upper_bound_in(qlen, tlen, d) >= p);
+        if d < max_edits_for_identity(qlen, p) {
+            prop_assert!(identity_upper_bound_in(qlen, tlen, d + 1) < p, "q {} t {} p {} d {}", qlen, tlen, p, d);
+        }
     }
 
     #[test]
