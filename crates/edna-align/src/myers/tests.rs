@@ -301,6 +301,44 @@ proptest! {
             "id {} d {} q {} t {}", a.identity(), d, q.len(), t.len());
     }
 
+    /// The target-length bound is attained: by a target that only adds bases (`q / (q + d)`, the old bound) and
+    /// by one that drops as many bases as it adds, where the old bound `q / (q + d)` is far too generous.
+    #[test]
+    fn prop_identity_bound_in_target_is_tight(seed in any::<u64>(), len in 200usize..300, k in 1usize..4) {
+        // Random bases from the seed (shrinking a vector would reach homopolymers, where the edits blur).
+        let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let q: Vec<u8> = (0..len + 16)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                b"ACGT"[(state >> 33) as usize % 4]
+            })
+            .skip(16)
+            .collect();
+        let sc = Scoring::vsearch();
+        // k bases added at 50, 75, 100.
+        let mut added = q.clone();
+        for i in 0..k {
+            added.insert(50 + 25 * i, b'A');
+        }
+        // And k bases dropped further on, 25 apart.
+        let mut both = added.clone();
+        for i in 0..k {
+            both.remove(130 + 24 * i);
+        }
+        for t in [added, both] {
+            let a = align(&q, &t, &sc, None);
+            // No overhang: the whole query aligns (with overhang the first edit could hang off for free).
+            let d = MyersQuery::new(&q).best_with_overhang(&t, u32::MAX, 0).unwrap().distance;
+            let bound = identity_upper_bound_in(q.len(), t.len(), d);
+            prop_assert!(a.identity() <= bound + 1e-12);
+            // The alignment found has exactly the edits made (random sequence: no cheaper path), so the bound is met.
+            prop_assert_eq!(a.columns, a.matches + d);
+            prop_assert!((a.identity() - bound).abs() < 1e-12, "id {} bound {} d {}", a.identity(), bound, d);
+        }
+    }
+
     #[test]
     fn prop_max_edits_in_target_is_the_exact_threshold(qlen in 1usize..3000, tlen in 0usize..3000, p in 0.5f64..=1.0) {
         let d = max_edits_for_identity_in(qlen, tlen, p);
