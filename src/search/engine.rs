@@ -700,10 +700,13 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             let n = v.ctx.n;
-            // The budget of this target: one not much longer than the query caps the identity further.
-            let max_d = bar
-                .max_d
-                .min(max_edits_for_identity_in(n, c.tlen as usize, bar.bar - 1e-9));
+            // The budget of this target: one not much longer than the query caps the identity further (from
+            // n + max_d bases on, the bound is the query's own).
+            let max_d = if (c.tlen as usize) < n + bar.max_d as usize {
+                max_edits_for_identity_in(n, c.tlen as usize, bar.bar - 1e-9, bar.max_d)
+            } else {
+                bar.max_d
+            };
             self.stats.candidates += 1;
             let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
             // Every alignment with at most max_d errors that contains one of the seeds lies inside

@@ -425,23 +425,20 @@ pub fn identity_upper_bound_in(qlen: usize, tlen: usize, edit_distance: u32) -> 
     }
 }
 
-/// Largest `d` with `identity_upper_bound_in(qlen, tlen, d) >= min_identity`, never above
-/// [`max_edits_for_identity`]`(qlen, min_identity)`: the edit budget of one target.
-pub fn max_edits_for_identity_in(qlen: usize, tlen: usize, min_identity: f64) -> u32 {
-    let cap = max_edits_for_identity(qlen, min_identity);
-    if cap == u32::MAX || cap == 0 {
+/// Largest `d ≤ cap` with `identity_upper_bound_in(qlen, tlen, d) >= min_identity` (0 when none): the edit
+/// budget of one target, where `cap` is the query's own, [`max_edits_for_identity`]`(qlen, min_identity)` or
+/// less. Cheap enough to call per candidate: a closed form, settled against the predicate.
+pub fn max_edits_for_identity_in(qlen: usize, tlen: usize, min_identity: f64, cap: u32) -> u32 {
+    let p = min_identity;
+    if cap == 0 || p.is_nan() || p <= 0.0 {
         return cap;
     }
-    let mut d = cap;
-    let p = min_identity;
-    // The budget of the bound, d ≤ min(qlen, tlen)·(1−p)/p and d ≤ (qlen + tlen)·(1−p)/(1+p), then settled
-    // against the predicate itself as for the query alone.
+    // identity_upper_bound_in ≥ p ⟺ d ≤ min(qlen, tlen)·(1−p)/p and d ≤ (qlen + tlen)·(1−p)/(1+p); the
+    // query's own term is in `cap`.
     let est = ((tlen as f64) * (1.0 - p) / p)
         .min((qlen + tlen) as f64 * (1.0 - p) / (1.0 + p))
         .floor();
-    if est >= 0.0 && est < d as f64 {
-        d = est as u32;
-    }
+    let mut d = if est < cap as f64 { est.max(0.0) as u32 } else { cap };
     while d > 0 && identity_upper_bound_in(qlen, tlen, d) < p {
         d -= 1;
     }

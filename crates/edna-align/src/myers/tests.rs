@@ -341,10 +341,11 @@ proptest! {
 
     #[test]
     fn prop_max_edits_in_target_is_the_exact_threshold(qlen in 1usize..3000, tlen in 0usize..3000, p in 0.5f64..=1.0) {
-        let d = max_edits_for_identity_in(qlen, tlen, p);
-        prop_assert!(d <= max_edits_for_identity(qlen, p));
+        let cap = max_edits_for_identity(qlen, p);
+        let d = max_edits_for_identity_in(qlen, tlen, p, cap);
+        prop_assert!(d <= cap);
         prop_assert!(d == 0 || identity_upper_bound_in(qlen, tlen, d) >= p);
-        if d < max_edits_for_identity(qlen, p) {
+        if d < cap {
             prop_assert!(identity_upper_bound_in(qlen, tlen, d + 1) < p, "q {} t {} p {} d {}", qlen, tlen, p, d);
         }
     }
