@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`model`]: the plain records readers produce.
-//! - [`reference`]: reference-library readers (FASTA header styles, side taxonomy tables, GBIF refdb packages).
+//! - [`reference`](mod@reference): reference-library readers (FASTA header styles, side taxonomy tables, GBIF refdb packages).
 //! - [`dwca`]: Darwin Core Archive readers (meta.xml, zip, tables, DNA-derived-data extension).
 
 #![warn(missing_docs)]

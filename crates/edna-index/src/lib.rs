@@ -1,14 +1,14 @@
 //! The edna-search index format: one crate owns the bytes.
 //!
 //! An index is a directory holding `index.edna`, a single little-endian file of 64-byte-aligned sections
-//! behind a fixed header and a section table (layout in [`format`], and in ARCHITECTURE.md). The
+//! behind a fixed header and a section table (layout in [`format`](mod@format), and in ARCHITECTURE.md). The
 //! [`writer`] streams sections to a temporary file and publishes the directory atomically; the
 //! [`reader`] memory-maps the file and hands out typed slices without copying or deserialising the big
 //! sections, so opening costs a few header checks; [`Index::verify`] checks every checksum and
 //! cross-reference.
 //!
 //! # Layout
-//! - [`format`]: magic, version, header and section-table structs, section kinds.
+//! - [`format`](mod@format): magic, version, header and section-table structs, section kinds.
 //! - [`schema`]: the fixed-width records stored in sections (sequences, references, taxa, occurrences).
 //! - [`writer`]: `IndexWriter` (sections → temp file → fsync → rename).
 //! - [`reader`]: `IndexFile` (mmap + header checks) and [`Index`] (typed, validated accessors).
