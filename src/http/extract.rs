@@ -75,9 +75,14 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// The message of a body over its size limit, for the 413 and for the error line of a stream.
+pub fn over_limit(limit: u64) -> String {
+    format!("request body exceeds the limit of {limit} bytes")
+}
+
 /// Reads a whole body, refusing more than `limit` bytes (413) without buffering past it.
 pub async fn read_body(req: Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::too_large(format!("request body exceeds the limit of {limit} bytes"));
+    let too_large = || ApiError::too_large(over_limit(limit as u64));
     if let Some(len) = content_length(req.headers()) {
         if len > limit as u64 {
             return Err(too_large());

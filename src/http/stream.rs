@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
-use super::extract::{content_length, Params};
+use super::extract::{content_length, over_limit, Params};
 use super::native::{fraction, known_marker};
 use super::AppState;
 use crate::output::{self, Format};
@@ -115,7 +115,7 @@ impl Upload {
 /// The message of a form upload that cannot be read.
 fn form_error(e: multer::Error) -> String {
     match e {
-        multer::Error::StreamSizeExceeded { limit } => format!("request body exceeds the limit of {limit} bytes"),
+        multer::Error::StreamSizeExceeded { limit } => over_limit(limit),
         e => format!("malformed multipart body: {e}"),
     }
 }
@@ -179,9 +179,7 @@ pub async fn search_batch(state: AppState, params: Params, req: Request) -> Resu
         ));
     }
     if content_length(req.headers()).is_some_and(|n| n > limit) {
-        return Err(ApiError::too_large(format!(
-            "request body exceeds the limit of {limit} bytes"
-        )));
+        return Err(ApiError::too_large(over_limit(limit)));
     }
     let accepted = req
         .headers()
@@ -268,11 +266,7 @@ pub async fn search_batch(state: AppState, params: Params, req: Request) -> Resu
                 Ok(b) => {
                     total += b.len() as u64;
                     if total > limit {
-                        let _ = body_tx
-                            .send(Err(io::Error::other(format!(
-                                "request body exceeds the limit of {limit} bytes"
-                            ))))
-                            .await;
+                        let _ = body_tx.send(Err(io::Error::other(over_limit(limit)))).await;
                         return;
                     }
                     Ok(b)
