@@ -10,7 +10,7 @@ use edna_align::myers::lanes::{
 };
 use edna_align::myers::MyersQuery;
 use edna_index::meta::canonical_marker;
-use edna_index::reader::Decoding;
+use edna_index::reader::{prefetch, Decoding};
 use edna_index::schema::NONE;
 use edna_index::Index;
 use serde::Serialize;
@@ -534,7 +534,11 @@ impl<'a> Searcher<'a> {
         for &(qp, km) in &kmers {
             let bit = SeedWindows::bit(qp, n);
             let (seqs, positions) = index.postings_with_positions(km);
-            for (&s, &tp) in seqs.iter().zip(positions) {
+            for (i, (&s, &tp)) in seqs.iter().zip(positions).enumerate() {
+                // Tallies are scattered over a table larger than the cache; ask for one a few postings ahead.
+                if let Some(t) = seqs.get(i + TALLY_PREFETCH).and_then(|&a| seeding.get(a as usize)) {
+                    prefetch(t);
+                }
                 let Some(t) = seeding.get_mut(s as usize) else {
                     continue;
                 };
@@ -576,7 +580,13 @@ impl<'a> Searcher<'a> {
         self.stats.seeded += self.touched.len() as u64;
         let touched = std::mem::take(&mut self.touched);
         let first_new = out.len();
-        for &s in &touched {
+        for (i, &s) in touched.iter().enumerate() {
+            if let Some(&a) = touched.get(i + TALLY_PREFETCH) {
+                let a = a as usize;
+                self.seeding.get(a).map(prefetch);
+                self.eligible.get(a).map(prefetch);
+                self.shapes.get(a).map(prefetch);
+            }
             let si = s as usize;
             let tally = std::mem::take(&mut self.seeding[si]);
             let count = tally.count;
@@ -1083,6 +1093,9 @@ struct SeedTally {
     /// Query positions that are seeds, as [`SeedWindows::bit`]s.
     seeds: u64,
 }
+
+/// How many postings (or touched targets) ahead a [`SeedTally`] is prefetched.
+const TALLY_PREFETCH: usize = 16;
 
 /// [`FULL_SCAN`] in a [`SeedTally`].
 const TALLY_FULL_SCAN: i16 = i16::MIN;

@@ -952,9 +952,10 @@ static ASCII: Decoding = Decoding::new({
     t
 });
 
-/// Hints the CPU to load the cache line holding `value` (nothing on other architectures).
+/// Hints the CPU to load the cache line holding `value` (nothing on other architectures). A hint only: it
+/// never faults and changes no result. Public for the search's own per-sequence tables.
 #[inline]
-fn prefetch<T>(value: &T) {
+pub fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint that never faults and has no architectural effect; the address is that of
     // a live reference anyway.
