@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use super::windows::SeedWindows;
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
-use edna_align::max_edits_for_identity_in;
 use edna_align::myers::lanes::{
     narrow_lanes, wide_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, MAX_WIDE_LANES, PAD_SLOT, WIDE_BAND_ROWS,
 };
 use edna_align::myers::MyersQuery;
+use edna_align::{max_edits_for_identity, max_edits_for_identity_in};
 use edna_index::meta::canonical_marker;
 use edna_index::reader::{prefetch, Decoding};
 use edna_index::schema::NONE;
@@ -300,7 +300,7 @@ pub fn seeds_by_span(qlen: usize, ambiguous: usize, min_identity: f64, k: usize,
 /// in whole minimizer windows (`L − e − (e+1)(w+k−2)` in [`min_shared_seeds`]); zero or less when an
 /// alignment may hold no whole window at all.
 fn window_bases(l: usize, ambiguous: usize, p: f64, k: usize, w: usize) -> i64 {
-    let e = ((1.0 - p) * l as f64 / p + 1e-9).floor() as usize + ambiguous;
+    let e = max_edit_distance(l, p) as usize + ambiguous;
     l as i64 - e as i64 - (e as i64 + 1) * (w as i64 + k as i64 - 2)
 }
 
@@ -313,10 +313,14 @@ fn windows_guaranteed(qlen: usize, ambiguous: usize, min_identity: f64, shortest
     (shortest.max(1)..=qlen.max(1)).all(|l| window_bases(l, ambiguous, p, k, w) > 0)
 }
 
-/// Largest edit distance that still allows identity ≥ `p` for a query of length `n`: `n/(n+d) ≥ p`.
+/// Every bound is taken at identity `p − BOUND_SLACK`: looser than the final check's `1e-12`, so rounding can
+/// never make a bound reject an alignment that the check keeps.
+const BOUND_SLACK: f64 = 1e-9;
+
+/// Largest edit distance that still allows identity ≥ `p` (less [`BOUND_SLACK`]) for `n` query bases:
+/// `n/(n+d) ≥ p`.
 fn max_edit_distance(n: usize, p: f64) -> u32 {
-    let p = p.clamp(0.01, 1.0);
-    ((n as f64) * (1.0 - p) / p + 1e-9).floor() as u32
+    max_edits_for_identity(n, p.clamp(0.01, 1.0) - BOUND_SLACK)
 }
 
 impl<'a> Searcher<'a> {
@@ -713,7 +717,7 @@ impl<'a> Searcher<'a> {
             // The budget of this target: one not much longer than the query caps the identity further (from
             // n + max_d bases on, the bound is the query's own).
             let max_d = if (c.tlen as usize) < n + bar.max_d as usize {
-                max_edits_for_identity_in(n, c.tlen as usize, bar.bar - 1e-9, bar.max_d)
+                max_edits_for_identity_in(n, c.tlen as usize, bar.bar - BOUND_SLACK, bar.max_d)
             } else {
                 bar.max_d
             };
@@ -1014,12 +1018,12 @@ impl TopBar {
         }
         if kth > self.bar {
             self.bar = kth;
-            let d = max_edit_distance(ctx.n, self.bar - 1e-9);
+            let d = max_edit_distance(ctx.n, self.bar);
             if d < self.max_d {
                 self.max_d = d;
                 self.pieces = strands.iter().map(|(q, _)| Pieces::new(q, d as usize)).collect();
             }
-            self.seeds_by_span = seeds_by_span(ctx.n, ctx.ambiguous, self.bar - 1e-9, ctx.k, ctx.w);
+            self.seeds_by_span = seeds_by_span(ctx.n, ctx.ambiguous, self.bar, ctx.k, ctx.w);
             self.min_seeds = self.seeds_by_span[shortest_span(ctx.n, ctx.min_coverage)];
         }
     }
