@@ -170,6 +170,55 @@ impl MyersQuery {
         self.scan(slots.iter().map(|&s| s as usize), max_dist, max_diag)
     }
 
+    /// Length of the longest common subsequence of the query and `target` (IUPAC-compatible symbols count
+    /// as equal, as in the alignment): the most matched columns any alignment of the two can have. With
+    /// [`identity_upper_bound`]`(lcs, d)` it bounds the identity of every alignment with at least `d` edits
+    /// far below `qlen / (qlen + d)` when the edits are mostly mismatches.
+    ///
+    /// Bit-parallel (Allison and Dix; Crochemore et al. 2001): bit `r` of `v` is 0 where the LCS of query
+    /// rows `..=r` with the target so far is one more than with rows `..r`, and each target column costs
+    /// one add (carried across 64-row blocks) and a few logical operations per block.
+    pub fn lcs_len(&self, target: &[u8]) -> usize {
+        if self.len == 0 {
+            return 0;
+        }
+        let blocks = self.blocks;
+        let mut stack = [!0u64; STACK_BLOCKS];
+        let mut heap = Vec::new();
+        let v: &mut [u64] = if blocks <= STACK_BLOCKS {
+            &mut stack[..blocks]
+        } else {
+            heap.resize(blocks, !0u64);
+            &mut heap
+        };
+        for &b in target {
+            let slot = NT_MASK[b as usize] as usize;
+            let eq = &self.peq[slot * blocks..(slot + 1) * blocks];
+            let mut carry = 0u64;
+            for (vb, &e) in v.iter_mut().zip(eq) {
+                let u = *vb & e;
+                let (sum, c1) = vb.overflowing_add(u);
+                let (sum, c2) = sum.overflowing_add(carry);
+                carry = u64::from(c1 | c2);
+                *vb = sum | (*vb & !e);
+            }
+        }
+        // Rows past the query end never match, so they start and stay 1 except for carries from below,
+        // which are masked off here.
+        let tail = self.len % W;
+        v.iter()
+            .enumerate()
+            .map(|(i, &vb)| {
+                let valid = if i + 1 == blocks && tail != 0 {
+                    (1u64 << tail) - 1
+                } else {
+                    !0
+                };
+                (!vb & valid).count_ones() as usize
+            })
+            .sum()
+    }
+
     /// Runs the column loop over Peq slots, with block state on the stack when small.
     fn scan<I: Iterator<Item = usize>>(&self, cols: I, max_dist: u32, max_diag: usize) -> Option<Hit> {
         if self.len == 0 {

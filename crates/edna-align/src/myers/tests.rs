@@ -22,6 +22,20 @@ fn naive_last_row(q: &[u8], t: &[u8]) -> Vec<u32> {
     last
 }
 
+/// Plain O(mn) longest common subsequence, compatible symbols counting as equal.
+fn naive_lcs(q: &[u8], t: &[u8]) -> usize {
+    let mut row = vec![0usize; t.len() + 1];
+    for &qc in q {
+        let mut diag = 0;
+        for (j, &tc) in t.iter().enumerate() {
+            let up = row[j + 1];
+            row[j + 1] = if compatible(qc, tc) { diag + 1 } else { up.max(row[j]) };
+            diag = up;
+        }
+    }
+    row[t.len()]
+}
+
 fn naive_best(q: &[u8], t: &[u8], max_dist: u32) -> Option<Hit> {
     let row = naive_last_row(q, t);
     let (end, &d) = row.iter().enumerate().min_by_key(|&(j, &d)| (d, j))?;
@@ -162,6 +176,20 @@ fn long_queries_match_naive() {
 }
 
 #[test]
+fn lcs_of_queries_longer_than_the_stack_blocks() {
+    // 4,200 bases: more than the 64 blocks kept on the stack, and a carry through every block.
+    let q = random_dna(4200, 7);
+    let t = mutate(&q, 9, 8);
+    assert_eq!(MyersQuery::new(&q).lcs_len(&t), naive_lcs(&q, &t));
+    assert_eq!(MyersQuery::new(&q).lcs_len(&q), q.len());
+    assert_eq!(MyersQuery::new(&q).lcs_len(b""), 0);
+    assert_eq!(MyersQuery::new(b"").lcs_len(&q), 0);
+    // Junk bytes match nothing; N matches anything.
+    assert_eq!(MyersQuery::new(b"ACGT").lcs_len(b"A*G#"), 2);
+    assert_eq!(MyersQuery::new(b"ACGT").lcs_len(b"NNNN"), 4);
+}
+
+#[test]
 fn identity_bound_values() {
     assert_eq!(identity_upper_bound(100, 0), 1.0);
     assert!((identity_upper_bound(100, 3) - 100.0 / 103.0).abs() < 1e-15);
@@ -274,6 +302,24 @@ proptest! {
             "id {} d {} ops {:?}", a.identity(), d, a.ops);
         prop_assert!(a.identity() <= identity_upper_bound_in(q.len(), t.len(), d2),
             "id {} d2 {} ops {:?}", a.identity(), d2, a.ops);
+    }
+
+    #[test]
+    fn prop_lcs_equals_naive((q, t) in pair()) {
+        prop_assert_eq!(MyersQuery::new(&q).lcs_len(&t), naive_lcs(&q, &t));
+    }
+
+    /// Matches never outnumber the LCS, so `lcs / (lcs + d)` bounds the identity of the alignment too, with
+    /// `d` from any overhang the alignment's own fits in.
+    #[test]
+    fn prop_lcs_identity_bound_is_lossless((q, t) in pair()) {
+        let a = align(&q, &t, &Scoring::vsearch(), None);
+        let mq = MyersQuery::new(&q);
+        let lcs = mq.lcs_len(&t);
+        let matches = a.ops.iter().filter(|&&(op, _)| op == Op::Match).map(|&(_, l)| l as usize).sum::<usize>();
+        prop_assert!(matches <= lcs);
+        let d = mq.best_with_overhang(&t, u32::MAX, q.len()).unwrap().distance;
+        prop_assert!(a.identity() <= identity_upper_bound(lcs, d), "id {} lcs {} d {}", a.identity(), lcs, d);
     }
 
     /// The target-length bound, on alignments that use every kind of edit: a query against a copy with
