@@ -696,3 +696,32 @@ fn a_download_streams_in_through_a_pipe() {
     let err = build_from(unnamed, tmp.path().join("c")).unwrap_err().to_string();
     assert!(err.contains("pipe") && err.contains("*.fasta"), "{err}");
 }
+
+/// A hit whose edits are all mismatches and whose query hangs off a target end, at either end: the
+/// common-subsequence bound in front of the alignment counts the overhang as free, as the alignment does.
+#[test]
+fn a_mismatch_heavy_hit_hanging_off_either_target_end_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let target = random_dna(400, &mut state);
+    // 120 aligned bases: 30 exact (a seed), then 22 mismatches spread over 90 (identity 98/120), so many
+    // that the bound is computed rather than skipped.
+    let mutated = |bases: &[u8]| {
+        let mut out = bases.to_vec();
+        for i in 0..22 {
+            let p = 32 + i * 4;
+            out[p] = if out[p] == b'A' { b'C' } else { b'A' };
+        }
+        out
+    };
+    let off_right = [mutated(&target[280..]), random_dna(80, &mut state)].concat();
+    let mut left_part: Vec<u8> = mutated(&target[..120].iter().rev().copied().collect::<Vec<u8>>());
+    left_part.reverse();
+    let off_left = [random_dna(80, &mut state), left_part].concat();
+    let index = index_of_one_target(tmp.path(), &target);
+    for (query, q_range, t_range) in [(off_right, (1, 120), (281, 400)), (off_left, (81, 200), (1, 120))] {
+        let hit = single_hit(&index, &query, 0.8, 0.5);
+        assert!((hit.identity - 98.0 / 120.0).abs() < 1e-9, "{}", hit.identity);
+        assert_eq!(((hit.q_start, hit.q_end), (hit.t_start, hit.t_end)), (q_range, t_range));
+    }
+}

@@ -1,7 +1,7 @@
-//! The lossless filters in front of the exact scan change no answer: every query of the bundled set, and
-//! its reverse complement, gets the same hits with the vector band screen and the per-target seed bounds
-//! (span and missing-seed positions) on and off, for every target kind, several thresholds and with or
-//! without `max_hits`.
+//! The lossless filters in front of the exact scan and the alignment change no answer: every query of the
+//! bundled set, and its reverse complement, gets the same hits with the vector band screen, the per-target
+//! seed bounds (span and missing-seed positions) and the common-subsequence bound on and off, for every
+//! target kind, several thresholds and with or without `max_hits`.
 
 use edna_index::meta::ShardInfo;
 use edna_index::Index;
@@ -27,27 +27,32 @@ fn reverse_complement(s: &[u8]) -> Vec<u8> {
 #[test]
 fn screen_changes_no_hit() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut rejected, mut seed_rejected) = (0, 0);
+    let (mut rejected, mut seed_rejected, mut match_rejected) = (0, 0, 0);
     for shard in [None, Some(0), Some(1), Some(2)] {
         let out = dir.path().join(format!("idx{shard:?}"));
         let mut cfg = default_build_config(&repo_root(), out.clone());
         cfg.shard = shard.map(|index| ShardInfo { index, count: 3 });
         build(&cfg, &NoProgress).expect("build");
         let index = Index::open(&out).expect("open");
-        let (band, seeds) = compare_on(&index);
+        let (band, seeds, matches) = compare_on(&index);
         rejected += band;
         seed_rejected += seeds;
+        match_rejected += matches;
     }
     assert!(rejected > 10_000, "the screen hardly ran: {rejected} rejections");
     assert!(
         seed_rejected > 10_000,
         "the seed bounds hardly ran: {seed_rejected} rejections"
     );
+    assert!(
+        match_rejected > 5_000,
+        "the common-subsequence bound hardly ran: {match_rejected} rejections"
+    );
 }
 
-/// Compares every query with the filters on and off; returns how many candidates the band screen and the
-/// seed bounds rejected.
-fn compare_on(index: &Index) -> (u64, u64) {
+/// Compares every query with the filters on and off; returns how many candidates the band screen, the seed
+/// bounds and the common-subsequence bound rejected.
+fn compare_on(index: &Index) -> (u64, u64, u64) {
     let mut reader = edna_seq::fastx::Reader::from_path(&default_queries()).expect("queries");
     let mut queries = Vec::new();
     while let Some(rec) = reader.next_record() {
@@ -59,6 +64,7 @@ fn compare_on(index: &Index) -> (u64, u64) {
     let mut plain = Searcher::new(index);
     plain.set_vector_screen(false);
     plain.set_seed_filters(false);
+    plain.set_match_bound(false);
     let mut compared = 0usize;
     for target in [Target::References, Target::Occurrences, Target::All] {
         for (min_identity, max_hits) in [(0.8, 0), (0.9, 0), (0.97, 0), (0.9, 5)] {
@@ -82,5 +88,9 @@ fn compare_on(index: &Index) -> (u64, u64) {
         }
     }
     assert!(compared > 1_000, "too few hits compared: {compared}");
-    (screened.stats.band_rejected, screened.stats.position_rejected)
+    (
+        screened.stats.band_rejected,
+        screened.stats.position_rejected,
+        screened.stats.lcs_rejected,
+    )
 }

@@ -8,7 +8,7 @@ use edna_align::myers::lanes::{
     narrow_lanes, wide_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, MAX_WIDE_LANES, PAD_SLOT, WIDE_BAND_ROWS,
 };
 use edna_align::myers::MyersQuery;
-use edna_align::{max_edits_for_identity, max_edits_for_identity_in};
+use edna_align::{identity_upper_bound, max_edits_for_identity, max_edits_for_identity_in};
 use edna_index::meta::canonical_marker;
 use edna_index::reader::{prefetch, Decoding};
 use edna_index::schema::NONE;
@@ -208,6 +208,8 @@ pub struct Searcher<'a> {
     vector_screen: bool,
     /// Whether the per-target seed bounds (span and positions, [`SeedWindows`]) run at seeding.
     seed_filters: bool,
+    /// See [`Searcher::set_match_bound`].
+    match_bound: bool,
     eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
     /// Per sequence, 0 until first seeded, then its length + 1 and (bit 31) whether it holds a non-ACGT
     /// symbol ([`Searcher::shape`]).
@@ -234,6 +236,9 @@ pub struct SearchStats {
     pub piece_passed: u64,
     /// Targets rejected by the vector band scan.
     pub band_rejected: u64,
+    /// Targets within the edit budget that the common-subsequence bound rejects
+    /// ([`Searcher::set_match_bound`]).
+    pub lcs_rejected: u64,
     /// Targets passing the edit-distance bound (aligned).
     pub aligned: u64,
     /// Hits kept.
@@ -340,6 +345,7 @@ impl<'a> Searcher<'a> {
             wide_group: wide_lanes(),
             vector_screen: true,
             seed_filters: true,
+            match_bound: true,
             eligible: vec![0; n],
             shapes: vec![0; n],
             eligible_key: None,
@@ -358,6 +364,12 @@ impl<'a> Searcher<'a> {
     /// the hits are the same either way.
     pub fn set_seed_filters(&mut self, on: bool) {
         self.seed_filters = on;
+    }
+
+    /// Turns the common-subsequence bound in front of each alignment off or on (on by default): as with
+    /// [`Searcher::set_vector_screen`], the hits are the same either way.
+    pub fn set_match_bound(&mut self, on: bool) {
+        self.match_bound = on;
     }
 
     /// The index searched.
@@ -849,7 +861,6 @@ impl<'a> Searcher<'a> {
         else {
             return;
         };
-        self.stats.aligned += 1;
         // Align in a window around the best placement; the rest of the target is terminal gap.
         let end = m.target_end as i64 - pad_left as i64 + fs as i64;
         let mut window = window(n, tlen, end, m.distance as usize);
@@ -866,6 +877,11 @@ impl<'a> Searcher<'a> {
         }
         let (wstart, wend, band) = window;
         index.seq_range_into(s, wstart, wend, &mut self.align_buf);
+        if self.match_bound && self.cannot_reach(v, c, m, pad_left + pad_right, band) {
+            self.stats.lcs_rejected += 1;
+            return;
+        }
+        self.stats.aligned += 1;
         let aln = self.aligner.align(query, &self.align_buf, &v.scoring, Some(band));
         let identity = aln.identity();
         let coverage = aln.query_coverage(n);
@@ -895,6 +911,36 @@ impl<'a> Searcher<'a> {
                 r.record(s, identity, v.strands, &v.ctx);
             }
         }
+    }
+}
+
+impl Searcher<'_> {
+    /// Whether no alignment of the query in the window just unpacked into `align_buf` (within `band`) can
+    /// reach the candidate's bar, so the alignment may be skipped with the same answers.
+    ///
+    /// Matched columns never outnumber the longest common subsequence `L` of the query and the window, and
+    /// an alignment has at least as many edits as the query's semi-global distance `D` to the window (with
+    /// the query hanging off an edge wherever the band lets it, as far as the coverage allows), so identity
+    /// ≤ `L/(L + D)` ([`identity_upper_bound`]). That is far below `n/(n + D)` for homologs whose edits are
+    /// mostly mismatches: at 80 %, most candidates within the edit budget fail their alignment. Every real
+    /// match of `found` (placed with `pads` bases of padding at most) lies in the window, so when even
+    /// `n − d − pads` matches would pass there is nothing to compute.
+    fn cannot_reach(&self, v: &Verification, c: &Candidate, found: edna_align::Hit, pads: usize, band: Band) -> bool {
+        let n = v.ctx.n;
+        let p = v.bar_for(c).bar - BOUND_SLACK;
+        let d = found.distance;
+        if d == 0 || identity_upper_bound(n.saturating_sub(d as usize + pads), d) >= p {
+            return false;
+        }
+        let myers = &v.myers[c.strand as usize];
+        let lcs = myers.lcs_len(&self.align_buf);
+        let budget = max_edits_for_identity(lcs, p);
+        // The query may hang off the window's left edge down column 0 (diagonals below 0), and off its right
+        // edge down the last column (diagonals from width − n up).
+        let width = self.align_buf.len() as i64;
+        let left = (1 - band.lo).clamp(0, v.overhang as i64) as usize;
+        let right = (band.hi - (width - n as i64) + 1).clamp(0, v.overhang as i64) as usize;
+        myers.best_padded(&self.align_buf, budget, left, right).is_none()
     }
 }
 
