@@ -31,7 +31,9 @@ timed() { # name cmd...
   printf '%s\t%s\t%s\t%.1f\n' "$name" "$e" "$m" "$(echo "$NQ / $e" | bc -l)" >> "$T"
 }
 UF=query+target+id+alnlen+mism+opens+qilo+qihi+tilo+tihi+ql+tl
-# REUSE=1 keeps existing peer outputs (the exhaustive runs take minutes) and re-times only ours.
+# REUSE=1 keeps existing peer outputs (the exhaustive runs take minutes) and re-times only ours: for
+# development only. Its ratios mix two runs (session 8 found the reused peer times twice as slow as a fresh
+# run); published figures come from a full run.
 vs() {
   local name=$1; shift
   if [[ -n ${REUSE:-} && -s $OUT/$name.tsv && -s $OUT/$name.time ]]; then
