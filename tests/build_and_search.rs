@@ -725,3 +725,50 @@ fn a_mismatch_heavy_hit_hanging_off_either_target_end_is_found() {
         assert_eq!(((hit.q_start, hit.q_end), (hit.t_start, hit.t_end)), (q_range, t_range));
     }
 }
+
+/// One searcher switching between more target kinds and markers than it keeps eligibility tables for gives
+/// every query the same answer as a searcher that only ever saw that kind and marker (a reused or evicted
+/// table must not leak one key's answers into another's).
+#[test]
+fn switching_target_kinds_and_markers_changes_no_answer() {
+    let index = shared_index();
+    let queries = read_fasta(&repo_root().join("fixtures/queries/noaa_gu1901_12S_MiFish_asvs.fasta"));
+    let keys = [
+        (Target::All, None),
+        (Target::References, Some("12S")),
+        (Target::Occurrences, None),
+        (Target::All, Some("12S")),
+        (Target::References, None),
+        (Target::Occurrences, Some("12S")),
+        (Target::All, Some("COI")),
+    ];
+    let params: Vec<SearchParams> = keys
+        .iter()
+        .map(|(target, marker)| SearchParams {
+            target: *target,
+            marker: marker.map(str::to_string),
+            min_identity: 0.9,
+            max_hits: 0,
+            ..Default::default()
+        })
+        .collect();
+    let mut switching = Searcher::new(index);
+    let mut dedicated: Vec<Searcher> = keys.iter().map(|_| Searcher::new(index)).collect();
+    let mut hits = 0;
+    for (i, (id, seq)) in queries.iter().take(60).enumerate() {
+        // Rotate the order too, so each key follows a different one from query to query.
+        for k in 0..keys.len() {
+            let key = (i + k) % keys.len();
+            let a = switching.search(id, seq, &params[key]);
+            let b = dedicated[key].search(id, seq, &params[key]);
+            assert_eq!(
+                format!("{:?}", (&a.hits, &a.reference_hits)),
+                format!("{:?}", (&b.hits, &b.reference_hits)),
+                "{id} {:?}",
+                keys[key]
+            );
+            hits += a.hits.len();
+        }
+    }
+    assert!(hits > 1_000, "too few hits compared: {hits}");
+}

@@ -210,13 +210,12 @@ pub struct Searcher<'a> {
     seed_filters: bool,
     /// See [`Searcher::set_match_bound`].
     match_bound: bool,
-    eligible: Vec<u8>, // 0 = unknown, 1 = yes, 2 = no (per sequence, for the current params)
+    /// Eligibility per sequence for the most recent target kinds and markers, the current one first
+    /// ([`Searcher::prepare_eligibility`]).
+    eligibility_caches: Vec<EligibilityCache>,
     /// Per sequence, 0 until first seeded, then its length + 1 and (bit 31) whether it holds a non-ACGT
     /// symbol ([`Searcher::shape`]).
     shapes: Vec<u32>,
-    eligible_key: Option<(Target, Option<String>)>,
-    /// The canonical form of the key's marker, computed once per key.
-    eligible_marker: Option<String>,
     /// Work counters, for benchmarks and tuning.
     pub stats: SearchStats,
 }
@@ -346,10 +345,8 @@ impl<'a> Searcher<'a> {
             vector_screen: true,
             seed_filters: true,
             match_bound: true,
-            eligible: vec![0; n],
+            eligibility_caches: Vec::new(),
             shapes: vec![0; n],
-            eligible_key: None,
-            eligible_marker: None,
             stats: SearchStats::default(),
         }
     }
@@ -377,17 +374,36 @@ impl<'a> Searcher<'a> {
         self.index
     }
 
-    /// Resets the per-sequence eligibility cache when the target kind or marker changed since the last query.
+    /// Makes the eligibility cache of `params`' target kind and marker the current one. The caches of the
+    /// last [`ELIGIBILITY_CACHES`] keys are kept: a service that alternates between, say, 12S references
+    /// (`/blast/batch`) and all targets without a marker (`/v1/search`) would otherwise start from nothing
+    /// at every switch, and working out a sequence's eligibility walks its occurrences.
     fn prepare_eligibility(&mut self, params: &SearchParams) {
-        let same = self
-            .eligible_key
-            .as_ref()
-            .is_some_and(|(t, m)| *t == params.target && *m == params.marker);
-        if !same {
-            self.eligible.iter_mut().for_each(|e| *e = 0);
-            self.eligible_key = Some((params.target, params.marker.clone()));
-            self.eligible_marker = params.marker.as_deref().map(canonical_marker);
-        }
+        let caches = &mut self.eligibility_caches;
+        let found = caches
+            .iter()
+            .position(|c| c.target == params.target && c.marker == params.marker);
+        let cache = match found {
+            Some(i) => caches.remove(i),
+            None => {
+                // A new table, or the least recently used one's, cleared.
+                let mut flags = if caches.len() >= ELIGIBILITY_CACHES {
+                    caches.pop().map(|c| c.flags)
+                } else {
+                    None
+                }
+                .unwrap_or_default();
+                flags.clear();
+                flags.resize(self.index.n_seqs() as usize, 0);
+                EligibilityCache {
+                    target: params.target,
+                    marker: params.marker.clone(),
+                    canonical_marker: params.marker.as_deref().map(canonical_marker),
+                    flags,
+                }
+            }
+        };
+        caches.insert(0, cache);
     }
 
     /// Length of sequence `seq` and whether it holds a non-ACGT symbol, read from the index once and then
@@ -417,13 +433,16 @@ impl<'a> Searcher<'a> {
         const KNOWN: u8 = 1;
         const TARGET: u8 = 2;
         const REFERENCE: u8 = 4;
-        let Some(&flags) = self.eligible.get(seq as usize) else {
+        let Some(cache) = self.eligibility_caches.first_mut() else {
+            return Eligibility::default();
+        };
+        let Some(&flags) = cache.flags.get(seq as usize) else {
             return Eligibility::default();
         };
         let flags = if flags & KNOWN != 0 {
             flags
         } else {
-            let want = self.eligible_marker.as_deref();
+            let want = cache.canonical_marker.as_deref();
             let target = eligible(self.index, seq, params.target, want);
             let reference = if params.target == Target::References {
                 target
@@ -431,7 +450,7 @@ impl<'a> Searcher<'a> {
                 eligible(self.index, seq, Target::References, want)
             };
             let f = KNOWN | if target { TARGET } else { 0 } | if reference { REFERENCE } else { 0 };
-            self.eligible[seq as usize] = f;
+            cache.flags[seq as usize] = f;
             f
         };
         Eligibility {
@@ -600,7 +619,9 @@ impl<'a> Searcher<'a> {
             if let Some(&a) = touched.get(i + TALLY_PREFETCH) {
                 let a = a as usize;
                 self.seeding.get(a).map(prefetch);
-                self.eligible.get(a).map(prefetch);
+                if let Some(cache) = self.eligibility_caches.first() {
+                    cache.flags.get(a).map(prefetch);
+                }
                 self.shapes.get(a).map(prefetch);
             }
             let si = s as usize;
@@ -1073,6 +1094,20 @@ impl TopBar {
             self.min_seeds = self.seeds_by_span[shortest_span(ctx.n, ctx.min_coverage)];
         }
     }
+}
+
+/// Target kinds and markers whose eligibility a [`Searcher`] keeps at once (one byte per indexed sequence
+/// each).
+const ELIGIBILITY_CACHES: usize = 4;
+
+/// [`Searcher::eligibility`]'s answers for one target kind and marker: per sequence, 0 until worked out,
+/// then flags.
+struct EligibilityCache {
+    target: Target,
+    marker: Option<String>,
+    /// The canonical form of `marker`, computed once.
+    canonical_marker: Option<String>,
+    flags: Vec<u8>,
 }
 
 /// What the seed bounds need to know about a target ([`Searcher::shape`]).
