@@ -64,7 +64,7 @@ fn compare_on(index: &Index) -> (u64, u64, u64) {
     let mut plain = Searcher::new(index);
     plain.set_vector_screen(false);
     plain.set_seed_filters(false);
-    plain.set_match_bound(false);
+    plain.set_lcs_bound(false);
     let mut compared = 0usize;
     for target in [Target::References, Target::Occurrences, Target::All] {
         for (min_identity, max_hits) in [(0.8, 0), (0.9, 0), (0.97, 0), (0.9, 5)] {

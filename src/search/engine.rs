@@ -208,8 +208,8 @@ pub struct Searcher<'a> {
     vector_screen: bool,
     /// Whether the per-target seed bounds (span and positions, [`SeedWindows`]) run at seeding.
     seed_filters: bool,
-    /// See [`Searcher::set_match_bound`].
-    match_bound: bool,
+    /// See [`Searcher::set_lcs_bound`].
+    lcs_bound: bool,
     /// Eligibility per sequence for the most recent target kinds and markers, the current one first
     /// ([`Searcher::prepare_eligibility`]).
     eligibility_caches: Vec<EligibilityCache>,
@@ -236,7 +236,7 @@ pub struct SearchStats {
     /// Targets rejected by the vector band scan.
     pub band_rejected: u64,
     /// Targets within the edit budget that the common-subsequence bound rejects
-    /// ([`Searcher::set_match_bound`]).
+    /// ([`Searcher::set_lcs_bound`]).
     pub lcs_rejected: u64,
     /// Targets passing the edit-distance bound (aligned).
     pub aligned: u64,
@@ -344,7 +344,7 @@ impl<'a> Searcher<'a> {
             wide_group: wide_lanes(),
             vector_screen: true,
             seed_filters: true,
-            match_bound: true,
+            lcs_bound: true,
             eligibility_caches: Vec::new(),
             shapes: vec![0; n],
             stats: SearchStats::default(),
@@ -365,8 +365,8 @@ impl<'a> Searcher<'a> {
 
     /// Turns the common-subsequence bound in front of each alignment off or on (on by default): as with
     /// [`Searcher::set_vector_screen`], the hits are the same either way.
-    pub fn set_match_bound(&mut self, on: bool) {
-        self.match_bound = on;
+    pub fn set_lcs_bound(&mut self, on: bool) {
+        self.lcs_bound = on;
     }
 
     /// The index searched.
@@ -898,7 +898,7 @@ impl<'a> Searcher<'a> {
         }
         let (wstart, wend, band) = window;
         index.seq_range_into(s, wstart, wend, &mut self.align_buf);
-        if self.match_bound && self.cannot_reach(v, c, m, pad_left + pad_right, band) {
+        if self.lcs_bound && self.cannot_reach(v, c, m, pad_left + pad_right, band) {
             self.stats.lcs_rejected += 1;
             return;
         }
@@ -933,9 +933,7 @@ impl<'a> Searcher<'a> {
             }
         }
     }
-}
 
-impl Searcher<'_> {
     /// Whether no alignment of the query in the window just unpacked into `align_buf` (within `band`) can
     /// reach the candidate's bar, so the alignment may be skipped with the same answers.
     ///
