@@ -223,6 +223,8 @@ pub struct Searcher<'a> {
 /// Work done by a [`Searcher`] so far.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SearchStats {
+    /// Postings (target, position) read at seeding.
+    pub postings: u64,
     /// Targets touched by at least one seed.
     pub seeded: u64,
     /// Eligible targets rejected at seeding by the per-target seed count or seed position bounds.
@@ -547,6 +549,7 @@ impl<'a> Searcher<'a> {
 
     /// Seeds one strand: appends `(seed count, target, strand, dmin, dmax)` for every eligible target that
     /// passes the seed-count bound.
+    #[inline(never)]
     fn seed_candidates(&mut self, query: &[u8], strand: usize, params: &SearchParams, out: &mut Vec<Candidate>) {
         let index = self.index;
         let seeds = &index.meta().seeds;
@@ -564,38 +567,7 @@ impl<'a> Searcher<'a> {
         } else {
             edna_seq::kmer::for_each_kmer(query, k, |p, km| kmers.push((p, km)));
         }
-        // Locals, not fields: the compiler cannot keep `self`'s vectors in registers across the stores.
-        let (seeding, touched) = (&mut self.seeding, &mut self.touched);
-        for &(qp, km) in &kmers {
-            let bit = SeedWindows::bit(qp, n);
-            let (seqs, positions) = index.postings_with_positions(km);
-            for (i, (&s, &tp)) in seqs.iter().zip(positions).enumerate() {
-                // Tallies are scattered over a table larger than the cache; ask for one a few postings ahead.
-                if let Some(t) = seqs.get(i + TALLY_PREFETCH).and_then(|&a| seeding.get(a as usize)) {
-                    prefetch(t);
-                }
-                let Some(t) = seeding.get_mut(s as usize) else {
-                    continue;
-                };
-                if t.count == 0 {
-                    touched.push(s);
-                    t.dmin = i16::MAX;
-                    t.dmax = i16::MIN;
-                }
-                t.count += 1;
-                t.seeds |= bit;
-                if t.dmin != TALLY_FULL_SCAN {
-                    // A diagonal too far out for the compact record scans the whole target, like an unknown one.
-                    match i16::try_from(tp as i32 - qp as i32) {
-                        Ok(d) if tp != u16::MAX && d != TALLY_FULL_SCAN => {
-                            t.dmin = t.dmin.min(d);
-                            t.dmax = t.dmax.max(d);
-                        }
-                        _ => t.dmin = TALLY_FULL_SCAN,
-                    }
-                }
-            }
-        }
+        let postings = tally_postings(index, &kmers, n, &mut self.seeding, &mut self.touched);
         let by_span = seeds_by_span(n, ambiguous, params.min_identity, k, w);
         let threshold = by_span[shortest];
         let max_d = max_edit_distance(n, params.min_identity);
@@ -612,6 +584,7 @@ impl<'a> Searcher<'a> {
         // Neither per-target bound can reject anything when both are vacuous (low identity).
         let per_target = self.seed_filters && (positional || by_span[n] > threshold);
         let overhang = max_overhang(n, params.min_coverage);
+        self.stats.postings += postings;
         self.stats.seeded += self.touched.len() as u64;
         let touched = std::mem::take(&mut self.touched);
         let first_new = out.len();
@@ -1175,6 +1148,51 @@ struct SeedTally {
     dmax: i16,
     /// Query positions that are seeds, as [`SeedWindows::bit`]s.
     seeds: u64,
+}
+
+/// Adds every posting of the query's seeds `kmers` (query position, k-mer) to the targets' tallies, listing
+/// each target the first time it is touched; returns the number of postings read.
+#[inline(never)]
+fn tally_postings(
+    index: &Index,
+    kmers: &[(usize, u32)],
+    n: usize,
+    seeding: &mut [SeedTally],
+    touched: &mut Vec<u32>,
+) -> u64 {
+    let mut postings = 0u64;
+    for &(qp, km) in kmers {
+        let bit = SeedWindows::bit(qp, n);
+        let (seqs, positions) = index.postings_with_positions(km);
+        postings += seqs.len() as u64;
+        for (i, (&s, &tp)) in seqs.iter().zip(positions).enumerate() {
+            // Tallies are scattered over a table larger than the cache; ask for one a few postings ahead.
+            if let Some(t) = seqs.get(i + TALLY_PREFETCH).and_then(|&a| seeding.get(a as usize)) {
+                prefetch(t);
+            }
+            let Some(t) = seeding.get_mut(s as usize) else {
+                continue;
+            };
+            if t.count == 0 {
+                touched.push(s);
+                t.dmin = i16::MAX;
+                t.dmax = i16::MIN;
+            }
+            t.count += 1;
+            t.seeds |= bit;
+            if t.dmin != TALLY_FULL_SCAN {
+                // A diagonal too far out for the compact record scans the whole target, like an unknown one.
+                match i16::try_from(tp as i32 - qp as i32) {
+                    Ok(d) if tp != u16::MAX && d != TALLY_FULL_SCAN => {
+                        t.dmin = t.dmin.min(d);
+                        t.dmax = t.dmax.max(d);
+                    }
+                    _ => t.dmin = TALLY_FULL_SCAN,
+                }
+            }
+        }
+    }
+    postings
 }
 
 /// How many postings (or touched targets) ahead a [`SeedTally`] is prefetched.
