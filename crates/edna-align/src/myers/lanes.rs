@@ -383,6 +383,9 @@ impl BandQuery {
         let low_byte = _mm512_set1_epi64(0xff);
         let nibble = _mm512_set1_epi8(0x0f);
         let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        let sixteen = _mm512_set1_epi64(16);
+        // The slots of the next eight steps, one byte each in every lane (lowest byte: this step's).
+        let mut block = _mm512_setzero_si512();
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
@@ -394,10 +397,28 @@ impl BandQuery {
             else {
                 break;
             };
-            let eqs: [i64; MAX_LANES] =
-                std::array::from_fn(|l| eq_row[slot(&slots, &lead, l, j) as usize & (STRIDE - 1)] as i64);
+            if j.is_multiple_of(8) {
+                let mut blocks = [0i64; MAX_LANES];
+                for (l, b) in blocks.iter_mut().enumerate() {
+                    *b = slot_block(&slots, &lead, l, j);
+                }
+                block = lanes(blocks);
+            }
             j += 1;
-            let eq = lanes(eqs);
+            // eq_row[slot & 31] in every lane, from registers: a two-table permute picks among entries 0..16 by
+            // the low four bits, another among 16..32, and bit 4 chooses (a scalar gather cost twice the scan).
+            let quarter = |q: usize| {
+                #[allow(unsafe_code)]
+                // SAFETY: `eq_row` holds STRIDE = 32 u64s, so quarter q < 4 reads 8 of them in bounds; unaligned
+                // loads have no other requirement.
+                unsafe {
+                    _mm512_loadu_si512(eq_row.as_ptr().add(8 * q).cast())
+                }
+            };
+            let first_half = _mm512_permutex2var_epi64(quarter(0), block, quarter(1));
+            let second_half = _mm512_permutex2var_epi64(quarter(2), block, quarter(3));
+            let eq = _mm512_mask_blend_epi64(_mm512_test_epi64_mask(block, sixteen), first_half, second_half);
+            block = _mm512_srli_epi64::<8>(block);
             let vp_in = if top + 63 >= 1 { _mm512_or_si512(vp, high) } else { vp };
             let xv = _mm512_or_si512(eq, vn);
             let sum = _mm512_add_epi64(_mm512_and_si512(eq, vp_in), vp_in);
@@ -706,6 +727,26 @@ impl BandQuery {
 #[inline(always)]
 fn slot<const N: usize>(slots: &[&[u8]; N], lead: &[usize; N], l: usize, j: usize) -> u8 {
     slots[l].get(j.wrapping_sub(lead[l])).copied().unwrap_or(0)
+}
+
+/// The slots lane `l` reads at steps `j..j + 8`, one byte each, the first lowest.
+#[inline(always)]
+fn slot_block<const N: usize>(slots: &[&[u8]; N], lead: &[usize; N], l: usize, j: usize) -> i64 {
+    let slots = slots[l];
+    if let Some(bytes) = j
+        .checked_sub(lead[l])
+        .and_then(|start| slots.get(start..)?.first_chunk::<8>())
+    {
+        return i64::from_le_bytes(*bytes);
+    }
+    // Before the lane's first column or near its end: slot 0 where it has none.
+    let mut bytes = [0u8; 8];
+    for (c, b) in bytes.iter_mut().enumerate() {
+        if let Some(&s) = (j + c).checked_sub(lead[l]).and_then(|p| slots.get(p)) {
+            *b = s;
+        }
+    }
+    i64::from_le_bytes(bytes)
 }
 
 /// What every kernel works out before its first column: the shared clock, each lane's wait, last step
