@@ -10,7 +10,7 @@ use edna_align::myers::lanes::{
 use edna_align::myers::MyersQuery;
 use edna_align::{identity_upper_bound, max_edits_for_identity, max_edits_for_identity_in};
 use edna_index::meta::canonical_marker;
-use edna_index::reader::{prefetch, Decoding};
+use edna_index::reader::{prefetch, Decoding, Sequences};
 use edna_index::schema::NONE;
 use edna_index::Index;
 use serde::Serialize;
@@ -190,6 +190,8 @@ impl QueryResult {
 /// Per-thread scratch space; reuse one per worker for speed.
 pub struct Searcher<'a> {
     index: &'a Index,
+    /// The index's sequence sections, resolved once (thousands of targets are read per query).
+    seqs: Sequences<'a>,
     /// Per target: seeds shared with the query, and the smallest and largest seed diagonal (one record, so
     /// seeding touches one cache line per target, not three).
     seeding: Vec<SeedTally>,
@@ -335,6 +337,7 @@ impl<'a> Searcher<'a> {
         let n = index.n_seqs() as usize;
         Searcher {
             index,
+            seqs: index.sequences(),
             seeding: vec![SeedTally::default(); n],
             touched: Vec::new(),
             sort_scratch: Vec::new(),
@@ -420,8 +423,8 @@ impl<'a> Searcher<'a> {
                 ambiguous: cached & AMBIGUOUS != 0,
             };
         }
-        let len = self.index.seq_len(seq);
-        let ambiguous = self.index.has_exceptions_in(seq, 0, usize::MAX);
+        let len = self.seqs.len_of(seq);
+        let ambiguous = self.seqs.has_exceptions_in(seq, 0, usize::MAX);
         // Lengths that do not fit beside the flag are looked up every time.
         if let (Some(slot), true) = (self.shapes.get_mut(seq as usize), len < AMBIGUOUS - 1) {
             *slot = (len + 1) | if ambiguous { AMBIGUOUS } else { 0 };
@@ -618,7 +621,7 @@ impl<'a> Searcher<'a> {
                     tally.dmin.into()
                 },
                 dmax: tally.dmax.into(),
-                tlen: shape.map_or_else(|| index.seq_len(s), |shape| shape.len),
+                tlen: shape.map_or_else(|| self.seqs.len_of(s), |shape| shape.len),
                 packed_offset: 0,
                 is_ref: e.reference,
             };
@@ -630,7 +633,7 @@ impl<'a> Searcher<'a> {
                 let short = c.dmin != FULL_SCAN && count < by_span[n.saturating_sub(pad_left + pad_right)];
                 if short || (positional && !windows.may_align(tally.seeds, pad_left, pad_right, max_d)) {
                     let (fs, fe) = stretch(&c, n, slack);
-                    if !shape.ambiguous || !index.has_exceptions_in(s, fs, fe) {
+                    if !shape.ambiguous || !self.seqs.has_exceptions_in(s, fs, fe) {
                         self.stats.position_rejected += 1;
                         continue;
                     }
@@ -638,11 +641,11 @@ impl<'a> Searcher<'a> {
             }
             // Only for the few that go on, the sequence table entry: a likely cache miss, so it is only
             // requested here and read once the loop is done, when it has arrived.
-            index.prefetch_seq_entry(s);
+            self.seqs.prefetch_entry(s);
             out.push(c);
         }
         for c in &mut out[first_new..] {
-            c.packed_offset = index.seq_extent(c.seq).0;
+            c.packed_offset = self.seqs.extent(c.seq).0;
         }
         self.touched = touched;
         self.touched.clear();
@@ -708,7 +711,7 @@ impl<'a> Searcher<'a> {
             // over the index, and waiting for each one's bases in turn cost more than scanning them.
             if let Some(ahead) = candidates.get(i + PREFETCH_AHEAD) {
                 let (a, b) = stretch(ahead, v.ctx.n, v.all_bar.max_d as i64 + 2);
-                index.prefetch_packed(ahead.packed_offset, ahead.tlen, a, b);
+                self.seqs.prefetch_packed(ahead.packed_offset, ahead.tlen, a, b);
             }
             // Candidates come most-seeded first: once they fall below what the current bar requires, no
             // later one can enter the top either.
@@ -740,7 +743,7 @@ impl<'a> Searcher<'a> {
             let (pad_left, pad_right) = pads(&c, n, slack, v.overhang);
             // A target ambiguity code may be compatible with the query: such windows skip the piece filter.
             // The filter reads the packed bases; only survivors are unpacked.
-            let Some((packed, ambiguous)) = index.packed_with_exceptions(s, fs, fe) else {
+            let Some((packed, ambiguous)) = self.seqs.packed_with_exceptions(s, fs, fe) else {
                 continue;
             };
             // The query may hang off the target by at most the pads, so a hit covers the rest of it, which
@@ -791,7 +794,7 @@ impl<'a> Searcher<'a> {
                 let slots = &mut self.lane_slots[g][lane];
                 slots.clear();
                 slots.resize(pad_left, PAD_SLOT);
-                index.seq_range_decoded_into(s, fs, fe, &SLOT_DECODING, slots);
+                self.seqs.range_decoded_into(s, fs, fe, &SLOT_DECODING, slots);
                 slots.resize(slots.len() + pad_right, PAD_SLOT);
                 pending[g].push(job);
                 if pending[g].len() == if wide { self.wide_group } else { self.narrow_group } {
@@ -849,7 +852,7 @@ impl<'a> Searcher<'a> {
         let (query, strand) = v.strands[c.strand as usize];
         let (s, n, tlen) = (c.seq, v.ctx.n, c.tlen as usize);
         let (fs, fe, pad_left, pad_right) = (job.fs, job.fe, job.pad_left, job.pad_right);
-        index.seq_range_into(s, fs, fe, &mut self.target_buf);
+        self.seqs.range_into(s, fs, fe, &mut self.target_buf);
         let Some(m) =
             v.myers[c.strand as usize].best_padded_in_band(&self.target_buf, max_d, pad_left, pad_right, job.max_diag)
         else {
@@ -870,7 +873,7 @@ impl<'a> Searcher<'a> {
             window = widen(window, (fs, fe), seeded, n);
         }
         let (wstart, wend, band) = window;
-        index.seq_range_into(s, wstart, wend, &mut self.align_buf);
+        self.seqs.range_into(s, wstart, wend, &mut self.align_buf);
         if self.lcs_bound && self.cannot_reach(v, c, m, pad_left + pad_right, band) {
             self.stats.lcs_rejected += 1;
             return;

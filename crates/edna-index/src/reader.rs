@@ -413,48 +413,32 @@ impl Index {
         self.s::<[u8; 16]>(SectionKind::SeqMd5).len() as u32
     }
 
+    /// The sequence sections, looked up once: [`Sequences`] reads many sequences without resolving the
+    /// sections again for each (the search reads thousands per query).
+    #[inline]
+    pub fn sequences(&self) -> Sequences<'_> {
+        Sequences {
+            entries: self.s::<SeqEntry>(SectionKind::SeqEntries),
+            packed: self.b(SectionKind::SeqPacked),
+            exceptions: self.s::<Exception>(SectionKind::SeqExceptions),
+        }
+    }
+
     /// Length of a sequence (0 when out of range).
     pub fn seq_len(&self, id: u32) -> u32 {
-        self.s::<SeqEntry>(SectionKind::SeqEntries)
-            .get(id as usize)
-            .map_or(0, |e| e.len)
+        self.sequences().len_of(id)
     }
 
     /// Where sequence `id`'s packed bases start in the packed section, and its length: what
     /// [`Index::prefetch_packed`] needs, read once with the length (`(0, 0)` when out of range).
     #[inline]
     pub fn seq_extent(&self, id: u32) -> (u64, u32) {
-        self.s::<SeqEntry>(SectionKind::SeqEntries)
-            .get(id as usize)
-            .map_or((0, 0), |e| (e.packed_offset, e.len))
+        self.sequences().extent(id)
     }
 
     /// Unpacks sequence `id` into `out` (cleared; left empty when out of range).
     pub fn seq_into(&self, id: u32, out: &mut Vec<u8>) {
-        out.clear();
-        let (Some(e), Some(next)) = (
-            self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize),
-            self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize + 1),
-        ) else {
-            return;
-        };
-        let start = e.packed_offset as usize;
-        let Some(packed) = self
-            .b(SectionKind::SeqPacked)
-            .get(start..start.saturating_add(e.len.div_ceil(4) as usize))
-        else {
-            return;
-        };
-        let exc = self
-            .s::<Exception>(SectionKind::SeqExceptions)
-            .get(e.exc_start as usize..next.exc_start as usize)
-            .unwrap_or(&[]);
-        unpack_range(packed, 0, e.len as usize, &ASCII, out);
-        for x in exc {
-            if let Some(slot) = out.get_mut(x.pos as usize) {
-                *slot = x.symbol;
-            }
-        }
+        self.seq_range_into(id, 0, usize::MAX, out);
     }
 
     /// Asks the CPU to start loading the packed bases `start..end` of sequence `id` into cache, so a
@@ -467,35 +451,19 @@ impl Index {
     /// [`Index::prefetch_seq_range`] for a sequence whose [`Index::seq_extent`] the caller already has
     /// (saves reading the sequence table again, itself a likely cache miss).
     pub fn prefetch_packed(&self, offset: u64, len: u32, start: usize, end: usize) {
-        let end = end.min(len as usize);
-        if start >= end {
-            return;
-        }
-        let base = usize::try_from(offset).unwrap_or(usize::MAX);
-        let packed = self.b(SectionKind::SeqPacked);
-        let (first, last) = (base.saturating_add(start / 4), base.saturating_add(end.div_ceil(4)));
-        let Some(bytes) = packed.get(first..last.min(packed.len())) else {
-            return;
-        };
-        // One hint per cache line, plus the last byte's line.
-        for b in bytes.iter().step_by(64).chain(bytes.last()) {
-            prefetch(b);
-        }
+        self.sequences().prefetch_packed(offset, len, start, end);
     }
 
     /// Hints the CPU to load sequence `id`'s entry ([`Index::seq_extent`]) soon.
     #[inline]
     pub fn prefetch_seq_entry(&self, id: u32) {
-        if let Some(e) = self.s::<SeqEntry>(SectionKind::SeqEntries).get(id as usize) {
-            prefetch(e);
-        }
+        self.sequences().prefetch_entry(id);
     }
 
     /// Unpacks bases `start..end` of sequence `id` into `out` (cleared; clipped to the sequence). Returns
     /// true when the range holds a non-ACGT symbol.
     pub fn seq_range_into(&self, id: u32, start: usize, end: usize, out: &mut Vec<u8>) -> bool {
-        out.clear();
-        self.seq_range_decoded_into(id, start, end, &ASCII, out)
+        self.sequences().range_into(id, start, end, out)
     }
 
     /// As [`Index::seq_range_into`], writing each base through `decoding` and appending to `out`.
@@ -507,69 +475,21 @@ impl Index {
         decoding: &Decoding,
         out: &mut Vec<u8>,
     ) -> bool {
-        let entries = self.s::<SeqEntry>(SectionKind::SeqEntries);
-        let (Some(e), Some(next)) = (entries.get(id as usize), entries.get(id as usize + 1)) else {
-            return false;
-        };
-        let end = end.min(e.len as usize);
-        if start >= end {
-            return false;
-        }
-        let base = e.packed_offset as usize;
-        let Some(packed) = self
-            .b(SectionKind::SeqPacked)
-            .get(base..base.saturating_add((e.len as usize).div_ceil(4)))
-        else {
-            return false;
-        };
-        let exc = self
-            .s::<Exception>(SectionKind::SeqExceptions)
-            .get(e.exc_start as usize..next.exc_start as usize)
-            .unwrap_or(&[]);
-        let first = out.len();
-        unpack_range(packed, start, end, decoding, out);
-        let mut ambiguous = false;
-        for x in exc {
-            let p = x.pos as usize;
-            if (start..end).contains(&p) {
-                out[first + p - start] = decoding.symbol[x.symbol as usize];
-                ambiguous = true;
-            }
-        }
-        ambiguous
+        self.sequences().range_decoded_into(id, start, end, decoding, out)
     }
 
     /// The 2-bit packed bases of sequence `id` (base `i` in bits `2·(i % 4)` of byte `i / 4`; A=0 C=1 G=2
     /// T=3; positions holding another symbol are stored as A) and whether bases `start..end` include such a
     /// position. Lets filters read the bases without unpacking them. `None` when out of range.
     pub fn packed_with_exceptions(&self, id: u32, start: usize, end: usize) -> Option<(&[u8], bool)> {
-        let entries = self.s::<SeqEntry>(SectionKind::SeqEntries);
-        let (e, next) = (entries.get(id as usize)?, entries.get(id as usize + 1)?);
-        let base = e.packed_offset as usize;
-        let packed = self
-            .b(SectionKind::SeqPacked)
-            .get(base..base.saturating_add((e.len as usize).div_ceil(4)))?;
-        let exc = self
-            .s::<Exception>(SectionKind::SeqExceptions)
-            .get(e.exc_start as usize..next.exc_start as usize)
-            .unwrap_or(&[]);
-        let ambiguous = exc.iter().any(|x| (start..end).contains(&(x.pos as usize)));
-        Some((packed, ambiguous))
+        self.sequences().packed_with_exceptions(id, start, end)
     }
 
     /// Whether sequence `id` holds a non-ACGT symbol in bases `start..end`. Reads the sequence's entry and,
     /// only when it has any such symbol, its exception list.
     #[inline]
     pub fn has_exceptions_in(&self, id: u32, start: usize, end: usize) -> bool {
-        let entries = self.s::<SeqEntry>(SectionKind::SeqEntries);
-        let (Some(e), Some(next)) = (entries.get(id as usize), entries.get(id as usize + 1)) else {
-            return false;
-        };
-        e.exc_start != next.exc_start
-            && self
-                .s::<Exception>(SectionKind::SeqExceptions)
-                .get(e.exc_start as usize..next.exc_start as usize)
-                .is_some_and(|exc| exc.iter().any(|x| (start..end).contains(&(x.pos as usize))))
+        self.sequences().has_exceptions_in(id, start, end)
     }
 
     /// Sequence `id` as a new vector.
@@ -911,6 +831,128 @@ fn blob_bitmap(offsets: &[u64], data: &[u8], i: u32) -> RoaringBitmap {
         .filter(|s| !s.is_empty())
         .and_then(|s| RoaringBitmap::deserialize_from(s).ok())
         .unwrap_or_default()
+}
+
+/// The sequence sections of an [`Index`] ([`Index::sequences`]): entries, packed bases and exceptions,
+/// resolved once. Every read is bounds-checked: an id or range outside the index reads as empty.
+#[derive(Debug, Clone, Copy)]
+pub struct Sequences<'a> {
+    entries: &'a [SeqEntry],
+    packed: &'a [u8],
+    exceptions: &'a [Exception],
+}
+
+impl<'a> Sequences<'a> {
+    /// The entry of sequence `id`, its packed bytes and its exceptions.
+    #[inline]
+    fn parts(&self, id: u32) -> Option<(SeqEntry, &'a [u8], &'a [Exception])> {
+        let (e, next) = (self.entries.get(id as usize)?, self.entries.get(id as usize + 1)?);
+        let base = usize::try_from(e.packed_offset).ok()?;
+        let packed = self
+            .packed
+            .get(base..base.saturating_add((e.len as usize).div_ceil(4)))?;
+        let exc = self
+            .exceptions
+            .get(e.exc_start as usize..next.exc_start as usize)
+            .unwrap_or(&[]);
+        Some((*e, packed, exc))
+    }
+
+    /// Length of sequence `id` (0 when out of range).
+    #[inline]
+    pub fn len_of(&self, id: u32) -> u32 {
+        self.entries.get(id as usize).map_or(0, |e| e.len)
+    }
+
+    /// Where sequence `id`'s packed bases start and its length, as [`Index::seq_extent`].
+    #[inline]
+    pub fn extent(&self, id: u32) -> (u64, u32) {
+        self.entries
+            .get(id as usize)
+            .map_or((0, 0), |e| (e.packed_offset, e.len))
+    }
+
+    /// As [`Index::prefetch_packed`].
+    #[inline]
+    pub fn prefetch_packed(&self, offset: u64, len: u32, start: usize, end: usize) {
+        let end = end.min(len as usize);
+        if start >= end {
+            return;
+        }
+        let base = usize::try_from(offset).unwrap_or(usize::MAX);
+        let (first, last) = (base.saturating_add(start / 4), base.saturating_add(end.div_ceil(4)));
+        let Some(bytes) = self.packed.get(first..last.min(self.packed.len())) else {
+            return;
+        };
+        // One hint per cache line, plus the last byte's line.
+        for b in bytes.iter().step_by(64).chain(bytes.last()) {
+            prefetch(b);
+        }
+    }
+
+    /// As [`Index::prefetch_seq_entry`].
+    #[inline]
+    pub fn prefetch_entry(&self, id: u32) {
+        if let Some(e) = self.entries.get(id as usize) {
+            prefetch(e);
+        }
+    }
+
+    /// As [`Index::seq_range_into`].
+    pub fn range_into(&self, id: u32, start: usize, end: usize, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        self.range_decoded_into(id, start, end, &ASCII, out)
+    }
+
+    /// As [`Index::seq_range_decoded_into`].
+    pub fn range_decoded_into(
+        &self,
+        id: u32,
+        start: usize,
+        end: usize,
+        decoding: &Decoding,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some((e, packed, exc)) = self.parts(id) else {
+            return false;
+        };
+        let end = end.min(e.len as usize);
+        if start >= end {
+            return false;
+        }
+        let first = out.len();
+        unpack_range(packed, start, end, decoding, out);
+        let mut ambiguous = false;
+        for x in exc {
+            let p = x.pos as usize;
+            if (start..end).contains(&p) {
+                out[first + p - start] = decoding.symbol[x.symbol as usize];
+                ambiguous = true;
+            }
+        }
+        ambiguous
+    }
+
+    /// As [`Index::packed_with_exceptions`].
+    #[inline]
+    pub fn packed_with_exceptions(&self, id: u32, start: usize, end: usize) -> Option<(&'a [u8], bool)> {
+        let (_, packed, exc) = self.parts(id)?;
+        let ambiguous = exc.iter().any(|x| (start..end).contains(&(x.pos as usize)));
+        Some((packed, ambiguous))
+    }
+
+    /// As [`Index::has_exceptions_in`].
+    #[inline]
+    pub fn has_exceptions_in(&self, id: u32, start: usize, end: usize) -> bool {
+        let (Some(e), Some(next)) = (self.entries.get(id as usize), self.entries.get(id as usize + 1)) else {
+            return false;
+        };
+        e.exc_start != next.exc_start
+            && self
+                .exceptions
+                .get(e.exc_start as usize..next.exc_start as usize)
+                .is_some_and(|exc| exc.iter().any(|x| (start..end).contains(&(x.pos as usize))))
+    }
 }
 
 /// Four bases per packed byte, decoded by table.
