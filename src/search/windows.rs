@@ -23,13 +23,34 @@ struct WindowRun {
 }
 
 /// The minimizer windows of one query strand.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SeedWindows {
     runs: Vec<WindowRun>,
+    /// Per window start, the first run that has not ended before it (`runs.len()` past the last).
+    run_at: Vec<u32>,
+    /// Per seed-mask bit, the first run with that bit (`runs.len()` when none has it).
+    first_run_of_bit: [u32; 64],
+    /// The bits some run has.
+    run_bits: u64,
     /// Bases per window, `w + k − 1`.
     span: usize,
     len: usize,
     most_edits: u32,
+}
+
+impl Default for SeedWindows {
+    /// No windows: rejects nothing.
+    fn default() -> Self {
+        SeedWindows {
+            runs: Vec::new(),
+            run_at: Vec::new(),
+            first_run_of_bit: [0; 64],
+            run_bits: 0,
+            span: 0,
+            len: 0,
+            most_edits: 0,
+        }
+    }
 }
 
 impl SeedWindows {
@@ -67,8 +88,30 @@ impl SeedWindows {
                 }),
             }
         }
+        // Minimizer positions never move left as the window slides (the old minimum stays until it leaves or a
+        // strictly smaller k-mer enters on the right), so run bits never decrease: the runs of one bit are
+        // consecutive, and the greedy in `edits_needed` can jump between them.
+        debug_assert!(runs.windows(2).all(|p| p[0].bit <= p[1].bit));
+        let none = runs.len() as u32;
+        let mut first_run_of_bit = [none; 64];
+        for (i, r) in runs.iter().enumerate().rev() {
+            first_run_of_bit[r.bit.trailing_zeros() as usize] = i as u32;
+        }
+        let starts = runs.last().map_or(0, |r| r.last as usize + 1);
+        let mut run_at = Vec::with_capacity(starts);
+        let mut i = 0;
+        for p in 0..starts {
+            while runs.get(i).is_some_and(|r| (r.last as usize) < p) {
+                i += 1;
+            }
+            run_at.push(i as u32);
+        }
+        let run_bits = runs.iter().fold(0, |bits, r| bits | r.bit);
         let mut windows = SeedWindows {
             runs,
+            run_at,
+            first_run_of_bit,
+            run_bits,
             span: w + k - 1,
             len,
             most_edits: 0,
@@ -97,31 +140,45 @@ impl SeedWindows {
         self.edits_needed(seeds, pad_left, pad_right, max_edits) <= max_edits
     }
 
-    /// The fewest edits the windows missing a seed need, counted up to `max_edits + 1`.
+    /// The fewest edits the windows missing a seed need, counted up to `max_edits + 1`: the greedy stabbing
+    /// of the leftmost window that lacks its seed, at its last base, repeated after the windows that edit
+    /// holds. Each step jumps straight to the next such window: the first run not yet passed, then the first
+    /// bit at or after its own that is not a seed (run bits never decrease), so a query costs a few steps
+    /// per target rather than one per run.
     fn edits_needed(&self, seeds: u64, pad_left: usize, pad_right: usize, max_edits: u32) -> u32 {
         let Some(last_start) = self.len.checked_sub(pad_right + self.span) else {
             return 0;
         };
+        // Bits of no run (a stretch without windows, around an ambiguity code) have nothing to stab.
+        let missing = !seeds & self.run_bits;
         let mut edits = 0u32;
-        // Windows starting up to `covered` hold the last edit placed.
-        let mut covered: Option<usize> = None;
-        for r in &self.runs {
-            if seeds & r.bit != 0 {
-                continue;
+        // Windows starting before `pos` are excused (an overhang) or hold an edit already placed.
+        let mut pos = pad_left;
+        while pos <= last_start {
+            let Some(run) = self.run_at.get(pos).and_then(|&r| self.runs.get(r as usize)) else {
+                break;
+            };
+            let open = missing & !(run.bit - 1);
+            if open == 0 {
+                break;
             }
-            let first = (r.first as usize).max(pad_left).max(covered.map_or(0, |c| c + 1));
-            if first > (r.last as usize).min(last_start) {
-                continue;
+            let bit = open.trailing_zeros() as usize;
+            let first = if open & run.bit != 0 {
+                (run.first as usize).max(pos)
+            } else {
+                match self.runs.get(self.first_run_of_bit[bit] as usize) {
+                    Some(r) => r.first as usize,
+                    None => break,
+                }
+            };
+            if first > last_start {
+                break;
             }
-            // One edit at the open window's last base holds every window starting within a span of it: the
-            // rest of the run, unless several minimizers of one bucket made it longer than w windows; then
-            // the run is still counted once, which can only under-count (measured: no fewer rejections, and
-            // the loop that counts such runs exactly ran 4 % slower).
             edits += 1;
             if edits > max_edits {
                 break;
             }
-            covered = Some(first + self.span - 1);
+            pos = first + self.span;
         }
         edits
     }
@@ -196,6 +253,37 @@ mod tests {
             let sw = SeedWindows::new(&q, k, w, 7);
             let mask = seed_mask(&q, &t, k, w, 7);
             prop_assert!(sw.may_align(mask, 0, 0, edits.len() as u32));
+        }
+
+        /// The jumping greedy counts exactly what stabbing the windows one by one does, for any seed mask,
+        /// overhangs and budget (ambiguity codes leave gaps between the windows).
+        #[test]
+        fn jumps_count_like_window_by_window(
+            query in proptest::collection::vec(0u8..5, 30..300),
+            seeds in any::<u64>(),
+            pad_left in 0usize..60,
+            pad_right in 0usize..60,
+            max_edits in 0u32..12,
+            k in 8usize..16,
+            w in 2usize..12,
+        ) {
+            let q: Vec<u8> = query.iter().map(|&b| if b == 4 { b'N' } else { base(b) }).collect();
+            let sw = SeedWindows::new(&q, k, w, 3);
+            // Window by window: the window starting at p lacks its seed when its run's bit is not in `seeds`.
+            let mut naive = 0u32;
+            if let Some(last_start) = q.len().checked_sub(pad_right + sw.span) {
+                let mut covered: Option<usize> = None;
+                for r in &sw.runs {
+                    for p in r.first as usize..=r.last as usize {
+                        let open = seeds & r.bit == 0 && p >= pad_left && p <= last_start;
+                        if open && covered.is_none_or(|c| p > c) && naive <= max_edits {
+                            naive += 1;
+                            covered = Some(p + sw.span - 1);
+                        }
+                    }
+                }
+            }
+            prop_assert_eq!(sw.edits_needed(seeds, pad_left, pad_right, max_edits), naive);
         }
 
         /// A query prefix and suffix that hang off the target are excused.
