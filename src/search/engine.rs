@@ -434,34 +434,44 @@ impl<'a> Searcher<'a> {
 
     /// Whether `seq` is a target of `params`, and whether it is a reference target (of the marker), cached
     /// per sequence for the key set by [`Searcher::prepare_eligibility`].
+    #[inline]
     fn eligibility(&mut self, seq: u32, params: &SearchParams) -> Eligibility {
-        const KNOWN: u8 = 1;
-        const TARGET: u8 = 2;
-        const REFERENCE: u8 = 4;
-        let Some(cache) = self.eligibility_caches.first_mut() else {
+        let Some(&flags) = self.eligibility_caches.first().and_then(|c| c.flags.get(seq as usize)) else {
             return Eligibility::default();
         };
-        let Some(&flags) = cache.flags.get(seq as usize) else {
-            return Eligibility::default();
-        };
-        let flags = if flags & KNOWN != 0 {
+        let flags = if flags & ELIGIBILITY_KNOWN != 0 {
             flags
         } else {
-            let want = cache.canonical_marker.as_deref();
-            let target = eligible(self.index, seq, params.target, want);
-            let reference = if params.target == Target::References {
-                target
-            } else {
-                eligible(self.index, seq, Target::References, want)
-            };
-            let f = KNOWN | if target { TARGET } else { 0 } | if reference { REFERENCE } else { 0 };
-            cache.flags[seq as usize] = f;
-            f
+            self.work_out_eligibility(seq, params)
         };
         Eligibility {
-            target: flags & TARGET != 0,
-            reference: flags & REFERENCE != 0,
+            target: flags & ELIGIBILITY_TARGET != 0,
+            reference: flags & ELIGIBILITY_REFERENCE != 0,
         }
+    }
+
+    /// The first [`Searcher::eligibility`] of `seq` for the current key: walks its references and occurrences
+    /// and caches the answer (kept out of line: the cached path is the hot one).
+    #[cold]
+    #[inline(never)]
+    fn work_out_eligibility(&mut self, seq: u32, params: &SearchParams) -> u8 {
+        let Some(cache) = self.eligibility_caches.first_mut() else {
+            return 0;
+        };
+        let want = cache.canonical_marker.as_deref();
+        let target = eligible(self.index, seq, params.target, want);
+        let reference = if params.target == Target::References {
+            target
+        } else {
+            eligible(self.index, seq, Target::References, want)
+        };
+        let f = ELIGIBILITY_KNOWN
+            | if target { ELIGIBILITY_TARGET } else { 0 }
+            | if reference { ELIGIBILITY_REFERENCE } else { 0 };
+        if let Some(slot) = cache.flags.get_mut(seq as usize) {
+            *slot = f;
+        }
+        f
     }
 
     /// Searches one query (raw, as the user gave it).
@@ -1073,6 +1083,11 @@ impl TopBar {
 /// Target kinds and markers whose eligibility a [`Searcher`] keeps at once (one byte per indexed sequence
 /// each).
 const ELIGIBILITY_CACHES: usize = 4;
+
+/// [`EligibilityCache::flags`] bits: worked out, a target, a reference target.
+const ELIGIBILITY_KNOWN: u8 = 1;
+const ELIGIBILITY_TARGET: u8 = 2;
+const ELIGIBILITY_REFERENCE: u8 = 4;
 
 /// [`Searcher::eligibility`]'s answers for one target kind and marker: per sequence, 0 until worked out,
 /// then flags.
