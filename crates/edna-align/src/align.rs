@@ -696,6 +696,21 @@ fn fits_i16(m: usize, n: usize, sc: &Scoring) -> bool {
     cells.saturating_mul(dearest + up).saturating_add(256) < i64::from(i16::MAX)
 }
 
+/// Cells per chunk of the row passes. They run whole chunks, into slack past each row buffer's end, so a
+/// narrow band's rows (9 to 100 cells) take no scalar remainder loop; the cells past a row's end are computed
+/// from leftovers and never read as real cells (prefix maxima run left to right, and the one stale cell the
+/// next row reads is reset after each row).
+const CHUNK: usize = 16;
+
+/// Cells of minus infinity before the row scratch `X`, which the prefix maxima read past the row's start.
+const XPAD: usize = 8;
+
+/// `len` rounded up to whole chunks.
+#[inline(always)]
+fn whole_chunks(len: usize) -> usize {
+    len.div_ceil(CHUNK) * CHUNK
+}
+
 /// The cells the exit is chosen from.
 struct RowEnds {
     /// Last computed cell of row m left of column n: (j, H, E).
@@ -813,8 +828,9 @@ impl Aligner {
         row_bases(&geom, m, &mut self.row_base);
         let total = self.row_base.last().copied().unwrap_or(0);
         // Every band cell is written before it is read: no need to clear.
-        if self.dirs.len() < total {
-            self.dirs.resize(total, 0);
+        // The row passes write whole chunks; what spills past a row's end is overwritten by the rows after it.
+        if self.dirs.len() < total + CHUNK {
+            self.dirs.resize(total + CHUNK, 0);
         }
         let row_base = &self.row_base[..m + 1];
         // 16-bit cells hold twice as many per vector; they are exact whenever every score of the problem fits.
@@ -939,26 +955,29 @@ impl<T: Cell> Rows<T> {
             fbits,
         } = self;
         let neg = T::NEG;
-        if prof.len() < 16 * n {
-            prof.resize(16 * n, T::default());
+        // Every row buffer has CHUNK cells of slack past its end: the row passes run whole chunks (see CHUNK).
+        let stride = n + CHUNK;
+        if prof.len() < 16 * stride {
+            prof.resize(16 * stride, T::default());
         }
-        if xbuf.len() < n + 2 {
-            xbuf.resize(n + 2, T::default());
-            pbuf.resize(n + 2, T::default());
-            fbits.resize(n + 2, T::default());
+        if xbuf.len() < XPAD + n + 2 + CHUNK {
+            xbuf.resize(XPAD + n + 2 + CHUNK, T::default());
+            pbuf.resize(n + 2 + CHUNK, T::default());
+            fbits.resize(n + 2 + CHUNK, T::default());
         }
         let mut prof_ready = 0u32;
+        xbuf[..XPAD].fill(neg);
 
         // Two row buffers; row 0 is a leading terminal Del run and has no F.
         h.clear();
-        h.resize(2 * (n + 1), neg);
+        h.resize(2 * (n + 1 + CHUNK), neg);
         f.clear();
-        f.resize(2 * (n + 1), neg);
+        f.resize(2 * (n + 1 + CHUNK), neg);
         for (j, hj) in h[..=n].iter_mut().enumerate() {
             *hj = T::of(term(j));
         }
-        let (h_even, h_odd) = h.split_at_mut(n + 1);
-        let (f_even, f_odd) = f.split_at_mut(n + 1);
+        let (h_even, h_odd) = h.split_at_mut(n + 1 + CHUNK);
+        let (f_even, f_odd) = f.split_at_mut(n + 1 + CHUNK);
 
         let (f_oe, f_e) = (T::of(scoring.gap_open + scoring.gap_extend), T::of(scoring.gap_extend));
         let terminal = (
@@ -997,7 +1016,7 @@ impl<T: Cell> Rows<T> {
             if prof_ready & (1 << qc) == 0 {
                 // Same rule as `Scoring::mask_score`, written branch-free so it
                 // vectorises (no table gather).
-                let dst = &mut prof[qc * n..qc * n + n];
+                let dst = &mut prof[qc * stride..qc * stride + n];
                 let qc8 = qc as u8;
                 if is_unambiguous_mask(qc8) {
                     for (p, &tc) in dst.iter_mut().zip(tcodes.iter()) {
@@ -1015,10 +1034,10 @@ impl<T: Cell> Rows<T> {
                 }
                 prof_ready |= 1 << qc;
             }
-            let prow = &prof[qc * n..qc * n + n];
+            let prow = &prof[qc * stride..qc * stride + stride];
             let len = b - a + 1;
             let off = row_base[i].wrapping_add(a);
-            let drow = &mut dirs[off..off + len];
+            let drow = &mut dirs[off..off + whole_chunks(len)];
 
             // Horizontal gaps of this row use terminal penalties in row m.
             let (e_oe, e_e) = if i == m { terminal } else { (f_oe, f_e) };
@@ -1029,29 +1048,18 @@ impl<T: Cell> Rows<T> {
             // H' = max(diagonal, F), with interior vertical penalties for j < n,
             // stored as X(j) = H'(j) + j·ext for phase 2.
             let li = b.min(n - 1);
-            xbuf[0] = hleft0.plus(T::of((a as i32 - 1) * e_e.get()));
+            xbuf[XPAD] = hleft0.plus(T::of((a as i32 - 1) * e_e.get()));
             if li >= a {
-                let cnt = li + 1 - a;
+                let cnt = whole_chunks(li + 1 - a);
                 let hd = &hprev[a - 1..a - 1 + cnt];
                 let hu = &hprev[a..a + cnt];
                 let fu = &fprev[a..a + cnt];
                 let sp = &prow[a - 1..a - 1 + cnt];
-                let xc = &mut xbuf[1..1 + cnt];
+                let xc = &mut xbuf[XPAD + 1..XPAD + 1 + cnt];
                 let fc = &mut fcur[a..a + cnt];
                 let fb = &mut fbits[..cnt];
-                // Additive induction (SSE2 has no 32-bit vector multiply).
-                let mut ofs = T::of(a as i32 * e_e.get());
-                for k in 0..cnt {
-                    let d = hd[k].plus(sp[k]);
-                    let fo = hu[k].minus(f_oe);
-                    let fe = fu[k].minus(f_e);
-                    let fv = fo.max(fe);
-                    xc[k] = d.max(fv).plus(ofs);
-                    ofs = ofs.step(e_e);
-                    fc[k] = fv;
-                    // Ties: diagonal over F, opening over extending.
-                    fb[k] = T::flag(fv > d) | (T::flag(fe > fo) << 3);
-                }
+                let ofs = T::of(a as i32 * e_e.get());
+                vertical_pass(VerticalIn { hd, hu, fu, sp }, xc, fc, fb, ofs, (f_oe, f_e, e_e));
             }
             if b == n {
                 // Column n: a vertical gap here is a trailing terminal gap.
@@ -1059,7 +1067,7 @@ impl<T: Cell> Rows<T> {
                 let fo = hprev[n].minus(terminal.0);
                 let fe = fprev[n].minus(terminal.1);
                 let fv = fo.max(fe);
-                xbuf[len] = d.max(fv).plus(T::of(n as i32 * e_e.get()));
+                xbuf[XPAD + len] = d.max(fv).plus(T::of(n as i32 * e_e.get()));
                 fcur[n] = fv;
                 fbits[len - 1] = T::flag(fv > d) | (T::flag(fe > fo) << 3);
             }
@@ -1069,23 +1077,24 @@ impl<T: Cell> Rows<T> {
             // since open ≥ 0, so scores and paths are unchanged). Then
             //   E(j) = max_{k<j} (H'(k) - open - (j-k)·ext) = P(j) - open - j·ext
             // with P the running maximum of X: a scan with a one-max chain.
-            // Eight cells share one step of the chain; inside a chunk the
-            // prefix maxima take three shifted maxima (Hillis–Steele), which
-            // compile to vector shuffles instead of eight dependent steps.
-            let xs = &xbuf[..len];
-            let ps = &mut pbuf[..len + 1];
+            // Eight cells share one step of the chain; inside a chunk, each cell's maximum over itself and
+            // the seven cells before it takes eight shifted loads and maxima, independent of each other (the
+            // seven cells before the row's first are minus infinity; before a later chunk's they are cells
+            // of the row already in `p`, so including them changes nothing).
+            // Whole chunks: the cells past `len` hold leftovers, and prefix maxima run left to right.
+            let lenc = whole_chunks(len);
+            let ps = &mut pbuf[..lenc + 1];
             ps[0] = neg;
             let mut p = neg;
-            let mut pc = ps[1..].chunks_exact_mut(8);
-            let mut xc = xs.chunks_exact(8);
-            for (pq, xq) in (&mut pc).zip(&mut xc) {
+            let xw = &xbuf[XPAD - 7..XPAD + lenc];
+            for (c, pq) in ps[1..].chunks_exact_mut(8).enumerate() {
+                let Some(win) = xw.get(8 * c..8 * c + 15) else {
+                    break;
+                };
                 let mut v = [neg; 8];
-                v.copy_from_slice(xq);
-                for shift in [1, 2, 4] {
-                    let mut moved = [neg; 8];
-                    moved[shift..].copy_from_slice(&v[..8 - shift]);
-                    for (a, b) in v.iter_mut().zip(moved) {
-                        *a = (*a).max(b);
+                for back in 0..8 {
+                    for (l, x) in v.iter_mut().enumerate() {
+                        *x = (*x).max(win[l + 7 - back]);
                     }
                 }
                 for (out, a) in pq.iter_mut().zip(v) {
@@ -1093,28 +1102,16 @@ impl<T: Cell> Rows<T> {
                 }
                 p = p.max(v[7]);
             }
-            for (pq, &x) in pc.into_remainder().iter_mut().zip(xc.remainder()) {
-                p = p.max(x);
-                *pq = p;
-            }
             // Final pass (auto-vectorised): H, "E wins" and "E extended" bits.
             // ext(j): E(j-1) - ext > H'(j-1) - open - ext  ⟺  P(j-1) > X(j-1).
-            let hc = &mut hcur[a..a + len];
-            let xh = &xbuf[1..1 + len];
-            let xp = &xbuf[..len];
-            let pj = &pbuf[1..1 + len];
-            let pp = &pbuf[..len];
-            let fb = &fbits[..len];
-            let mut ofs = T::of(a as i32 * e_e.get());
-            for k in 0..len {
-                let ev = pj[k].minus(e_open);
-                let hp = xh[k];
-                hc[k] = hp.max(ev).minus(ofs);
-                ofs = ofs.step(e_e);
-                // Opening wins ties (vsearch); E must strictly beat H'.
-                let bits = fb[k] | (T::flag(ev > hp) << 1) | (T::flag(pp[k] > xp[k]) << 2);
-                drow[k] = bits.get() as u8;
-            }
+            let hc = &mut hcur[a..a + lenc];
+            let xh = &xbuf[XPAD + 1..XPAD + 1 + lenc];
+            let xp = &xbuf[XPAD..XPAD + lenc];
+            let pj = &pbuf[1..1 + lenc];
+            let pp = &pbuf[..lenc];
+            let fb = &fbits[..lenc];
+            let ofs = T::of(a as i32 * e_e.get());
+            final_pass(FinalIn { xh, xp, pj, pp, fb }, hc, drow, ofs, (e_open, e_e));
             // E of the last computed cell, for a trailing exit along row m.
             let el = pbuf[len].get() - e_open.get() - b as i32 * e_e.get();
 
@@ -1131,6 +1128,109 @@ impl<T: Cell> Rows<T> {
             }
         }
         ends
+    }
+}
+
+/// The rows phase 1 of [`Rows::fill`] reads: H of the row above (diagonal and up), its F, and the
+/// substitution scores.
+struct VerticalIn<'a, T> {
+    hd: &'a [T],
+    hu: &'a [T],
+    fu: &'a [T],
+    sp: &'a [T],
+}
+
+/// Phase 1 of a row (no dependency along it): `H' = max(diagonal, F)` stored as `X = H' + j·ext`, F, and
+/// the F traceback bits. A function of its own so that its slices arrive as distinct borrows: inlined
+/// into the row loop, the compiler had to check at run time that they do not overlap, every row.
+#[inline(always)]
+fn vertical_pass<T: Cell>(
+    rows: VerticalIn<T>,
+    xc: &mut [T],
+    fc: &mut [T],
+    fb: &mut [T],
+    mut ofs: T,
+    (f_oe, f_e, e_e): (T, T, T),
+) {
+    let n = xc.len().min(fc.len()).min(fb.len());
+    let (hd, hu, fu, sp) = (&rows.hd[..n], &rows.hu[..n], &rows.fu[..n], &rows.sp[..n]);
+    let (xc, fc, fb) = (&mut xc[..n], &mut fc[..n], &mut fb[..n]);
+    // Additive induction (SSE2 has no 32-bit vector multiply).
+    for c in (0..n).step_by(CHUNK) {
+        let (Some(hd), Some(hu), Some(fu), Some(sp)) = (
+            hd[c..].first_chunk::<CHUNK>(),
+            hu[c..].first_chunk::<CHUNK>(),
+            fu[c..].first_chunk::<CHUNK>(),
+            sp[c..].first_chunk::<CHUNK>(),
+        ) else {
+            break;
+        };
+        let (Some(xc), Some(fc), Some(fb)) = (
+            xc[c..].first_chunk_mut::<CHUNK>(),
+            fc[c..].first_chunk_mut::<CHUNK>(),
+            fb[c..].first_chunk_mut::<CHUNK>(),
+        ) else {
+            break;
+        };
+        for k in 0..CHUNK {
+            let d = hd[k].plus(sp[k]);
+            let fo = hu[k].minus(f_oe);
+            let fe = fu[k].minus(f_e);
+            let fv = fo.max(fe);
+            xc[k] = d.max(fv).plus(ofs);
+            ofs = ofs.step(e_e);
+            fc[k] = fv;
+            // Ties: diagonal over F, opening over extending.
+            fb[k] = T::flag(fv > d) | (T::flag(fe > fo) << 3);
+        }
+    }
+}
+
+/// What the final pass of a row reads: `X` at `j` and `j − 1`, the prefix maxima `P` at `j` and `j − 1`,
+/// and phase 1's bits.
+struct FinalIn<'a, T> {
+    xh: &'a [T],
+    xp: &'a [T],
+    pj: &'a [T],
+    pp: &'a [T],
+    fb: &'a [T],
+}
+
+/// The final pass of a row: H, "E wins" and "E extended" bits (a function of its own for the same reason
+/// as [`vertical_pass`]).
+#[inline(always)]
+fn final_pass<T: Cell>(rows: FinalIn<T>, hc: &mut [T], drow: &mut [u8], mut ofs: T, (e_open, e_e): (T, T)) {
+    let n = hc.len().min(drow.len());
+    let (xh, xp, pj, pp, fb) = (
+        &rows.xh[..n],
+        &rows.xp[..n],
+        &rows.pj[..n],
+        &rows.pp[..n],
+        &rows.fb[..n],
+    );
+    let (hc, drow) = (&mut hc[..n], &mut drow[..n]);
+    for c in (0..n).step_by(CHUNK) {
+        let (Some(xh), Some(xp), Some(pj), Some(pp), Some(fb)) = (
+            xh[c..].first_chunk::<CHUNK>(),
+            xp[c..].first_chunk::<CHUNK>(),
+            pj[c..].first_chunk::<CHUNK>(),
+            pp[c..].first_chunk::<CHUNK>(),
+            fb[c..].first_chunk::<CHUNK>(),
+        ) else {
+            break;
+        };
+        let (Some(hc), Some(drow)) = (hc[c..].first_chunk_mut::<CHUNK>(), drow[c..].first_chunk_mut::<CHUNK>()) else {
+            break;
+        };
+        for k in 0..CHUNK {
+            let ev = pj[k].minus(e_open);
+            let hp = xh[k];
+            hc[k] = hp.max(ev).minus(ofs);
+            ofs = ofs.step(e_e);
+            // Opening wins ties (vsearch); E must strictly beat H'.
+            let bits = fb[k] | (T::flag(ev > hp) << 1) | (T::flag(pp[k] > xp[k]) << 2);
+            drow[k] = bits.get() as u8;
+        }
     }
 }
 
