@@ -617,6 +617,21 @@ trait Cell: Copy + Ord + Default + std::ops::BitOr<Output = Self> + std::ops::Sh
     /// `self + o` for the row offsets, which never leave the range: plain (wrapping) so the loop keeps a
     /// simple induction variable and vectorises.
     fn step(self, o: Self) -> Self;
+    /// Fills one row with a fused vector kernel, if this cell type has one and `simd` says the build may
+    /// use it (only [`Aligner::align`]'s AVX2 build passes true): H and F of the row into `hcur`/`fcur`, its
+    /// traceback bytes into `drow`, and returns E of the row's last cell. `None`: the caller runs the passes.
+    #[inline(always)]
+    fn fused_row(
+        simd: bool,
+        row: &SimdRow<Self>,
+        hcur: &mut [Self],
+        fcur: &mut [Self],
+        drow: &mut [u8],
+        pbuf: &mut [Self],
+    ) -> Option<i32> {
+        let _ = (simd, row, hcur, fcur, drow, pbuf);
+        None
+    }
 }
 
 impl Cell for i32 {
@@ -650,6 +665,25 @@ impl Cell for i32 {
 
 impl Cell for i16 {
     const NEG: i16 = i16::MIN;
+    #[inline(always)]
+    fn fused_row(
+        simd: bool,
+        row: &SimdRow<i16>,
+        hcur: &mut [i16],
+        fcur: &mut [i16],
+        drow: &mut [u8],
+        pbuf: &mut [i16],
+    ) -> Option<i32> {
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            #[allow(unsafe_code)]
+            // SAFETY: `simd` is true only in `Aligner::align_avx2`, which runs only once AVX2 is detected, the
+            // one requirement of `fused_row_avx2`.
+            return unsafe { fused_row_avx2(row, hcur, fcur, drow, pbuf) };
+        }
+        let _ = (simd, row, hcur, fcur, drow, pbuf);
+        None
+    }
     #[inline(always)]
     fn of(v: i32) -> i16 {
         v as i16
@@ -788,18 +822,18 @@ impl Aligner {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn align_avx2(&mut self, query: &[u8], target: &[u8], scoring: &Scoring, band: Option<Band>) -> Alignment {
-        self.align_in(query, target, scoring, band, true)
+        self.align_in(query, target, scoring, band, true, true)
     }
 
     /// [`Aligner::align`] with the baseline instruction set (what CPUs without AVX2 run).
     pub fn align_portable(&mut self, query: &[u8], target: &[u8], scoring: &Scoring, band: Option<Band>) -> Alignment {
-        self.align_in(query, target, scoring, band, true)
+        self.align_in(query, target, scoring, band, true, false)
     }
 
     /// [`Aligner::align_portable`] with 32-bit cells whatever the problem (tests hold the 16-bit cells to it).
     #[cfg(test)]
     fn align_cells32(&mut self, query: &[u8], target: &[u8], scoring: &Scoring, band: Option<Band>) -> Alignment {
-        self.align_in(query, target, scoring, band, false)
+        self.align_in(query, target, scoring, band, false, false)
     }
 
     #[inline(always)]
@@ -810,6 +844,7 @@ impl Aligner {
         scoring: &Scoring,
         band: Option<Band>,
         allow_cells16: bool,
+        simd: bool,
     ) -> Alignment {
         let (m, n) = (query.len(), target.len());
         let term = |len: usize| -scoring.gap_cost(len as u32, true);
@@ -836,10 +871,10 @@ impl Aligner {
         // 16-bit cells hold twice as many per vector; they are exact whenever every score of the problem fits.
         let ends = if allow_cells16 && fits_i16(m, n, scoring) {
             self.rows16
-                .fill(query, &self.tcodes, scoring, &geom, row_base, &mut self.dirs)
+                .fill(query, &self.tcodes, scoring, (&geom, row_base), &mut self.dirs, simd)
         } else {
             self.rows32
-                .fill(query, &self.tcodes, scoring, &geom, row_base, &mut self.dirs)
+                .fill(query, &self.tcodes, scoring, (&geom, row_base), &mut self.dirs, simd)
         };
         let RowEnds { row_m_last, col_n_last } = ends;
         let (tcodes, dirs, rev_ops) = (&self.tcodes, &self.dirs, &mut self.rev_ops);
@@ -933,16 +968,17 @@ impl Aligner {
 
 impl<T: Cell> Rows<T> {
     /// Fills the traceback bytes of every band cell (`dirs`, laid out by `row_base`) and returns the
-    /// cells the exit is chosen from. Always inlined, so each instruction-set build vectorises it.
+    /// cells the exit is chosen from. Always inlined, so each instruction-set build vectorises it; `simd`
+    /// (the AVX2 build only) lets cell types with a fused vector row kernel use it.
     #[inline(always)]
     fn fill(
         &mut self,
         query: &[u8],
         tcodes: &[u8],
         scoring: &Scoring,
-        geom: &Geom,
-        row_base: &[usize],
+        (geom, row_base): (&Geom, &[usize]),
         dirs: &mut [u8],
+        simd: bool,
     ) -> RowEnds {
         let (m, n) = (query.len(), tcodes.len());
         let term = |len: usize| -scoring.gap_cost(len as u32, true);
@@ -1044,76 +1080,94 @@ impl<T: Cell> Rows<T> {
             let e_open = e_oe.minus(e_e);
             let hleft0 = if a == 1 { col0 } else { neg };
 
-            // Phase 1 (no dependency along the row, auto-vectorised):
-            // H' = max(diagonal, F), with interior vertical penalties for j < n,
-            // stored as X(j) = H'(j) + j·ext for phase 2.
-            let li = b.min(n - 1);
-            xbuf[XPAD] = hleft0.plus(T::of((a as i32 - 1) * e_e.get()));
-            if li >= a {
-                let cnt = whole_chunks(li + 1 - a);
-                let hd = &hprev[a - 1..a - 1 + cnt];
-                let hu = &hprev[a..a + cnt];
-                let fu = &fprev[a..a + cnt];
-                let sp = &prow[a - 1..a - 1 + cnt];
-                let xc = &mut xbuf[XPAD + 1..XPAD + 1 + cnt];
-                let fc = &mut fcur[a..a + cnt];
-                let fb = &mut fbits[..cnt];
-                let ofs = T::of(a as i32 * e_e.get());
-                vertical_pass(VerticalIn { hd, hu, fu, sp }, xc, fc, fb, ofs, (f_oe, f_e, e_e));
-            }
-            if b == n {
-                // Column n: a vertical gap here is a trailing terminal gap.
-                let d = hprev[n - 1].plus(prow[n - 1]);
-                let fo = hprev[n].minus(terminal.0);
-                let fe = fprev[n].minus(terminal.1);
-                let fv = fo.max(fe);
-                xbuf[XPAD + len] = d.max(fv).plus(T::of(n as i32 * e_e.get()));
-                fcur[n] = fv;
-                fbits[len - 1] = T::flag(fv > d) | (T::flag(fe > fo) << 3);
-            }
+            let simd_row = SimdRow {
+                hprev,
+                fprev,
+                prow,
+                a,
+                b,
+                n,
+                x_before: hleft0.plus(T::of((a as i32 - 1) * e_e.get())),
+                vertical: (f_oe, f_e),
+                terminal,
+                e_open,
+                e_e,
+            };
+            // The fused vector row where the build has one, else the three passes below.
+            let el = if let Some(el) = T::fused_row(simd, &simd_row, hcur, fcur, drow, pbuf) {
+                el
+            } else {
+                // Phase 1 (no dependency along the row, auto-vectorised):
+                // H' = max(diagonal, F), with interior vertical penalties for j < n,
+                // stored as X(j) = H'(j) + j·ext for phase 2.
+                let li = b.min(n - 1);
+                xbuf[XPAD] = hleft0.plus(T::of((a as i32 - 1) * e_e.get()));
+                if li >= a {
+                    let cnt = whole_chunks(li + 1 - a);
+                    let hd = &hprev[a - 1..a - 1 + cnt];
+                    let hu = &hprev[a..a + cnt];
+                    let fu = &fprev[a..a + cnt];
+                    let sp = &prow[a - 1..a - 1 + cnt];
+                    let xc = &mut xbuf[XPAD + 1..XPAD + 1 + cnt];
+                    let fc = &mut fcur[a..a + cnt];
+                    let fb = &mut fbits[..cnt];
+                    let ofs = T::of(a as i32 * e_e.get());
+                    vertical_pass(VerticalIn { hd, hu, fu, sp }, xc, fc, fb, ofs, (f_oe, f_e, e_e));
+                }
+                if b == n {
+                    // Column n: a vertical gap here is a trailing terminal gap.
+                    let d = hprev[n - 1].plus(prow[n - 1]);
+                    let fo = hprev[n].minus(terminal.0);
+                    let fe = fprev[n].minus(terminal.1);
+                    let fv = fo.max(fe);
+                    xbuf[XPAD + len] = d.max(fv).plus(T::of(n as i32 * e_e.get()));
+                    fcur[n] = fv;
+                    fbits[len - 1] = T::flag(fv > d) | (T::flag(fe > fo) << 3);
+                }
 
-            // Phase 2: horizontal gaps. E is opened from H' rather than H
-            // (where H came from E, opening from it never beats extending E
-            // since open ≥ 0, so scores and paths are unchanged). Then
-            //   E(j) = max_{k<j} (H'(k) - open - (j-k)·ext) = P(j) - open - j·ext
-            // with P the running maximum of X: a scan with a one-max chain.
-            // Eight cells share one step of the chain; inside a chunk, each cell's maximum over itself and
-            // the seven cells before it takes eight shifted loads and maxima, independent of each other (the
-            // seven cells before the row's first are minus infinity; before a later chunk's they are cells
-            // of the row already in `p`, so including them changes nothing).
-            // Whole chunks: the cells past `len` hold leftovers, and prefix maxima run left to right.
-            let lenc = whole_chunks(len);
-            let ps = &mut pbuf[..lenc + 1];
-            ps[0] = neg;
-            let mut p = neg;
-            let xw = &xbuf[XPAD - 7..XPAD + lenc];
-            for (c, pq) in ps[1..].chunks_exact_mut(8).enumerate() {
-                let Some(win) = xw.get(8 * c..8 * c + 15) else {
-                    break;
-                };
-                let mut v = [neg; 8];
-                for back in 0..8 {
-                    for (l, x) in v.iter_mut().enumerate() {
-                        *x = (*x).max(win[l + 7 - back]);
+                // Phase 2: horizontal gaps. E is opened from H' rather than H
+                // (where H came from E, opening from it never beats extending E
+                // since open ≥ 0, so scores and paths are unchanged). Then
+                //   E(j) = max_{k<j} (H'(k) - open - (j-k)·ext) = P(j) - open - j·ext
+                // with P the running maximum of X: a scan with a one-max chain.
+                // Eight cells share one step of the chain; inside a chunk, each cell's maximum over itself and
+                // the seven cells before it takes eight shifted loads and maxima, independent of each other (the
+                // seven cells before the row's first are minus infinity; before a later chunk's they are cells
+                // of the row already in `p`, so including them changes nothing).
+                // Whole chunks: the cells past `len` hold leftovers, and prefix maxima run left to right.
+                let lenc = whole_chunks(len);
+                let ps = &mut pbuf[..lenc + 1];
+                ps[0] = neg;
+                let mut p = neg;
+                let xw = &xbuf[XPAD - 7..XPAD + lenc];
+                for (c, pq) in ps[1..].chunks_exact_mut(8).enumerate() {
+                    let Some(win) = xw.get(8 * c..8 * c + 15) else {
+                        break;
+                    };
+                    let mut v = [neg; 8];
+                    for back in 0..8 {
+                        for (l, x) in v.iter_mut().enumerate() {
+                            *x = (*x).max(win[l + 7 - back]);
+                        }
                     }
+                    for (out, a) in pq.iter_mut().zip(v) {
+                        *out = a.max(p);
+                    }
+                    p = p.max(v[7]);
                 }
-                for (out, a) in pq.iter_mut().zip(v) {
-                    *out = a.max(p);
-                }
-                p = p.max(v[7]);
-            }
-            // Final pass (auto-vectorised): H, "E wins" and "E extended" bits.
-            // ext(j): E(j-1) - ext > H'(j-1) - open - ext  ⟺  P(j-1) > X(j-1).
-            let hc = &mut hcur[a..a + lenc];
-            let xh = &xbuf[XPAD + 1..XPAD + 1 + lenc];
-            let xp = &xbuf[XPAD..XPAD + lenc];
-            let pj = &pbuf[1..1 + lenc];
-            let pp = &pbuf[..lenc];
-            let fb = &fbits[..lenc];
-            let ofs = T::of(a as i32 * e_e.get());
-            final_pass(FinalIn { xh, xp, pj, pp, fb }, hc, drow, ofs, (e_open, e_e));
-            // E of the last computed cell, for a trailing exit along row m.
-            let el = pbuf[len].get() - e_open.get() - b as i32 * e_e.get();
+                // Final pass (auto-vectorised): H, "E wins" and "E extended" bits.
+                // ext(j): E(j-1) - ext > H'(j-1) - open - ext  ⟺  P(j-1) > X(j-1).
+                let hc = &mut hcur[a..a + lenc];
+                let xh = &xbuf[XPAD + 1..XPAD + 1 + lenc];
+                let xp = &xbuf[XPAD..XPAD + lenc];
+                let pj = &pbuf[1..1 + lenc];
+                let pp = &pbuf[..lenc];
+                let fb = &fbits[..lenc];
+                let ofs = T::of(a as i32 * e_e.get());
+                final_pass(FinalIn { xh, xp, pj, pp, fb }, hc, drow, ofs, (e_open, e_e));
+                // E of the last computed cell, for a trailing exit along row m.
+                pbuf[len].get() - e_open.get() - b as i32 * e_e.get()
+            };
 
             if b == n {
                 ends.col_n_last = (i, hcur[n].get(), fcur[n].get());
@@ -1129,6 +1183,157 @@ impl<T: Cell> Rows<T> {
         }
         ends
     }
+}
+
+/// What a fused row kernel reads: the row above (H and F, indexed by column), the row's substitution
+/// scores (`prow[j − 1]` for column `j`), its columns `a..=b` of `n`, X of column `a − 1`, and the penalties.
+struct SimdRow<'a, T> {
+    hprev: &'a [T],
+    fprev: &'a [T],
+    prow: &'a [T],
+    a: usize,
+    b: usize,
+    n: usize,
+    /// `X(a − 1)`: column 0's H when `a` is 1, else minus infinity, plus its offset.
+    x_before: T,
+    /// Interior vertical gap (open + extend, extend).
+    vertical: (T, T),
+    /// Terminal gap (open + extend, extend): vertical gaps in column `n`.
+    terminal: (T, T),
+    /// Horizontal gap open (without the extension) and extension of this row.
+    e_open: T,
+    e_e: T,
+}
+
+/// One row of [`Rows::fill`] for 16-bit cells, 16 cells per AVX2 vector, its three passes fused so the
+/// horizontal-gap prefix maximum never goes through memory: reloading the row of X just stored missed store
+/// forwarding, ~40 ns per row whatever its width, most of a narrow band's cost. Every cell gets the values
+/// and bits the passes compute (saturating adds, the same offsets and comparisons; property tests hold the
+/// two to the same alignments). Cells past `b` are computed from the buffers' slack and never read as real.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn fused_row_avx2(
+    row: &SimdRow<i16>,
+    hcur: &mut [i16],
+    fcur: &mut [i16],
+    drow: &mut [u8],
+    pbuf: &mut [i16],
+) -> Option<i32> {
+    use std::arch::x86_64::*;
+    const LANES: usize = 16;
+    let (a, b, n) = (row.a, row.b, row.n);
+    let len = b + 1 - a;
+    let chunks = len.div_ceil(LANES);
+    let span = chunks * LANES;
+    // Every slice the kernel touches, checked once: loads and stores below stay inside them.
+    let (Some(hd), Some(hu), Some(fu), Some(sp), Some(hc), Some(fc), Some(dr), Some(ps)) = (
+        row.hprev.get(a - 1..a - 1 + span),
+        row.hprev.get(a..a + span),
+        row.fprev.get(a..a + span),
+        row.prow.get(a - 1..a - 1 + span),
+        hcur.get_mut(a..a + span),
+        fcur.get_mut(a..a + span),
+        drow.get_mut(..span),
+        pbuf.get_mut(..span),
+    ) else {
+        return None;
+    };
+    #[allow(unsafe_code)]
+    let load = |v: &[i16], at: usize| -> __m256i {
+        debug_assert!(at + LANES <= v.len());
+        // SAFETY: callers pass `at` a multiple of 16 below `span`, and every slice here holds `span` cells.
+        unsafe { _mm256_loadu_si256(v.as_ptr().add(at).cast()) }
+    };
+    #[allow(unsafe_code)]
+    let store = |v: &mut [i16], at: usize, x: __m256i| {
+        debug_assert!(at + LANES <= v.len());
+        // SAFETY: as for `load`.
+        unsafe { _mm256_storeu_si256(v.as_mut_ptr().add(at).cast(), x) }
+    };
+    let neg = _mm256_set1_epi16(i16::MIN);
+    let one = _mm256_set1_epi16(1);
+    let (two, four, eight) = (_mm256_set1_epi16(2), _mm256_set1_epi16(4), _mm256_set1_epi16(8));
+    let lane_index = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // Offsets j·ext of a chunk's cells: the chunk's first, plus lane·ext (wrapping, as `step`).
+    let lane_steps = _mm256_mullo_epi16(lane_index, _mm256_set1_epi16(row.e_e));
+    let chunk_step = (LANES as i16).wrapping_mul(row.e_e);
+    let mut base = (a as i32 * i32::from(row.e_e)) as i16;
+    let (v_oe, v_e) = (_mm256_set1_epi16(row.vertical.0), _mm256_set1_epi16(row.vertical.1));
+    let e_open = _mm256_set1_epi16(row.e_open);
+    // Lane `l` of each vector below broadcasts the last cell of the previous chunk (X(a − 1) at first).
+    let broadcast_last = |v: __m256i| -> __m256i {
+        let top = _mm256_permute4x64_epi64::<0xFF>(v);
+        let high = _mm256_shufflehi_epi16::<0xFF>(top);
+        _mm256_unpackhi_epi64(high, high)
+    };
+    // Shifts a vector up one lane across both halves, `before` (broadcast) entering lane 0.
+    let shift_in = |v: __m256i, before: __m256i| -> __m256i {
+        let joined = _mm256_permute2x128_si256::<0x02>(v, before);
+        _mm256_alignr_epi8::<14>(v, joined)
+    };
+    let mut carry = _mm256_set1_epi16(row.x_before);
+    let mut last_x = carry;
+    for c in 0..chunks {
+        let at = c * LANES;
+        let ofs = _mm256_add_epi16(_mm256_set1_epi16(base), lane_steps);
+        base = base.wrapping_add(chunk_step);
+        // Vertical gaps in column n are terminal.
+        let (mut f_oe, mut f_e) = (v_oe, v_e);
+        if (a + at..a + at + LANES).contains(&n) {
+            let at_n = _mm256_cmpeq_epi16(lane_index, _mm256_set1_epi16((n - a - at) as i16));
+            f_oe = _mm256_blendv_epi8(f_oe, _mm256_set1_epi16(row.terminal.0), at_n);
+            f_e = _mm256_blendv_epi8(f_e, _mm256_set1_epi16(row.terminal.1), at_n);
+        }
+        let d = _mm256_adds_epi16(load(hd, at), load(sp, at));
+        let fo = _mm256_subs_epi16(load(hu, at), f_oe);
+        let fe = _mm256_subs_epi16(load(fu, at), f_e);
+        let fv = _mm256_max_epi16(fo, fe);
+        let x = _mm256_adds_epi16(_mm256_max_epi16(d, fv), ofs);
+        store(fc, at, fv);
+        // Ties: diagonal over F, opening over extending.
+        let f_bits = _mm256_or_si256(
+            _mm256_and_si256(_mm256_cmpgt_epi16(fv, d), one),
+            _mm256_and_si256(_mm256_cmpgt_epi16(fe, fo), eight),
+        );
+        // Inclusive prefix maximum of X inside the chunk (three in-lane steps, then the low half's last cell
+        // into the high half), then the carry of the cells before.
+        let mut inc = _mm256_max_epi16(x, _mm256_alignr_epi8::<14>(x, neg));
+        inc = _mm256_max_epi16(inc, _mm256_alignr_epi8::<12>(inc, neg));
+        inc = _mm256_max_epi16(inc, _mm256_alignr_epi8::<8>(inc, neg));
+        let low_last = _mm256_permute2x128_si256::<0x02>(inc, neg);
+        let low_last = _mm256_shufflehi_epi16::<0xFF>(low_last);
+        inc = _mm256_max_epi16(inc, _mm256_unpackhi_epi64(low_last, low_last));
+        inc = _mm256_max_epi16(inc, carry);
+        // P(j): the maximum of X over the columns before j; and X(j − 1).
+        let p = shift_in(inc, carry);
+        let x_prev = shift_in(x, last_x);
+        store(ps, at, p);
+        let ev = _mm256_subs_epi16(p, e_open);
+        store(hc, at, _mm256_subs_epi16(_mm256_max_epi16(x, ev), ofs));
+        // Opening wins ties (vsearch); E must strictly beat H'. Extended: P(j − 1) > X(j − 1), which is
+        // X(j − 1) < P(j).
+        let bits = _mm256_or_si256(
+            f_bits,
+            _mm256_or_si256(
+                _mm256_and_si256(_mm256_cmpgt_epi16(ev, x), two),
+                _mm256_and_si256(_mm256_cmpgt_epi16(p, x_prev), four),
+            ),
+        );
+        let bytes = _mm256_permute4x64_epi64::<0xD8>(_mm256_packus_epi16(bits, _mm256_setzero_si256()));
+        let mut out = [0u8; 32];
+        #[allow(unsafe_code)]
+        // SAFETY: `out` holds 32 bytes, one unaligned 256-bit store.
+        unsafe {
+            _mm256_storeu_si256(out.as_mut_ptr().cast(), bytes)
+        };
+        dr[at..at + LANES].copy_from_slice(&out[..LANES]);
+        carry = broadcast_last(inc);
+        last_x = broadcast_last(x);
+    }
+    // E of the last computed cell, for a trailing exit along row m.
+    let p_last = ps.get(len - 1).copied()?;
+    Some(i32::from(p_last) - i32::from(row.e_open) - b as i32 * i32::from(row.e_e))
 }
 
 /// The rows phase 1 of [`Rows::fill`] reads: H of the row above (diagonal and up), its F, and the
