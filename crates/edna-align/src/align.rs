@@ -1101,7 +1101,7 @@ impl<T: Cell> Rows<T> {
                 // H' = max(diagonal, F), with interior vertical penalties for j < n,
                 // stored as X(j) = H'(j) + j·ext for phase 2.
                 let li = b.min(n - 1);
-                xbuf[XPAD] = hleft0.plus(T::of((a as i32 - 1) * e_e.get()));
+                xbuf[XPAD] = simd_row.x_before;
                 if li >= a {
                     let cnt = whole_chunks(li + 1 - a);
                     let hd = &hprev[a - 1..a - 1 + cnt];

@@ -1033,24 +1033,8 @@ fn unpack_avx2(bytes: &[u8], decoding: &Decoding, dst: &mut [u8]) -> usize {
     // The base each copy keeps: bits 0–1 first, 2–3 second, and so on.
     let position = _mm256_set1_epi32(0xC030_0C03_u32 as i32);
     let low_nibble = _mm256_set1_epi8(0x0f);
-    let table = _mm256_broadcastsi128_si256(_mm_setr_epi8(
-        decoding.nibble[0] as i8,
-        decoding.nibble[1] as i8,
-        decoding.nibble[2] as i8,
-        decoding.nibble[3] as i8,
-        decoding.nibble[4] as i8,
-        decoding.nibble[5] as i8,
-        decoding.nibble[6] as i8,
-        decoding.nibble[7] as i8,
-        decoding.nibble[8] as i8,
-        decoding.nibble[9] as i8,
-        decoding.nibble[10] as i8,
-        decoding.nibble[11] as i8,
-        decoding.nibble[12] as i8,
-        decoding.nibble[13] as i8,
-        decoding.nibble[14] as i8,
-        decoding.nibble[15] as i8,
-    ));
+    let nibbles = u128::from_le_bytes(decoding.nibble);
+    let table = _mm256_broadcastsi128_si256(_mm_set_epi64x((nibbles >> 64) as i64, nibbles as i64));
     let mut written = 0;
     for (out, eight) in dst.chunks_exact_mut(32).zip(bytes.chunks_exact(8)) {
         let Some(eight) = eight.first_chunk::<8>() else {
