@@ -204,6 +204,9 @@ pub struct Searcher<'a> {
     /// Per strand, the padded target slots of the candidates waiting for a vector band scan.
     /// Indexed by group (strand × narrow or wide band, see [`group_of`]) and lane.
     lane_slots: [[Vec<u8>; MAX_LANES]; GROUPS],
+    /// Per strand, the query's match table for the band scans, rebuilt in place for each query that needs one
+    /// (a fresh table per query cost ~5 % of a search on short barcodes).
+    bands: [BandQuery; 2],
     /// Targets per narrow and wide vector group on this CPU ([`narrow_lanes`], [`wide_lanes`]).
     narrow_group: usize,
     wide_group: usize,
@@ -345,6 +348,7 @@ impl<'a> Searcher<'a> {
             aligner: Aligner::new(),
             target_buf: Vec::new(),
             lane_slots: Default::default(),
+            bands: Default::default(),
             narrow_group: narrow_lanes(),
             wide_group: wide_lanes(),
             vector_screen: true,
@@ -708,7 +712,7 @@ impl<'a> Searcher<'a> {
             params,
             ctx,
             myers: strands.iter().map(|(q, _)| MyersQuery::new(q)).collect(),
-            band: strands.iter().map(|_| None).collect(),
+            band_ready: [false; 2],
             scoring: Scoring::vsearch(),
             overhang: max_overhang(n, params.min_coverage),
             all_bar,
@@ -828,7 +832,11 @@ impl<'a> Searcher<'a> {
         };
         let strand = first.c.strand as usize;
         let slots = &self.lane_slots[group_of(first.c.strand, wide)];
-        let band = v.band[strand].get_or_insert_with(|| BandQuery::new(&v.myers[strand]));
+        if !v.band_ready[strand] {
+            self.bands[strand].rebuild(&v.myers[strand]);
+            v.band_ready[strand] = true;
+        }
+        let band = &self.bands[strand];
         let targets: [BandTarget; MAX_LANES] = std::array::from_fn(|l| BandTarget {
             slots: &slots[l],
             max_diag: group.get(l).map_or(0, |job| job.max_diag),
@@ -955,8 +963,8 @@ struct Verification<'q> {
     params: &'q SearchParams,
     ctx: BarContext,
     myers: Vec<MyersQuery>,
-    /// Per strand, built on first use.
-    band: Vec<Option<BandQuery>>,
+    /// Per strand, whether [`Searcher::bands`] holds this query's table yet (built on first use).
+    band_ready: [bool; 2],
     scoring: Scoring,
     overhang: usize,
     all_bar: TopBar,

@@ -19,7 +19,6 @@
 //! is at least the true semi-global distance and exact for alignments inside the band.
 
 use std::ops::{BitAnd, BitOr, BitXor, Not, Shl, Shr};
-use std::sync::OnceLock;
 
 use super::{MyersQuery, SLOTS};
 
@@ -36,8 +35,10 @@ pub const WIDE_LANES: usize = 2;
 /// Targets scanned side by side with wide words and AVX-512; the most [`BandQuery::may_align_wide_lanes`]
 /// takes.
 pub const MAX_WIDE_LANES: usize = 4;
-/// Table rows before query row 1: a window starting this far up is all virtual rows.
-const LEAD: i64 = 64;
+/// Table rows before query row 1: a 128-bit word starting this far up is all virtual rows.
+const LEAD: i64 = 128;
+/// Table rows past the last query row: the upper half of a wide word read from the row after it.
+const TAIL: usize = 66;
 /// Columns between two checks of whether a lane can still reach the budget.
 const CHECK_EVERY: usize = 8;
 const HIGH: u64 = 1 << 63;
@@ -59,17 +60,13 @@ pub struct BandTarget<'a> {
 }
 
 /// The match masks of a query laid out for band scans (immutable, `Sync`): entry
-/// `(o + 64) * STRIDE + slot` holds bit `r` set iff query row `o + r` (1-based) matches `slot`, with rows
-/// above the query always matching and rows below it never.
-#[derive(Debug)]
+/// `(o + 128) * STRIDE + slot` holds bit `r` set iff query row `o + r` (1-based) matches `slot`, with rows
+/// above the query always matching and rows below it never. A 128-bit word is two 64-bit entries 64 rows
+/// apart, so one table serves both word sizes.
+#[derive(Debug, Default)]
 pub struct BandQuery {
     len: usize,
     table: Vec<u64>,
-    /// The same for 128-bit words (rows from −128), built on the first wide scan.
-    wide: OnceLock<Vec<u128>>,
-    /// The query's Peq words (slot-major), for the wide table.
-    peq: Vec<u64>,
-    blocks: usize,
 }
 
 /// How many targets [`BandQuery::may_align_lanes`] scans at once on this CPU: [`MAX_LANES`] with
@@ -118,40 +115,45 @@ pub fn padded_slots(target: &[u8], left: usize, right: usize, out: &mut Vec<u8>)
 impl BandQuery {
     /// Lays out the match masks of `query` for band scans.
     pub fn new(query: &MyersQuery) -> Self {
+        let mut band = BandQuery::default();
+        band.rebuild(query);
+        band
+    }
+
+    /// Lays out the match masks of `query` in place of the current ones, reusing the table's memory (a
+    /// search builds one per query strand).
+    pub fn rebuild(&mut self, query: &MyersQuery) {
         let m = query.len;
-        let rows = m + LEAD as usize + 2;
-        let mut table = vec![0u64; rows * STRIDE];
+        let rows = m + LEAD as usize + TAIL;
+        self.len = m;
+        self.table.clear();
+        self.table.reserve(rows * STRIDE);
+        // Entry `row` of a slot is the window of query positions from `row − LEAD − 1` (0-based), so each
+        // row is the one before shifted down by one, with the position 63 further on entering at the top:
+        // virtual rows above the query match, rows past it do not.
+        let mut words = [!0u64; STRIDE];
         for row in 0..rows {
-            let first = row as i64 - LEAD; // 1-based query row of bit 0
-            for slot in 0..SLOTS {
-                let words = &query.peq[slot * query.blocks..(slot + 1) * query.blocks];
-                table[row * STRIDE + slot] = window_bits(words, m, first - 1);
+            self.table.extend_from_slice(&words);
+            let entering = row as i64 - LEAD + 63;
+            for (slot, word) in words.iter_mut().enumerate().take(SLOTS) {
+                let bit = match usize::try_from(entering) {
+                    Err(_) => 1,
+                    Ok(p) if p < m => (query.peq[slot * query.blocks + p / 64] >> (p % 64)) & 1,
+                    Ok(_) => 0,
+                };
+                *word = (*word >> 1) | (bit << 63);
             }
-        }
-        BandQuery {
-            len: m,
-            table,
-            wide: OnceLock::new(),
-            peq: query.peq.clone(),
-            blocks: query.blocks,
         }
     }
 
-    /// The match table for 128-bit words: entry `(o + 128) * STRIDE + slot` for query rows `o..o + 128`.
-    fn wide_table(&self) -> &[u128] {
-        self.wide.get_or_init(|| {
-            let m = self.len;
-            let rows = m + 128 + 2;
-            let mut table = vec![0u128; rows * STRIDE];
-            for row in 0..rows {
-                let first = row as i64 - 128;
-                for slot in 0..SLOTS {
-                    let words = &self.peq[slot * self.blocks..(slot + 1) * self.blocks];
-                    table[row * STRIDE + slot] = u128::window(words, m, first - 1);
-                }
-            }
-            table
-        })
+    /// The table rows of the two halves of the 128-bit word whose top row is `top` (rows past the query
+    /// end read the row after it, all non-matching).
+    #[inline(always)]
+    fn wide_rows(&self, top: i64) -> Option<(&[u64; STRIDE], &[u64; STRIDE])> {
+        let row = (top.clamp(-128, self.len as i64 + 1) + LEAD) as usize * STRIDE;
+        let low = self.table.get(row..row + STRIDE)?.try_into().ok()?;
+        let high = self.table.get(row + 64 * STRIDE..row + 65 * STRIDE)?.try_into().ok()?;
+        Some((low, high))
     }
 
     /// Query length.
@@ -168,29 +170,28 @@ impl BandQuery {
     /// inside the band has at most `max_dist` edits (true whenever one does; false whenever the
     /// semi-global distance over the whole padded target exceeds `max_dist`).
     pub fn may_align(&self, t: &BandTarget) -> bool {
-        self.scan::<u64, 1>(&self.table, std::slice::from_ref(t))[0]
+        self.scan::<u64, 1>(std::slice::from_ref(t))[0]
     }
 
     /// [`BandQuery::may_align`] over [`WIDE_BAND_ROWS`] diagonals (`max_diag − 126 ..= max_diag`).
     pub fn may_align_wide(&self, t: &BandTarget) -> bool {
-        self.scan::<u128, 1>(self.wide_table(), std::slice::from_ref(t))[0]
+        self.scan::<u128, 1>(std::slice::from_ref(t))[0]
     }
 
     /// [`BandQuery::may_align_wide`] for up to [`wide_lanes`] targets at once (answers beyond the targets
     /// given are false), vectorised with AVX-512 or AVX2 where the CPU has them.
     pub fn may_align_wide_lanes(&self, targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
-        let table = self.wide_table();
         #[cfg(target_arch = "x86_64")]
         {
             if has_avx512() {
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU supports AVX-512 F and BW (checked just above), all `scan_wide_avx512` needs.
-                return unsafe { self.scan_wide_avx512(table, targets) };
+                return unsafe { self.scan_wide_avx512(targets) };
             }
             if std::is_x86_feature_detected!("avx2") {
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `scan_wide_avx2`.
-                let two = unsafe { self.scan_wide_avx2(table, targets) };
+                let two = unsafe { self.scan_wide_avx2(targets) };
                 return [two[0], two[1], false, false];
             }
         }
@@ -200,7 +201,7 @@ impl BandQuery {
     /// [`BandQuery::may_align_wide_lanes`] without the vector instructions, for up to [`MAX_WIDE_LANES`]
     /// targets.
     pub fn may_align_wide_lanes_portable(&self, targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
-        let all = self.scan::<u128, MAX_WIDE_LANES>(self.wide_table(), targets);
+        let all = self.scan::<u128, MAX_WIDE_LANES>(targets);
         std::array::from_fn(|l| all[l])
     }
 
@@ -212,7 +213,7 @@ impl BandQuery {
             if std::is_x86_feature_detected!("avx2") {
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `scan_wide_avx2`.
-                return Some(unsafe { self.scan_wide_avx2(self.wide_table(), targets) });
+                return Some(unsafe { self.scan_wide_avx2(targets) });
             }
         }
         let _ = targets;
@@ -235,13 +236,13 @@ impl BandQuery {
                 return unsafe { self.scan_avx2(targets) };
             }
         }
-        self.scan::<u64, LANES>(&self.table, targets)
+        self.scan::<u64, LANES>(targets)
     }
 
     /// [`BandQuery::may_align_lanes`] without the vector instructions (what other CPUs run), for up to
     /// [`MAX_LANES`] targets.
     pub fn may_align_lanes_portable(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
-        self.scan::<u64, MAX_LANES>(&self.table, targets)
+        self.scan::<u64, MAX_LANES>(targets)
     }
 
     /// [`BandQuery::may_align_lanes`] on the AVX2 kernel (four targets) even where AVX-512 is present, for
@@ -290,7 +291,7 @@ impl BandQuery {
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
-            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * STRIDE;
+            let row = (top.clamp(-64, m + 1) + LEAD) as usize * STRIDE;
             let Some(eq_row) = self
                 .table
                 .get(row..row + STRIDE)
@@ -389,7 +390,7 @@ impl BandQuery {
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
-            let row = (top.clamp(-LEAD, m + 1) + LEAD) as usize * STRIDE;
+            let row = (top.clamp(-64, m + 1) + LEAD) as usize * STRIDE;
             let Some(eq_row) = self
                 .table
                 .get(row..row + STRIDE)
@@ -476,11 +477,10 @@ impl BandQuery {
     /// [`BandQuery::scan_wide_avx2`] on wider vectors. A property test holds it to the portable answers.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw")]
-    fn scan_wide_avx512(&self, table: &[u128], targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
+    fn scan_wide_avx512(&self, targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
         use std::arch::x86_64::*;
         use wide512::*;
         const BOTTOM: i64 = WIDE_BAND_ROWS as i64;
-        const LEAD_ROWS: i64 = 128;
         let m = self.len as i64;
         let Some(mut plan) = Plan::<MAX_WIDE_LANES>::new(m, BOTTOM, targets) else {
             return [false; MAX_WIDE_LANES];
@@ -499,15 +499,13 @@ impl BandQuery {
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
-            let row = (top.clamp(-LEAD_ROWS, m + 1) + LEAD_ROWS) as usize * STRIDE;
-            let Some(eq_row) = table
-                .get(row..row + STRIDE)
-                .and_then(|r| <&[u128; STRIDE]>::try_from(r).ok())
-            else {
+            let Some((low_row, high_row)) = self.wide_rows(top) else {
                 break;
             };
-            let eqs: [u128; MAX_WIDE_LANES] =
-                std::array::from_fn(|l| eq_row[slot(&slots, &lead, l, j) as usize & (STRIDE - 1)]);
+            let eqs: [u128; MAX_WIDE_LANES] = std::array::from_fn(|l| {
+                let s = slot(&slots, &lead, l, j) as usize & (STRIDE - 1);
+                u128::from(low_row[s]) | (u128::from(high_row[s]) << 64)
+            });
             j += 1;
             let eq = quad(eqs);
             let vp_in = if top + BOTTOM >= 1 {
@@ -565,11 +563,10 @@ impl BandQuery {
     /// the low word into the high one. A property test holds it to the portable scan's answers.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn scan_wide_avx2(&self, table: &[u128], targets: &[BandTarget]) -> [bool; WIDE_LANES] {
+    fn scan_wide_avx2(&self, targets: &[BandTarget]) -> [bool; WIDE_LANES] {
         use std::arch::x86_64::*;
         use wide::*;
         const BOTTOM: i64 = WIDE_BAND_ROWS as i64;
-        const LEAD_ROWS: i64 = 128;
         let m = self.len as i64;
         let Some(mut plan) = Plan::<WIDE_LANES>::new(m, BOTTOM, targets) else {
             return [false; WIDE_LANES];
@@ -589,15 +586,13 @@ impl BandQuery {
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
-            let row = (top.clamp(-LEAD_ROWS, m + 1) + LEAD_ROWS) as usize * STRIDE;
-            let Some(eq_row) = table
-                .get(row..row + STRIDE)
-                .and_then(|r| <&[u128; STRIDE]>::try_from(r).ok())
-            else {
+            let Some((low_row, high_row)) = self.wide_rows(top) else {
                 break;
             };
-            let eqs: [u128; WIDE_LANES] =
-                std::array::from_fn(|l| eq_row[slot(&slots, &lead, l, j) as usize & (STRIDE - 1)]);
+            let eqs: [u128; WIDE_LANES] = std::array::from_fn(|l| {
+                let s = slot(&slots, &lead, l, j) as usize & (STRIDE - 1);
+                u128::from(low_row[s]) | (u128::from(high_row[s]) << 64)
+            });
             j += 1;
             let eq = pair(eqs);
             let vp_in = if top + BOTTOM >= 1 {
@@ -657,13 +652,12 @@ impl BandQuery {
     /// row `i` stays at `i`). So every lane's word covers the same query rows at every step, and the rows,
     /// the match-table row and the tracked-row arithmetic are shared.
     #[inline(always)]
-    fn scan<W: Word, const N: usize>(&self, table: &[W], targets: &[BandTarget]) -> [bool; MAX_LANES] {
+    fn scan<W: Word, const N: usize>(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
         let m = self.len as i64;
         let bottom = W::BITS as i64 - 1; // the word's bottom row, relative to the row before its top
         let Some(mut plan) = Plan::<N>::new(m, bottom, targets) else {
             return [false; MAX_LANES];
         };
-        let lead_rows = W::BITS as i64;
         let high = W::ONE << (W::BITS - 1);
         let mut top = -1 - plan.u;
         let mut score = [plan.score0; N];
@@ -672,12 +666,13 @@ impl BandQuery {
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
-            let row = (top.clamp(-lead_rows, m + 1) + lead_rows) as usize * STRIDE;
             let eq: [W; N] = std::array::from_fn(|l| {
-                table
-                    .get(row + (slot(&plan.slots, &plan.lead, l, j) as usize & (STRIDE - 1)))
-                    .copied()
-                    .unwrap_or(W::ZERO)
+                W::match_word(
+                    &self.table,
+                    top,
+                    m,
+                    slot(&plan.slots, &plan.lead, l, j) as usize & (STRIDE - 1),
+                )
             });
             j += 1;
             let new_bottom = if top + bottom >= 1 { high } else { W::ZERO };
@@ -864,8 +859,8 @@ trait Word:
     fn bit(self, i: u32) -> i64;
     /// Set bits among bits `8i .. 8i + 8`.
     fn byte_ones(self, i: u32) -> i64;
-    /// The word of query positions `p ..` of one Peq slot (see [`window_bits`]).
-    fn window(words: &[u64], m: usize, p: i64) -> Self;
+    /// The match word of `slot` whose top row is `top`, from a [`BandQuery`] table (query length `m`).
+    fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self;
 }
 
 impl Word for u64 {
@@ -884,8 +879,10 @@ impl Word for u64 {
     fn byte_ones(self, i: u32) -> i64 {
         ((self >> (8 * i)) & 0xff).count_ones() as i64
     }
-    fn window(words: &[u64], m: usize, p: i64) -> Self {
-        window_bits(words, m, p)
+    #[inline(always)]
+    fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self {
+        let row = (top.clamp(-64, m + 1) + LEAD) as usize * STRIDE;
+        table.get(row + slot).copied().unwrap_or(0)
     }
 }
 
@@ -905,8 +902,11 @@ impl Word for u128 {
     fn byte_ones(self, i: u32) -> i64 {
         ((self >> (8 * i)) & 0xff).count_ones() as i64
     }
-    fn window(words: &[u64], m: usize, p: i64) -> Self {
-        u128::from(window_bits(words, m, p)) | (u128::from(window_bits(words, m, p + 64)) << 64)
+    #[inline(always)]
+    fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self {
+        let row = (top.clamp(-128, m + 1) + LEAD) as usize * STRIDE;
+        let half = |r: usize| u128::from(table.get(r + slot).copied().unwrap_or(0));
+        half(row) | (half(row + 64 * STRIDE) << 64)
     }
 }
 
@@ -1202,7 +1202,9 @@ fn steps_mask<W: Word>(below: i64) -> W {
     !(!W::ZERO << below.clamp(1, W::BITS as i64 - 1) as u32) & !W::ONE
 }
 
-/// Bits `r` = query position `p + r` (0-based) of one Peq slot: 1 above the query, 0 below it.
+/// Bits `r` = query position `p + r` (0-based) of one Peq slot: 1 above the query, 0 below it. The
+/// definition [`BandQuery::rebuild`]'s row-by-row recurrence is tested against.
+#[cfg(test)]
 fn window_bits(words: &[u64], m: usize, p: i64) -> u64 {
     if p <= -64 {
         return !0;
@@ -1225,5 +1227,35 @@ fn window_bits(words: &[u64], m: usize, p: i64) -> u64 {
         bits & ((1u64 << real) - 1)
     } else {
         bits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every entry of the table, built by shifting one row into the next, is the window of Peq bits it
+        /// stands for, also when the table of a longer query is rebuilt in place.
+        #[test]
+        fn table_rows_are_peq_windows(
+            first in proptest::collection::vec(prop::sample::select(b"ACGTNRYKMSWBDHV".to_vec()), 0..300),
+            second in proptest::collection::vec(prop::sample::select(b"ACGTNRYKMSWBDHV".to_vec()), 0..300),
+        ) {
+            let mut band = BandQuery::new(&MyersQuery::new(&first));
+            for query in [&first, &second] {
+                let mq = MyersQuery::new(query);
+                band.rebuild(&mq);
+                let m = query.len();
+                prop_assert_eq!(band.table.len(), (m + LEAD as usize + TAIL) * STRIDE);
+                for (row, entries) in band.table.chunks(STRIDE).enumerate() {
+                    for (slot, &entry) in entries.iter().enumerate().take(SLOTS) {
+                        let words = &mq.peq[slot * mq.blocks..(slot + 1) * mq.blocks];
+                        prop_assert_eq!(entry, window_bits(words, m, row as i64 - LEAD - 1), "row {} slot {}", row, slot);
+                    }
+                }
+            }
+        }
     }
 }
