@@ -289,39 +289,67 @@ fn max_overhang(qlen: usize, min_coverage: f64) -> usize {
 /// `max(m, 1) ≤ L ≤ qlen`. A candidate whose seed diagonals limit how far the query can hang off the
 /// target's ends must cover more of the query, so it is held to a later, usually higher, entry.
 pub fn seeds_by_span(qlen: usize, ambiguous: usize, min_identity: f64, k: usize, w: usize) -> Vec<u32> {
-    let p = min_identity.clamp(0.01, 1.0);
-    let n = qlen.max(1);
-    let mut bounds = vec![1u32; n + 1];
-    let mut fewest = u32::MAX;
-    for l in (1..=n).rev() {
-        let good = window_bases(l, ambiguous, p, k, w);
-        let t = if good <= 0 {
-            1
-        } else {
-            (good as u64).div_ceil(w.max(1) as u64).max(1) as u32
-        };
-        fewest = fewest.min(t);
-        bounds[l] = fewest;
+    SpanBounds::new(qlen, ambiguous, min_identity, k, w).seeds_by_span
+}
+
+/// The seed bounds of one query length, identity and ambiguity count, for every aligned span, worked out in
+/// one pass (a search needs them for both strands and its bar: each pass had cost ~2 % of a search).
+struct SpanBounds {
+    /// [`seeds_by_span`].
+    seeds_by_span: Vec<u32>,
+    /// The longest aligned span (0 for none) that [`window_bases`] says may hold no whole window.
+    windowless_up_to: usize,
+}
+
+impl SpanBounds {
+    fn new(qlen: usize, ambiguous: usize, min_identity: f64, k: usize, w: usize) -> Self {
+        let p = min_identity.clamp(0.01, 1.0);
+        let n = qlen.max(1);
+        let mut seeds_by_span = vec![1u32; n + 1];
+        let mut windowless_up_to = 0;
+        // The budget of span l, max_edit_distance(l, p), never shrinks as l grows (l/(l + d) grows with l, and
+        // a correctly rounded division keeps that order), so one forward walk settles all of them.
+        let slack_p = p - BOUND_SLACK;
+        let mut d = 0u32;
+        for (l, seeds) in seeds_by_span.iter_mut().enumerate().skip(1) {
+            while identity_upper_bound(l, d + 1) >= slack_p {
+                d += 1;
+            }
+            let good = window_bases(l, d as usize + ambiguous, k, w);
+            if good <= 0 {
+                windowless_up_to = l;
+            }
+            *seeds = if good <= 0 {
+                1
+            } else {
+                (good as u64).div_ceil(w.max(1) as u64).max(1) as u32
+            };
+        }
+        // Entry m is the fewest over every span of at least m bases.
+        for l in (1..n).rev() {
+            seeds_by_span[l] = seeds_by_span[l].min(seeds_by_span[l + 1]);
+        }
+        seeds_by_span[0] = seeds_by_span[1];
+        SpanBounds {
+            seeds_by_span,
+            windowless_up_to,
+        }
     }
-    bounds[0] = bounds[1];
-    bounds
+
+    /// Whether every alignment allowed (at least `shortest` query bases) holds a whole query window without
+    /// an edit. Then its minimizer is a seed, so looking up the query's minimizers alone finds every target
+    /// the bounds admit, with the same counts the bounds are stated in; otherwise a hit may share only k-mers
+    /// that are not window minimizers of the query, and every query k-mer is looked up.
+    fn windows_guaranteed(&self, shortest: usize) -> bool {
+        self.windowless_up_to < shortest.max(1)
+    }
 }
 
-/// Bases of an aligned span of `l` query bases at identity ≥ `p` that the worst error placement still leaves
-/// in whole minimizer windows (`L − e − (e+1)(w+k−2)` in [`min_shared_seeds`]); zero or less when an
-/// alignment may hold no whole window at all.
-fn window_bases(l: usize, ambiguous: usize, p: f64, k: usize, w: usize) -> i64 {
-    let e = max_edit_distance(l, p) as usize + ambiguous;
+/// Bases of an aligned span of `l` query bases with `e` errors (ambiguity codes included) that the worst error
+/// placement still leaves in whole minimizer windows (`L − e − (e+1)(w+k−2)` in [`min_shared_seeds`]); zero or
+/// less when an alignment may hold no whole window at all.
+fn window_bases(l: usize, e: usize, k: usize, w: usize) -> i64 {
     l as i64 - e as i64 - (e as i64 + 1) * (w as i64 + k as i64 - 2)
-}
-
-/// Whether every alignment allowed (identity ≥ `p`, at least `shortest` query bases) holds a whole query
-/// window without an edit. Then its minimizer is a seed, so looking up the query's minimizers alone finds
-/// every target the bounds admit, with the same counts the bounds are stated in; otherwise a hit may share
-/// only k-mers that are not window minimizers of the query, and every query k-mer is looked up.
-fn windows_guaranteed(qlen: usize, ambiguous: usize, min_identity: f64, shortest: usize, k: usize, w: usize) -> bool {
-    let p = min_identity.clamp(0.01, 1.0);
-    (shortest.max(1)..=qlen.max(1)).all(|l| window_bases(l, ambiguous, p, k, w) > 0)
 }
 
 /// Every bound is taken at identity `p − BOUND_SLACK`: looser than the final check's `1e-12`, so rounding can
@@ -567,17 +595,23 @@ impl<'a> Searcher<'a> {
     /// Seeds one strand: appends `(seed count, target, strand, dmin, dmax)` for every eligible target that
     /// passes the seed-count bound.
     #[inline(never)]
-    fn seed_candidates(&mut self, query: &[u8], strand: usize, params: &SearchParams, out: &mut Vec<Candidate>) {
+    fn seed_candidates(
+        &mut self,
+        query: &[u8],
+        strand: usize,
+        params: &SearchParams,
+        bounds: &SpanBounds,
+        out: &mut Vec<Candidate>,
+    ) {
         let index = self.index;
         let seeds = &index.meta().seeds;
         let (k, w) = (seeds.k as usize, seeds.w as usize);
         let n = query.len();
         // Count, per target, the query positions whose k-mer is one of its minimizers, and the range of
         // diagonals those seeds lie on.
-        let ambiguous = query.iter().filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T')).count();
         let shortest = shortest_span(n, params.min_coverage);
         let mut kmers: Vec<(usize, u32)> = Vec::with_capacity(n);
-        if self.seed_filters && windows_guaranteed(n, ambiguous, params.min_identity, shortest, k, w) {
+        if self.seed_filters && bounds.windows_guaranteed(shortest) {
             let mut mins = Vec::with_capacity(n / 4);
             edna_seq::kmer::minimizer_positions(query, k, w, seeds.hash_seed, &mut mins);
             kmers.extend(mins.into_iter().map(|(km, p)| (p as usize, km)));
@@ -585,7 +619,7 @@ impl<'a> Searcher<'a> {
             edna_seq::kmer::for_each_kmer(query, k, |p, km| kmers.push((p, km)));
         }
         let postings = tally_postings(index, &kmers, n, &mut self.seeding, &mut self.touched);
-        let by_span = seeds_by_span(n, ambiguous, params.min_identity, k, w);
+        let by_span = &bounds.seeds_by_span;
         let threshold = by_span[shortest];
         let max_d = max_edit_distance(n, params.min_identity);
         let slack = max_d as i64 + 2;
@@ -676,36 +710,39 @@ impl<'a> Searcher<'a> {
     fn verify(&mut self, strands: &[(&[u8], char)], params: &SearchParams) -> Vec<Hit> {
         let index = self.index;
         self.prepare_eligibility(params);
-        let mut candidates = Vec::new();
-        for (i, (q, _)) in strands.iter().enumerate() {
-            self.seed_candidates(q, i, params, &mut candidates);
-        }
-        // Most seeds first (only the order of counts matters: it lets the bar stop the walk early); ties
-        // stay in seeding order, which depends on the query and index alone, never on threads. A counting
-        // sort: counts are small integers, and a comparison sort of the candidates cost 15 % of a search.
-        sort_by_count_descending(&mut candidates, &mut self.sort_scratch);
         let n = strands[0].0.len();
         let seeds = &index.meta().seeds;
+        let (k, w) = (seeds.k as usize, seeds.w as usize);
+        // The reverse complement has the same length and ambiguity codes, so the same bounds.
         let query_ambiguous = strands[0]
             .0
             .iter()
             .filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T'))
             .count();
+        let bounds = SpanBounds::new(n, query_ambiguous, params.min_identity, k, w);
+        let mut candidates = Vec::new();
+        for (i, (q, _)) in strands.iter().enumerate() {
+            self.seed_candidates(q, i, params, &bounds, &mut candidates);
+        }
+        // Most seeds first (only the order of counts matters: it lets the bar stop the walk early); ties
+        // stay in seeding order, which depends on the query and index alone, never on threads. A counting
+        // sort: counts are small integers, and a comparison sort of the candidates cost 15 % of a search.
+        sort_by_count_descending(&mut candidates, &mut self.sort_scratch);
         let ctx = BarContext {
             n,
             ambiguous: query_ambiguous,
             min_coverage: params.min_coverage,
-            k: seeds.k as usize,
-            w: seeds.w as usize,
+            k,
+            w,
             max_hits: params.max_hits,
         };
         // With max_hits, one bar over all targets; with target `all` a second over references alone, so the
         // reference hits a taxon assignment needs are found however many occurrence hits rank above them.
-        let all_bar = TopBar::new(strands, params.min_identity, &ctx);
+        let all_bar = TopBar::new(strands, params.min_identity, &bounds.seeds_by_span);
         let two_classes = params.max_hits > 0 && params.target == Target::All && params.find_reference_hits;
         let ref_bar = two_classes.then(|| TopBar {
             window: Some(ASSIGNMENT_WINDOW),
-            ..TopBar::new(strands, params.min_identity, &ctx)
+            ..TopBar::new(strands, params.min_identity, &bounds.seeds_by_span)
         });
         let mut v = Verification {
             strands,
@@ -1036,7 +1073,8 @@ struct TopBar {
 }
 
 impl TopBar {
-    fn new(strands: &[(&[u8], char)], min_identity: f64, ctx: &BarContext) -> Self {
+    /// The bar before any hit: `min_identity`, whose [`seeds_by_span`] the caller has worked out.
+    fn new(strands: &[(&[u8], char)], min_identity: f64, by_span: &[u32]) -> Self {
         let n = strands[0].0.len();
         let max_d = max_edit_distance(n, min_identity);
         TopBar {
@@ -1044,7 +1082,7 @@ impl TopBar {
             max_d,
             pieces: strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect(),
             min_seeds: 0,
-            seeds_by_span: seeds_by_span(n, ctx.ambiguous, min_identity, ctx.k, ctx.w),
+            seeds_by_span: by_span.to_vec(),
             window: None,
             best: 0.0,
             best_per_target: HashMap::new(),
@@ -1584,6 +1622,41 @@ mod tests {
         assert_eq!(widen(old, (0, 30_000), None, 10_000), old);
     }
 
+    /// The one-pass bounds equal their definitions: each span's own budget from `max_edit_distance`, the
+    /// fewest seeds over every longer span, and the window guarantee span by span.
+    #[test]
+    fn span_bounds_follow_their_definitions() {
+        let (k, w) = (14, 11);
+        for n in (1..420).step_by(7).chain([1, 2, 24, 100, 188, 1000]) {
+            for p in [0.5, 0.8, 0.9, 0.95, 0.97, 0.99, 1.0] {
+                for ambiguous in [0, 1, 3] {
+                    let bounds = SpanBounds::new(n, ambiguous, p, k, w);
+                    let t = |l: usize| {
+                        let good = window_bases(l, max_edit_distance(l, p) as usize + ambiguous, k, w);
+                        if good <= 0 {
+                            1
+                        } else {
+                            (good as u64).div_ceil(w as u64) as u32
+                        }
+                    };
+                    // Walking m down, the spans of at least m bases are the ones seen so far.
+                    let (mut fewest, mut guaranteed) = (u32::MAX, true);
+                    for m in (0..=n).rev() {
+                        let l = m.max(1);
+                        fewest = fewest.min(t(l));
+                        guaranteed &= window_bases(l, max_edit_distance(l, p) as usize + ambiguous, k, w) > 0;
+                        assert_eq!(bounds.seeds_by_span[m], fewest, "n {n} p {p} amb {ambiguous} m {m}");
+                        assert_eq!(
+                            bounds.windows_guaranteed(m),
+                            guaranteed,
+                            "n {n} p {p} amb {ambiguous} m {m}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn seed_bound_examples() {
         // 97 % over a 100-bp query with full coverage: at least one seed (the w+k-1 = 24 run argument).
@@ -1632,7 +1705,7 @@ mod tests {
             let e = edits.len();
             // The identity at which the bound allows exactly e errors over the whole query.
             let p = n as f64 / (n + e) as f64;
-            proptest::prop_assume!(windows_guaranteed(n, 0, p, n, k, w));
+            proptest::prop_assume!(SpanBounds::new(n, 0, p, k, w).windows_guaranteed(n));
             let mut target_mins = Vec::new();
             edna_seq::kmer::minimizer_positions(&t, k, w, 3, &mut target_mins);
             let target_set: std::collections::HashSet<u32> = target_mins.iter().map(|m| m.0).collect();

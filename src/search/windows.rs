@@ -57,37 +57,32 @@ impl SeedWindows {
     /// The full minimizer windows of `query` (windows with a non-ACGT base do not exist, as in the index),
     /// with the index's k, w and hash seed.
     pub fn new(query: &[u8], k: usize, w: usize, hash_seed: u32) -> Self {
-        let mut kmers: Vec<(usize, u32)> = Vec::with_capacity(query.len());
-        edna_seq::kmer::for_each_kmer(query, k, |p, km| {
-            kmers.push((p, edna_seq::kmer::kmer_hash(km, hash_seed)))
-        });
         let len = query.len();
-        let mut runs: Vec<WindowRun> = Vec::new();
         let w = w.max(1);
+        let mut runs: Vec<WindowRun> = Vec::new();
+        let mut last_minimizer = usize::MAX;
         // Windows are w consecutive k-mer positions; a break in the positions (an ambiguity code) ends them.
-        for (i, window) in kmers.windows(w).enumerate() {
-            let start = window[0].0;
-            if window[w - 1].0 != start + w - 1 {
-                continue;
-            }
-            // Leftmost smallest hash, the index's rule.
-            let mut best = 0;
-            for (j, &(_, h)) in window.iter().enumerate().skip(1) {
-                if h < window[best].1 {
-                    best = j;
+        edna_seq::kmer::for_each_window_minimum(query, k, w, hash_seed, |start, minimizer, _| {
+            let Some(start) = start else {
+                return;
+            };
+            // The bit (a division) only when the minimizer changes: it stays for ~w/2 windows.
+            match runs.last_mut() {
+                Some(r) if minimizer == last_minimizer && r.last as usize + 1 == start => r.last = start as u32,
+                _ => {
+                    let bit = Self::bit(minimizer, len);
+                    match runs.last_mut() {
+                        Some(r) if r.bit == bit && r.last as usize + 1 == start => r.last = start as u32,
+                        _ => runs.push(WindowRun {
+                            bit,
+                            first: start as u32,
+                            last: start as u32,
+                        }),
+                    }
+                    last_minimizer = minimizer;
                 }
             }
-            let minimizer = kmers[i + best].0;
-            let bit = Self::bit(minimizer, len);
-            match runs.last_mut() {
-                Some(r) if r.bit == bit && r.last as usize + 1 == start => r.last = start as u32,
-                _ => runs.push(WindowRun {
-                    bit,
-                    first: start as u32,
-                    last: start as u32,
-                }),
-            }
-        }
+        });
         // Minimizer positions never move left as the window slides (the old minimum stays until it leaves or a
         // strictly smaller k-mer enters on the right), so run bits never decrease: the runs of one bit are
         // consecutive, and the greedy in `edits_needed` can jump between them.

@@ -56,16 +56,37 @@ pub fn minimizers(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<u32>)
 /// Largest window kept in [`minimizer_positions`]'s ring on the stack (larger ones use a deque).
 const RING: usize = 32;
 
-/// As [`minimizers`], with the position of each selected k-mer: `(kmer, position)`.
-///
-/// The window's minimum is kept and only looked for again when it slides out (about every `w / 2`
-/// k-mers on random sequence), over a ring of the last `w` hashes on the stack: this runs for every base
-/// of every indexed sequence, twice, and a deque (allocated per call, pushed and popped per k-mer) made it
-/// a third of a large build.
+/// As [`minimizers`], with the position of each selected k-mer: `(kmer, position)`, each once
+/// ([`for_each_window_minimum`] without consecutive repeats).
 pub fn minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<(u32, u32)>) {
+    let mut last_emitted = usize::MAX;
+    for_each_window_minimum(seq, k, w, seed, |_, pos, kmer| {
+        if last_emitted != pos {
+            last_emitted = pos;
+            out.push((kmer, pos as u32));
+        }
+    });
+}
+
+/// Calls `f(Some(start), position, kmer)` for every window of `w` consecutive unambiguous k-mers of `seq`, in
+/// order (`start` is the position of the window's first k-mer), with its minimizer: the leftmost smallest
+/// hash. A run of k-mers that never fills a window gets one call, `f(None, …)`, with its smallest k-mer.
+///
+/// The window's minimum is kept and only looked for again when it slides out (about every `w / 2` k-mers
+/// on random sequence), over a ring of the last `w` hashes on the stack: this runs for every base of every
+/// indexed sequence, twice, and a deque (allocated per call, pushed and popped per k-mer) made it a third
+/// of a large build. Windows wider than 32 k-mers keep a monotone deque instead.
+#[inline]
+pub fn for_each_window_minimum(
+    seq: &[u8],
+    k: usize,
+    w: usize,
+    seed: u32,
+    mut f: impl FnMut(Option<usize>, usize, u32),
+) {
     debug_assert!(w >= 1);
     if w > RING {
-        return minimizer_positions_deque(seq, k, w, seed, out);
+        return for_each_window_minimum_deque(seq, k, w, seed, f);
     }
     let mut hashes = [0u32; RING];
     let mut kmers = [0u32; RING];
@@ -73,18 +94,11 @@ pub fn minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut 
     // leftmost smallest hash of the current window (or of the run while it is shorter than a window).
     let (mut run_len, mut head, mut last_pos) = (0usize, 0usize, usize::MAX);
     let (mut min_hash, mut min_pos, mut min_kmer) = (u32::MAX, 0usize, 0u32);
-    let mut last_emitted = usize::MAX;
-    let mut emit = |pos: usize, kmer: u32, out: &mut Vec<(u32, u32)>| {
-        if last_emitted != pos {
-            last_emitted = pos;
-            out.push((kmer, pos as u32));
-        }
-    };
     for_each_kmer(seq, k, |pos, kmer| {
         if run_len > 0 && last_pos.wrapping_add(1) != pos {
             // A run ended: one that never filled a window still yields its smallest k-mer.
             if run_len < w {
-                emit(min_pos, min_kmer, out);
+                f(None, min_pos, min_kmer);
             }
             run_len = 0;
         }
@@ -108,71 +122,60 @@ pub fn minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut 
             }
         }
         if run_len >= w {
-            emit(min_pos, min_kmer, out);
+            f(Some(pos + 1 - w), min_pos, min_kmer);
         }
     });
     if run_len > 0 && run_len < w {
-        emit(min_pos, min_kmer, out);
+        f(None, min_pos, min_kmer);
     }
 }
 
-/// [`minimizer_positions`] with a monotone deque, for windows larger than [`RING`].
-fn minimizer_positions_deque(seq: &[u8], k: usize, w: usize, seed: u32, out: &mut Vec<(u32, u32)>) {
+/// [`for_each_window_minimum`] with a monotone deque, for windows larger than [`RING`].
+fn for_each_window_minimum_deque(
+    seq: &[u8],
+    k: usize,
+    w: usize,
+    seed: u32,
+    mut f: impl FnMut(Option<usize>, usize, u32),
+) {
     // Monotone deque of (hash, position, kmer) over the current run of consecutive k-mers.
     let mut deque: std::collections::VecDeque<(u32, usize, u32)> = std::collections::VecDeque::with_capacity(w + 1);
-    let mut run_start: Option<usize> = None; // position of the first k-mer of the current run
+    let mut run_start = 0usize;
     let mut last_pos: Option<usize> = None;
-    let mut last_emitted: Option<usize> = None;
-    let emit = |pos: usize, kmer: u32, last_emitted: &mut Option<usize>, out: &mut Vec<(u32, u32)>| {
-        if *last_emitted != Some(pos) {
-            *last_emitted = Some(pos);
-            out.push((kmer, pos as u32));
-        }
-    };
-    let mut pending_short_run = false;
+    let mut short_run = false;
     for_each_kmer(seq, k, |pos, kmer| {
-        if last_pos.is_none_or(|p| p + 1 != pos) {
-            // A new run: flush a short previous run that never filled a window.
-            if pending_short_run {
+        if last_pos.is_none_or(|l| l + 1 != pos) {
+            // A new run: a previous run that never filled a window still yields its smallest k-mer.
+            if short_run {
                 if let Some(&(_, p, km)) = deque.front() {
-                    emit(p, km, &mut last_emitted, out);
+                    f(None, p, km);
                 }
             }
             deque.clear();
-            run_start = Some(pos);
+            run_start = pos;
         }
         last_pos = Some(pos);
         let h = kmer_hash(kmer, seed);
-        while let Some(&(bh, _, _)) = deque.back() {
-            if bh > h {
-                deque.pop_back();
-            } else {
-                break;
-            }
+        while deque.back().is_some_and(|&(bh, _, _)| bh > h) {
+            deque.pop_back();
         }
         deque.push_back((h, pos, kmer));
-        let start = run_start.unwrap_or(pos);
-        if pos + 1 >= start + w {
-            // Window [pos + 1 - w, pos] is complete.
-            let lo = pos + 1 - w;
-            while let Some(&(_, p, _)) = deque.front() {
-                if p < lo {
-                    deque.pop_front();
-                } else {
-                    break;
-                }
+        if pos + 1 >= run_start + w {
+            let start = pos + 1 - w;
+            while deque.front().is_some_and(|&(_, p, _)| p < start) {
+                deque.pop_front();
             }
             if let Some(&(_, p, km)) = deque.front() {
-                emit(p, km, &mut last_emitted, out);
+                f(Some(start), p, km);
             }
-            pending_short_run = false;
+            short_run = false;
         } else {
-            pending_short_run = true;
+            short_run = true;
         }
     });
-    if pending_short_run {
+    if short_run {
         if let Some(&(_, p, km)) = deque.front() {
-            emit(p, km, &mut last_emitted, out);
+            f(None, p, km);
         }
     }
 }
@@ -182,11 +185,12 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn naive_minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32) -> Vec<(u32, u32)> {
+    /// Every window's leftmost smallest k-mer, `(window start or None for a short run, position, kmer)`, by
+    /// scanning each window whole.
+    fn naive_window_minima(seq: &[u8], k: usize, w: usize, seed: u32) -> Vec<(Option<usize>, usize, u32)> {
         let mut kms: Vec<(usize, u32)> = Vec::new();
         for_each_kmer(seq, k, |p, km| kms.push((p, km)));
         let mut out = Vec::new();
-        let mut last = None;
         // windows over runs of consecutive positions
         let mut i = 0;
         while i < kms.len() {
@@ -203,13 +207,20 @@ mod tests {
             for win in windows {
                 let best = win.iter().min_by_key(|(p, km)| (kmer_hash(*km, seed), *p)).copied();
                 if let Some((p, km)) = best {
-                    if last != Some(p) {
-                        last = Some(p);
-                        out.push((km, p as u32));
-                    }
+                    out.push(((run.len() >= w).then_some(win[0].0), p, km));
                 }
             }
             i = j + 1;
+        }
+        out
+    }
+
+    fn naive_minimizer_positions(seq: &[u8], k: usize, w: usize, seed: u32) -> Vec<(u32, u32)> {
+        let mut out: Vec<(u32, u32)> = Vec::new();
+        for (_, p, km) in naive_window_minima(seq, k, w, seed) {
+            if out.last().is_none_or(|&(_, last)| last != p as u32) {
+                out.push((km, p as u32));
+            }
         }
         out
     }
@@ -223,8 +234,8 @@ mod tests {
             prop_assert_eq!(got, want.iter().map(|&(km, _)| km).collect::<Vec<_>>());
         }
 
-        // Positions too, with low-complexity runs (many equal hashes: the leftmost must win), windows on
-        // both sides of the ring size, and both implementations.
+        // Positions too, and every window's minimum, with low-complexity runs (many equal hashes: the leftmost
+        // must win), windows on both sides of the ring size, and both implementations.
         #[test]
         fn minimizer_positions_match_naive(
             seq in proptest::collection::vec(prop::sample::select(b"AAAAACGTTTTN".to_vec()), 0..300),
@@ -236,9 +247,13 @@ mod tests {
             let mut got = Vec::new();
             minimizer_positions(&seq, k, w, seed, &mut got);
             prop_assert_eq!(&got, &want);
-            got.clear();
-            minimizer_positions_deque(&seq, k, w, seed, &mut got);
-            prop_assert_eq!(&got, &want);
+            let want_windows = naive_window_minima(&seq, k, w, seed);
+            let mut windows = Vec::new();
+            for_each_window_minimum(&seq, k, w, seed, |start, p, km| windows.push((start, p, km)));
+            prop_assert_eq!(&windows, &want_windows);
+            windows.clear();
+            for_each_window_minimum_deque(&seq, k, w, seed, |start, p, km| windows.push((start, p, km)));
+            prop_assert_eq!(&windows, &want_windows);
         }
 
         // The lossless guarantee: every exact ACGT run of w+k-1 bases contains a minimizer of the target.
