@@ -1,6 +1,7 @@
 //! Candidate generation, filtering and verification (see the module docs of [`crate::search`]).
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use super::windows::SeedWindows;
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
@@ -10,7 +11,7 @@ use edna_align::myers::lanes::{
 use edna_align::myers::MyersQuery;
 use edna_align::{identity_upper_bound, max_edits_for_identity, max_edits_for_identity_in};
 use edna_index::meta::canonical_marker;
-use edna_index::reader::{prefetch, Decoding, Sequences};
+use edna_index::reader::{prefetch, Decoding, Postings, Sequences};
 use edna_index::schema::NONE;
 use edna_index::Index;
 use serde::Serialize;
@@ -192,6 +193,11 @@ pub struct Searcher<'a> {
     index: &'a Index,
     /// The index's sequence sections, resolved once (thousands of targets are read per query).
     seqs: Sequences<'a>,
+    /// The index's k-mer sections, resolved once.
+    postings: Postings<'a>,
+    /// Scratch of seeding: the query's k-mers and their postings ranges.
+    seed_keys: Vec<u32>,
+    seed_ranges: Vec<Range<usize>>,
     /// Per target: seeds shared with the query, and the smallest and largest seed diagonal (one record, so
     /// seeding touches one cache line per target, not three).
     seeding: Vec<SeedTally>,
@@ -369,6 +375,9 @@ impl<'a> Searcher<'a> {
         Searcher {
             index,
             seqs: index.sequences(),
+            postings: index.kmer_postings(),
+            seed_keys: Vec::new(),
+            seed_ranges: Vec::new(),
             seeding: vec![SeedTally::default(); n],
             touched: Vec::new(),
             sort_scratch: Vec::new(),
@@ -618,7 +627,17 @@ impl<'a> Searcher<'a> {
         } else {
             edna_seq::kmer::for_each_kmer(query, k, |p, km| kmers.push((p, km)));
         }
-        let postings = tally_postings(index, &kmers, n, &mut self.seeding, &mut self.touched);
+        self.seed_keys.clear();
+        self.seed_keys.extend(kmers.iter().map(|&(_, km)| km));
+        self.postings.ranges(&self.seed_keys, &mut self.seed_ranges);
+        let postings = tally_postings(
+            &self.postings,
+            &kmers,
+            &self.seed_ranges,
+            n,
+            &mut self.seeding,
+            &mut self.touched,
+        );
         let by_span = &bounds.seeds_by_span;
         let threshold = by_span[shortest];
         let max_d = max_edit_distance(n, params.min_identity);
@@ -1214,20 +1233,22 @@ struct SeedTally {
     seeds: u64,
 }
 
-/// Adds every posting of the query's seeds `kmers` (query position, k-mer) to the targets' tallies, listing
-/// each target the first time it is touched; returns the number of postings read.
+/// Adds every posting of the query's seeds `kmers` (query position, k-mer), whose postings are `ranges`, to
+/// the targets' tallies, listing each target the first time it is touched; returns the number of postings
+/// read.
 #[inline(never)]
 fn tally_postings(
-    index: &Index,
+    index: &Postings,
     kmers: &[(usize, u32)],
+    ranges: &[Range<usize>],
     n: usize,
     seeding: &mut [SeedTally],
     touched: &mut Vec<u32>,
 ) -> u64 {
     let mut postings = 0u64;
-    for &(qp, km) in kmers {
+    for (&(qp, _), range) in kmers.iter().zip(ranges) {
         let bit = SeedWindows::bit(qp, n);
-        let (seqs, positions) = index.postings_with_positions(km);
+        let (seqs, positions) = index.get(range.clone());
         postings += seqs.len() as u64;
         for (i, (&s, &tp)) in seqs.iter().zip(positions).enumerate() {
             // Tallies are scattered over a table larger than the cache; ask for one a few postings ahead.

@@ -26,7 +26,7 @@ pub mod writer;
 
 pub use error::IndexError;
 pub use meta::IndexMeta;
-pub use reader::{Index, IndexFile, Sequences};
+pub use reader::{Index, IndexFile, Postings, Sequences};
 pub use writer::IndexWriter;
 
 /// Name of the index file inside an index directory.

@@ -680,58 +680,27 @@ impl Index {
 
     /// Sequence ids whose minimizers include `kmer`.
     pub fn postings(&self, kmer: u32) -> &[u32] {
-        let shift = 2 * self.meta.seeds.k - self.meta.seeds.bucket_bits;
-        let b = (kmer >> shift) as usize;
-        let (Some(&lo), Some(&hi)) = (
-            self.s::<u32>(SectionKind::KmerBuckets).get(b),
-            self.s::<u32>(SectionKind::KmerBuckets).get(b + 1),
-        ) else {
-            return &[];
-        };
-        let Some(keys) = self.s::<u32>(SectionKind::KmerKeys).get(lo as usize..hi as usize) else {
-            return &[];
-        };
-        match keys.binary_search(&kmer) {
-            Ok(i) => csr(
-                self.s::<u32>(SectionKind::KmerOffsets),
-                self.s::<u32>(SectionKind::KmerPostings),
-                lo + i as u32,
-            ),
-            Err(_) => &[],
-        }
+        self.postings_with_positions(kmer).0
     }
 
     /// Sequence ids and positions whose minimizers include `kmer` (parallel slices).
     pub fn postings_with_positions(&self, kmer: u32) -> (&[u32], &[u16]) {
-        let shift = 2 * self.meta.seeds.k - self.meta.seeds.bucket_bits;
-        let b = (kmer >> shift) as usize;
-        let buckets = self.s::<u32>(SectionKind::KmerBuckets);
-        let (Some(&lo), Some(&hi)) = (buckets.get(b), buckets.get(b + 1)) else {
-            return (&[], &[]);
-        };
-        let Some(keys) = self.s::<u32>(SectionKind::KmerKeys).get(lo as usize..hi as usize) else {
-            return (&[], &[]);
-        };
-        let Ok(i) = keys.binary_search(&kmer) else {
-            return (&[], &[]);
-        };
-        let offsets = self.s::<u32>(SectionKind::KmerOffsets);
-        let i = lo as usize + i;
-        let (Some(&a), Some(&b)) = (offsets.get(i), offsets.get(i + 1)) else {
-            return (&[], &[]);
-        };
-        let seqs = self
-            .s::<u32>(SectionKind::KmerPostings)
-            .get(a as usize..b as usize)
-            .unwrap_or(&[]);
-        let pos = self
-            .s::<u16>(SectionKind::KmerPositions)
-            .get(a as usize..b as usize)
-            .unwrap_or(&[]);
-        if seqs.len() != pos.len() {
-            return (&[], &[]);
+        let postings = self.kmer_postings();
+        postings.get(postings.range(kmer))
+    }
+
+    /// The k-mer sections, resolved once, for callers that look up many k-mers ([`Postings`]).
+    pub fn kmer_postings(&self) -> Postings<'_> {
+        let seeds = &self.meta.seeds;
+        Postings {
+            // Checked at open to be below 32.
+            shift: (2 * seeds.k).saturating_sub(seeds.bucket_bits).min(31),
+            buckets: self.s::<u32>(SectionKind::KmerBuckets),
+            keys: self.s::<u32>(SectionKind::KmerKeys),
+            offsets: self.s::<u32>(SectionKind::KmerOffsets),
+            seqs: self.s::<u32>(SectionKind::KmerPostings),
+            positions: self.s::<u16>(SectionKind::KmerPositions),
         }
-        (seqs, pos)
     }
 
     /// Occurrences whose published lineage includes taxon `id`.
@@ -831,6 +800,102 @@ fn blob_bitmap(offsets: &[u64], data: &[u8], i: u32) -> RoaringBitmap {
         .filter(|s| !s.is_empty())
         .and_then(|s| RoaringBitmap::deserialize_from(s).ok())
         .unwrap_or_default()
+}
+
+/// The k-mer sections of an [`Index`] ([`Index::kmer_postings`]): the bucket table, keys, offsets, and the
+/// postings' sequence ids and positions, resolved once. Every read is bounds-checked: a malformed section
+/// reads as no postings.
+#[derive(Debug, Clone, Copy)]
+pub struct Postings<'a> {
+    shift: u32,
+    buckets: &'a [u32],
+    keys: &'a [u32],
+    offsets: &'a [u32],
+    seqs: &'a [u32],
+    positions: &'a [u16],
+}
+
+impl<'a> Postings<'a> {
+    /// The range of `kmer`'s postings (empty when it is not a minimizer of any sequence).
+    pub fn range(&self, kmer: u32) -> Range<usize> {
+        let b = (kmer >> self.shift) as usize;
+        let (Some(&lo), Some(&hi)) = (self.buckets.get(b), self.buckets.get(b + 1)) else {
+            return 0..0;
+        };
+        let Some(keys) = self.keys.get(lo as usize..hi as usize) else {
+            return 0..0;
+        };
+        let Ok(i) = keys.binary_search(&kmer) else {
+            return 0..0;
+        };
+        self.offset_range(lo as usize + i)
+    }
+
+    /// Postings `offsets[key] .. offsets[key + 1]`.
+    fn offset_range(&self, key: usize) -> Range<usize> {
+        match (self.offsets.get(key), self.offsets.get(key + 1)) {
+            (Some(&a), Some(&b)) if a <= b => a as usize..b as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// The ranges of every k-mer of `kmers`, in order, into `out` (cleared). The same as [`Postings::range`]
+    /// one by one, but each step (bucket, keys, offsets, first postings) is asked of memory for all k-mers
+    /// before any is waited for: on a large index each is a cache miss, and one lookup after the other waits
+    /// for all of them in turn.
+    pub fn ranges(&self, kmers: &[u32], out: &mut Vec<Range<usize>>) {
+        out.clear();
+        for &kmer in kmers {
+            if let Some(b) = self.buckets.get((kmer >> self.shift) as usize) {
+                prefetch(b);
+            }
+        }
+        // The keys' range per k-mer, kept in `out` until its offsets are known.
+        for &kmer in kmers {
+            let b = (kmer >> self.shift) as usize;
+            let range = match (self.buckets.get(b), self.buckets.get(b + 1)) {
+                (Some(&lo), Some(&hi)) if lo <= hi => lo as usize..hi as usize,
+                _ => 0..0,
+            };
+            if let Some(key) = self.keys.get(range.start) {
+                prefetch(key);
+            }
+            out.push(range);
+        }
+        for (range, &kmer) in out.iter_mut().zip(kmers) {
+            let found = self
+                .keys
+                .get(range.clone())
+                .and_then(|keys| keys.binary_search(&kmer).ok());
+            *range = match found {
+                Some(i) => {
+                    let key = range.start + i;
+                    if let Some(offset) = self.offsets.get(key) {
+                        prefetch(offset);
+                    }
+                    key..key + 1
+                }
+                None => 0..0,
+            };
+        }
+        for range in out.iter_mut() {
+            if range.start < range.end {
+                *range = self.offset_range(range.start);
+                if let (Some(s), Some(p)) = (self.seqs.get(range.start), self.positions.get(range.start)) {
+                    prefetch(s);
+                    prefetch(p);
+                }
+            }
+        }
+    }
+
+    /// The sequence ids and positions of postings `range` (parallel slices; empty when out of bounds).
+    pub fn get(&self, range: Range<usize>) -> (&'a [u32], &'a [u16]) {
+        match (self.seqs.get(range.clone()), self.positions.get(range)) {
+            (Some(s), Some(p)) => (s, p),
+            _ => (&[], &[]),
+        }
+    }
 }
 
 /// The sequence sections of an [`Index`] ([`Index::sequences`]): entries, packed bases and exceptions,
@@ -1102,6 +1167,43 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// The batched lookup finds the same postings as one lookup per k-mer, for present, absent and
+        /// repeated k-mers, also when the sections are cut short (a malformed index reads as no postings).
+        #[test]
+        fn batched_ranges_equal_single_lookups(
+            keys in proptest::collection::btree_set(0u32..1 << 16, 0..300),
+            counts in proptest::collection::vec(0u32..5, 300),
+            queries in proptest::collection::vec(0u32..1 << 16, 0..60),
+            cut_offsets in 0usize..4,
+        ) {
+            let keys: Vec<u32> = keys.into_iter().collect();
+            let shift = 12;
+            let buckets: Vec<u32> = (0..=16u32).map(|b| keys.partition_point(|&k| k >> shift < b) as u32).collect();
+            let mut offsets = vec![0u32];
+            for i in 0..keys.len() {
+                offsets.push(offsets[i] + counts[i]);
+            }
+            let total = *offsets.last().unwrap_or(&0) as usize;
+            let seqs: Vec<u32> = (0..total as u32).collect();
+            let positions: Vec<u16> = (0..total).map(|i| i as u16).collect();
+            offsets.truncate(offsets.len().saturating_sub(cut_offsets));
+            let postings = Postings { shift, buckets: &buckets, keys: &keys, offsets: &offsets, seqs: &seqs, positions: &positions };
+            // Present k-mers too, not only random ones.
+            let queries: Vec<u32> = queries.iter().chain(keys.iter().step_by(7)).copied().collect();
+            let mut batched = Vec::new();
+            postings.ranges(&queries, &mut batched);
+            let single: Vec<Range<usize>> = queries.iter().map(|&k| postings.range(k)).collect();
+            prop_assert_eq!(&batched, &single);
+            for (range, &kmer) in single.iter().zip(&queries) {
+                let expected = match keys.binary_search(&kmer) {
+                    Ok(i) if i + 1 < offsets.len() => offsets[i] as usize..offsets[i + 1] as usize,
+                    _ => 0..0,
+                };
+                prop_assert_eq!(range, &expected);
+                prop_assert_eq!(postings.get(range.clone()).0.len(), range.len());
+            }
+        }
+
         /// The vector and table loops decode every base of every range like a base-by-base decoding, for
         /// any symbol table, start, end and what the output already held.
         #[test]
