@@ -1,5 +1,6 @@
 //! Candidate generation, filtering and verification (see the module docs of [`crate::search`]).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -793,13 +794,7 @@ impl<'a> Searcher<'a> {
                 continue;
             }
             let n = v.ctx.n;
-            // The budget of this target: one not much longer than the query caps the identity further (from
-            // n + max_d bases on, the bound is the query's own).
-            let max_d = if (c.tlen as usize) < n + bar.max_d as usize {
-                max_edits_for_identity_in(n, c.tlen as usize, bar.bar - BOUND_SLACK, bar.max_d)
-            } else {
-                bar.max_d
-            };
+            let max_d = bar.budget_for(n, c.tlen as usize);
             self.stats.candidates += 1;
             let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
             // Every alignment with at most max_d errors that contains one of the seeds lies inside
@@ -1082,6 +1077,8 @@ struct TopBar {
     /// Seeds a target needs when its seed diagonals say a hit covers at least `m` query bases, by `m`
     /// ([`seeds_by_span`]).
     seeds_by_span: Vec<u32>,
+    /// [`TopBar::budget_for`] by target length below `n + max_d`, plus one (0: not worked out yet).
+    budgets: Vec<Cell<u32>>,
     /// Best identity found per target.
     best_per_target: HashMap<u32, f64>,
     /// The `max_hits`-th best of those, once there are that many.
@@ -1102,11 +1099,30 @@ impl TopBar {
             pieces: strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect(),
             min_seeds: 0,
             seeds_by_span: by_span.to_vec(),
+            budgets: (0..n + max_d as usize).map(|_| Cell::new(0)).collect(),
             window: None,
             best: 0.0,
             best_per_target: HashMap::new(),
             kth_best: None,
         }
+    }
+
+    /// The edit budget of a target of `tlen` bases against a query of `n`: one not much longer than the query
+    /// caps the identity further (from `n + max_d` bases on, the bound is the query's own). Remembered per
+    /// length: a query's candidates share a few lengths, and each costs several divisions to work out.
+    fn budget_for(&self, n: usize, tlen: usize) -> u32 {
+        if tlen >= n + self.max_d as usize {
+            return self.max_d;
+        }
+        let known = self.budgets.get(tlen).map_or(0, Cell::get);
+        if known > 0 {
+            return known - 1;
+        }
+        let d = max_edits_for_identity_in(n, tlen, self.bar - BOUND_SLACK, self.max_d);
+        if let Some(slot) = self.budgets.get(tlen) {
+            slot.set(d + 1);
+        }
+        d
     }
 
     /// Records a hit on target `s` and raises the bar when the top is full.
@@ -1134,6 +1150,7 @@ impl TopBar {
         }
         if kth > self.bar {
             self.bar = kth;
+            self.budgets.iter().for_each(|b| b.set(0));
             let d = max_edit_distance(ctx.n, self.bar);
             if d < self.max_d {
                 self.max_d = d;

@@ -135,13 +135,19 @@ impl BandQuery {
         for row in 0..rows {
             self.table.extend_from_slice(&words);
             let entering = row as i64 - LEAD + 63;
-            for (slot, word) in words.iter_mut().enumerate().take(SLOTS) {
-                let bit = match usize::try_from(entering) {
-                    Err(_) => 1,
-                    Ok(p) if p < m => (query.peq[slot * query.blocks + p / 64] >> (p % 64)) & 1,
-                    Ok(_) => 0,
-                };
-                *word = (*word >> 1) | (bit << 63);
+            match usize::try_from(entering) {
+                Err(_) => {}
+                Ok(p) if p < m => {
+                    let (block, shift) = (p / 64, p % 64);
+                    for (word, peq) in words.iter_mut().zip(query.peq[block..].iter().step_by(query.blocks)) {
+                        *word = (*word >> 1) | (((peq >> shift) & 1) << 63);
+                    }
+                }
+                Ok(_) => {
+                    for word in &mut words[..SLOTS] {
+                        *word >>= 1;
+                    }
+                }
             }
         }
     }
