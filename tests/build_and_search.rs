@@ -772,3 +772,88 @@ fn switching_target_kinds_and_markers_changes_no_answer() {
     }
     assert!(hits > 1_000, "too few hits compared: {hits}");
 }
+
+/// A copy of `index` in `dir` with its metadata replaced by `meta` (every other section byte for byte).
+fn copy_with_meta(index: &Index, meta: &edna_index::IndexMeta, dir: &Path) -> Index {
+    use edna_index::format::SectionKind;
+    let file = index.file();
+    let mut w = edna_index::IndexWriter::create(dir).expect("create");
+    for &kind in SectionKind::ALL {
+        let Some(entry) = file.entry(kind) else {
+            continue;
+        };
+        w.begin(kind, entry.elem_size).expect("begin");
+        if kind == SectionKind::Meta {
+            w.append_bytes(&serde_json::to_vec(meta).expect("meta json"))
+                .expect("meta");
+        } else {
+            w.append_bytes(file.bytes(kind).expect("section")).expect("append");
+        }
+        w.end().expect("end");
+    }
+    w.finish().expect("finish");
+    Index::open(dir).expect("open copy")
+}
+
+/// Each marker's id spans cover its sequences, a search with a marker reads only the postings inside them
+/// (and finds what a search without them finds), and spans that miss a sequence fail `verify`.
+#[test]
+fn marker_spans_cover_their_sequences_and_cut_postings() {
+    let index = shared_index();
+    let spans = index
+        .meta()
+        .marker_spans
+        .clone()
+        .expect("the builder records marker spans");
+    let twelve = spans.get("12S").expect("12S spans");
+    assert!(
+        !twelve.references.is_empty() && !twelve.occurrences.is_empty(),
+        "{twelve:?}"
+    );
+    let queries = read_fasta(&edna_search::defaults::default_queries());
+    let run = |index: &Index, marker: Option<&str>| {
+        let mut searcher = Searcher::new(index);
+        let params = SearchParams {
+            marker: marker.map(String::from),
+            min_identity: 0.9,
+            target: Target::All,
+            ..Default::default()
+        };
+        let hits: Vec<String> = queries
+            .iter()
+            .map(|(id, q)| format!("{:?}", searcher.search(id, q, &params).hits))
+            .collect();
+        (searcher.stats.postings, hits)
+    };
+    let (everything, _) = run(index, None);
+    let (twelve_postings, twelve_hits) = run(index, Some("12S"));
+    let (its_postings, _) = run(index, Some("ITS"));
+    assert!(twelve_postings < everything, "{twelve_postings} vs {everything}");
+    assert!(its_postings * 20 < everything, "{its_postings} vs {everything}");
+
+    // Without recorded spans (an index built before them), every posting is read and the hits are the same.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut meta = index.meta().clone();
+    meta.marker_spans = None;
+    let unrecorded = copy_with_meta(index, &meta, &dir.path().join("unrecorded"));
+    unrecorded.verify().expect("an index without spans verifies");
+    let (unrecorded_postings, unrecorded_hits) = run(&unrecorded, Some("12S"));
+    assert_eq!(unrecorded_postings, everything);
+    assert_eq!(unrecorded_hits, twelve_hits);
+
+    // Spans that leave out the first 12S reference sequence.
+    let mut cut = spans.clone();
+    if let Some(first) = cut.get_mut("12S").and_then(|s| s.references.first_mut()) {
+        first[0] += 1;
+        if first[0] == first[1] {
+            cut.get_mut("12S").map(|s| s.references.remove(0));
+        }
+    }
+    meta.marker_spans = Some(cut);
+    let bad = copy_with_meta(index, &meta, &dir.path().join("bad"));
+    let err = bad
+        .verify()
+        .expect_err("spans missing a sequence must not verify")
+        .to_string();
+    assert!(err.contains("marker_spans"), "{err}");
+}

@@ -1,7 +1,7 @@
 //! The lossless filters in front of the exact scan and the alignment change no answer: every query of the
 //! bundled set, and its reverse complement, gets the same hits with the vector band screen, the per-target
-//! seed bounds (span and missing-seed positions) and the common-subsequence bound on and off, for every
-//! target kind, several thresholds and with or without `max_hits`.
+//! seed bounds (span and missing-seed positions, the marker's id spans) and the common-subsequence bound on
+//! and off, for every target kind, several thresholds, with or without `max_hits` and a marker.
 
 use edna_index::meta::ShardInfo;
 use edna_index::Index;
@@ -66,12 +66,23 @@ fn compare_on(index: &Index) -> (u64, u64, u64) {
     plain.set_seed_filters(false);
     plain.set_lcs_bound(false);
     let mut compared = 0usize;
+    // With a marker, seeding reads only the postings inside its id spans (a seed filter too).
+    let settings = [
+        (0.8, 0, None),
+        (0.9, 0, None),
+        (0.97, 0, None),
+        (0.9, 5, None),
+        (0.9, 0, Some("12S")),
+        (0.97, 5, Some("12S")),
+        (0.9, 0, Some("ITS")),
+    ];
     for target in [Target::References, Target::Occurrences, Target::All] {
-        for (min_identity, max_hits) in [(0.8, 0), (0.9, 0), (0.97, 0), (0.9, 5)] {
+        for (min_identity, max_hits, marker) in settings {
             let params = SearchParams {
                 min_identity,
                 max_hits,
                 target,
+                marker: marker.map(String::from),
                 strand: Strand::Both,
                 ..Default::default()
             };
@@ -81,7 +92,7 @@ fn compare_on(index: &Index) -> (u64, u64, u64) {
                 assert_eq!(
                     format!("{:?}", (&a.hits, &a.reference_hits)),
                     format!("{:?}", (&b.hits, &b.reference_hits)),
-                    "{id} {target:?} {min_identity} {max_hits}"
+                    "{id} {target:?} {min_identity} {max_hits} {marker:?}"
                 );
                 compared += a.hits.len();
             }

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use edna_index::format::SectionKind as K;
-use edna_index::meta::{canonical_marker, DatasetInfo, IndexMeta, InputIssue, LibraryInfo, SeedParams, ShardInfo};
+use edna_index::meta::{
+    canonical_marker, cover, DatasetInfo, IndexMeta, InputIssue, LibraryInfo, MarkerSpans, SeedParams, ShardInfo,
+    MAX_MARKER_SPANS,
+};
 use edna_index::schema::*;
 use edna_index::{IndexError, IndexWriter};
 use rayon::prelude::*;
@@ -1218,6 +1221,48 @@ fn assign_occurrences(
     result
 }
 
+/// Which sequence ids hold each marker's references and occurrence rows (compressed bitmaps: ids of one
+/// marker cluster), turned into [`IndexMeta::marker_spans`] at the end.
+#[derive(Default)]
+struct SpanSets {
+    /// Per marker name: (references, occurrences).
+    sets: std::collections::BTreeMap<String, [roaring::RoaringBitmap; 2]>,
+}
+
+impl SpanSets {
+    fn insert(&mut self, marker: &str, occurrence: bool, seq: u32) {
+        if !self.sets.contains_key(marker) {
+            self.sets.insert(marker.to_string(), Default::default());
+        }
+        if let Some(sets) = self.sets.get_mut(marker) {
+            sets[usize::from(occurrence)].insert(seq);
+        }
+    }
+
+    fn finish(self) -> std::collections::BTreeMap<String, MarkerSpans> {
+        let spans = |ids: &roaring::RoaringBitmap| {
+            let mut runs: Vec<[u32; 2]> = Vec::new();
+            for id in ids {
+                match runs.last_mut() {
+                    Some(r) if r[1] == id => r[1] = id + 1,
+                    _ => runs.push([id, id + 1]),
+                }
+            }
+            cover(&runs, MAX_MARKER_SPANS)
+        };
+        self.sets
+            .into_iter()
+            .map(|(marker, [refs, occs])| {
+                let spans = MarkerSpans {
+                    references: spans(&refs),
+                    occurrences: spans(&occs),
+                };
+                (marker, spans)
+            })
+            .collect()
+    }
+}
+
 /// `(marker rank, taxon)` per temporary sequence id: the marker (by name) and final taxon id of its first
 /// reference record, else of its first occurrence (the build-time assigned taxon before the published one).
 /// Unknown parts sort last.
@@ -1498,6 +1543,13 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
     for r in &ref_entries {
         lib_seqs[r.library as usize].push(r.seq);
     }
+    // Per marker (by name), which sequence ids hold its references and its occurrence rows.
+    let mut spans = SpanSets::default();
+    for r in &ref_entries {
+        if let Some(l) = libraries.get(r.library as usize) {
+            spans.insert(&l.marker, false, r.seq);
+        }
+    }
     for (lib, mut s) in libraries.iter_mut().zip(lib_seqs) {
         s.sort_unstable();
         s.dedup();
@@ -1749,6 +1801,9 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
             if let Some(bm) = marker_bms.get_mut(r.marker as usize) {
                 bm.insert(occ_no);
             }
+            if let (Some(marker), true) = (markers.get(r.marker as usize), seq != NONE) {
+                spans.insert(marker, true, seq);
+            }
             if assigned_taxon != NONE {
                 assigned_rows += 1;
                 for t in ancestors(&taxon_entries, assigned_taxon) {
@@ -1820,6 +1875,7 @@ fn write_index(config: &BuildConfig, c: Collector<'_>, progress: &dyn Progress) 
         issues: issues.into_sorted(),
         shard: config.shard,
         only_markers: (!config.only_markers.is_empty()).then(|| config.only_markers.clone()),
+        marker_spans: Some(spans.finish()),
     };
     let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| IndexError::Meta {
         path: config.out.clone(),

@@ -442,10 +442,19 @@ impl<'a> Searcher<'a> {
                 .unwrap_or_default();
                 flags.clear();
                 flags.resize(self.index.n_seqs() as usize, 0);
+                let canonical = params.marker.as_deref().map(canonical_marker);
+                let (refs, occs) = match params.target {
+                    Target::References => (true, false),
+                    Target::Occurrences => (false, true),
+                    Target::All => (true, true),
+                };
                 EligibilityCache {
                     target: params.target,
                     marker: params.marker.clone(),
-                    canonical_marker: params.marker.as_deref().map(canonical_marker),
+                    id_spans: canonical
+                        .as_deref()
+                        .and_then(|m| self.index.marker_id_spans(m, refs, occs)),
+                    canonical_marker: canonical,
                     flags,
                 }
             }
@@ -631,10 +640,16 @@ impl<'a> Searcher<'a> {
         self.seed_keys.clear();
         self.seed_keys.extend(kmers.iter().map(|&(_, km)| km));
         self.postings.ranges(&self.seed_keys, &mut self.seed_ranges);
+        // The current key's cache is first (`verify` prepared it).
+        let id_spans = self
+            .eligibility_caches
+            .first()
+            .and_then(|c| c.id_spans.as_deref())
+            .filter(|_| self.seed_filters);
         let postings = tally_postings(
             &self.postings,
-            &kmers,
-            &self.seed_ranges,
+            (&kmers, &self.seed_ranges),
+            id_spans,
             n,
             &mut self.seeding,
             &mut self.touched,
@@ -1178,6 +1193,9 @@ struct EligibilityCache {
     marker: Option<String>,
     /// The canonical form of `marker`, computed once.
     canonical_marker: Option<String>,
+    /// With a marker, the sequence id ranges its eligible targets lie in, when the index records them
+    /// ([`Index::marker_id_spans`]): seeding reads only the postings inside them.
+    id_spans: Option<Vec<Range<u32>>>,
     flags: Vec<u8>,
 }
 
@@ -1252,20 +1270,29 @@ struct SeedTally {
 
 /// Adds every posting of the query's seeds `kmers` (query position, k-mer), whose postings are `ranges`, to
 /// the targets' tallies, listing each target the first time it is touched; returns the number of postings
-/// read.
+/// read. With `id_spans`, only the postings of targets inside them (postings are sorted by target).
 #[inline(never)]
 fn tally_postings(
     index: &Postings,
-    kmers: &[(usize, u32)],
-    ranges: &[Range<usize>],
+    (kmers, ranges): (&[(usize, u32)], &[Range<usize>]),
+    id_spans: Option<&[Range<u32>]>,
     n: usize,
     seeding: &mut [SeedTally],
     touched: &mut Vec<u32>,
 ) -> u64 {
     let mut postings = 0u64;
-    for (&(qp, _), range) in kmers.iter().zip(ranges) {
+    let everything = std::slice::from_ref(&EVERY_ID);
+    let spans = id_spans.unwrap_or(everything);
+    for ((&(qp, _), range), span) in kmers
+        .iter()
+        .zip(ranges)
+        .flat_map(|(k, r)| spans.iter().map(move |span| ((k, r), span)))
+    {
         let bit = SeedWindows::bit(qp, n);
-        let (seqs, positions) = index.get(range.clone());
+        let (all_seqs, all_positions) = index.get(range.clone());
+        let from = all_seqs.partition_point(|&s| s < span.start);
+        let to = from + all_seqs[from..].partition_point(|&s| s < span.end);
+        let (seqs, positions) = (&all_seqs[from..to], &all_positions[from..to]);
         postings += seqs.len() as u64;
         for (i, (&s, &tp)) in seqs.iter().zip(positions).enumerate() {
             // Tallies are scattered over a table larger than the cache; ask for one a few postings ahead.
@@ -1296,6 +1323,9 @@ fn tally_postings(
     }
     postings
 }
+
+/// The id span of a search without a marker's spans.
+const EVERY_ID: Range<u32> = 0..u32::MAX;
 
 /// How many postings (or touched targets) ahead a [`SeedTally`] is prefetched.
 const TALLY_PREFETCH: usize = 16;

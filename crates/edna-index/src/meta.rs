@@ -1,6 +1,9 @@
 //! The JSON metadata section: build parameters, libraries, datasets, markers, counts.
 //! Small and human-readable on purpose; parsed once at open.
 
+use std::collections::BTreeMap;
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 /// Parameters that change what the seeds mean; a reader must use the same ones.
@@ -67,6 +70,63 @@ pub struct InputIssue {
     pub first: String,
 }
 
+/// The most ranges one [`MarkerSpans`] list holds: a longer list is merged across its smallest gaps
+/// ([`cover`]), a superset, which is all a search needs.
+pub const MAX_MARKER_SPANS: usize = 64;
+
+/// Where one marker's sequences lie among the sequence ids. Ids follow a locality order, by marker first,
+/// so each marker's sequences fill a few stretches; a search restricted to the marker reads only the
+/// postings inside them. Each list holds sorted, disjoint, non-adjacent half-open ranges `[start, end)`
+/// that cover at least every sequence of its kind (`verify` checks it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkerSpans {
+    /// Sequences with a reference record in a library of this marker.
+    pub references: Vec<[u32; 2]>,
+    /// Sequences carried by an occurrence DNA row of this marker.
+    pub occurrences: Vec<[u32; 2]>,
+}
+
+/// The fewest ranges, at most `max` (and at least one when `runs` has any), that cover the sorted,
+/// disjoint `runs`: while there are too many, the runs either side of the smallest gaps are joined (the
+/// ranges grow by as few ids as possible).
+pub fn cover(runs: &[[u32; 2]], max: usize) -> Vec<[u32; 2]> {
+    let max = max.max(1);
+    if runs.len() <= max {
+        return runs.to_vec();
+    }
+    // Keep the `max − 1` widest gaps (ties: the later one), join across the rest.
+    let mut gaps: Vec<(u32, usize)> = runs
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (w[1][0] - w[0][1], i))
+        .collect();
+    gaps.sort_unstable_by(|a, b| b.cmp(a));
+    let mut kept: Vec<usize> = gaps[..max - 1].iter().map(|&(_, i)| i).collect();
+    kept.sort_unstable();
+    let mut out = Vec::with_capacity(max);
+    let mut start = runs[0][0];
+    for i in kept {
+        out.push([start, runs[i][1]]);
+        start = runs[i + 1][0];
+    }
+    out.push([start, runs[runs.len() - 1][1]]);
+    out
+}
+
+/// The sorted union of two span lists, as ranges (touching or overlapping ranges joined).
+pub fn union_spans(a: &[[u32; 2]], b: &[[u32; 2]]) -> Vec<Range<u32>> {
+    let mut all: Vec<[u32; 2]> = a.iter().chain(b).copied().filter(|r| r[0] < r[1]).collect();
+    all.sort_unstable();
+    let mut out: Vec<Range<u32>> = Vec::with_capacity(all.len());
+    for [start, end] in all {
+        match out.last_mut() {
+            Some(last) if start <= last.end => last.end = last.end.max(end),
+            _ => out.push(start..end),
+        }
+    }
+    out
+}
+
 /// Everything small about an index.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IndexMeta {
@@ -108,6 +168,10 @@ pub struct IndexMeta {
     /// holds every marker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only_markers: Option<Vec<String>>,
+    /// Per marker name (as libraries and occurrence rows spell it), where its sequences lie among the ids;
+    /// absent in indexes built before it existed (searches then read every posting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker_spans: Option<BTreeMap<String, MarkerSpans>>,
 }
 
 /// One partition of a sharded build: the distinct sequences whose nucleotideSequenceID falls in
@@ -209,7 +273,53 @@ pub fn canonical_marker(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{canonical_marker, ShardInfo};
+    use super::{canonical_marker, cover, union_spans, ShardInfo};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A cover holds every run, has at most `max` ranges, stays sorted and disjoint, and adds no id when
+        /// the runs already fit.
+        #[test]
+        fn covers_hold_every_run(
+            ids in proptest::collection::btree_set(0u32..2000, 0..300),
+            max in 1usize..10,
+        ) {
+            let mut runs: Vec<[u32; 2]> = Vec::new();
+            for id in ids {
+                match runs.last_mut() {
+                    Some(r) if r[1] == id => r[1] = id + 1,
+                    _ => runs.push([id, id + 1]),
+                }
+            }
+            let covered = cover(&runs, max);
+            prop_assert!(covered.len() <= max.max(1));
+            prop_assert!(covered.windows(2).all(|w| w[0][1] < w[1][0]));
+            for r in &runs {
+                prop_assert!(covered.iter().any(|c| c[0] <= r[0] && r[1] <= c[1]), "{:?} not in {:?}", r, covered);
+            }
+            if runs.len() <= max {
+                prop_assert_eq!(&covered, &runs);
+            } else {
+                prop_assert_eq!(covered.len(), max);
+            }
+        }
+
+        /// The union of two span lists holds exactly the ids either holds.
+        #[test]
+        fn unions_hold_exactly_either(
+            a in proptest::collection::vec((0u32..300, 0u32..20), 0..8),
+            b in proptest::collection::vec((0u32..300, 0u32..20), 0..8),
+        ) {
+            let a: Vec<[u32; 2]> = a.into_iter().map(|(s, l)| [s, s + l]).collect();
+            let b: Vec<[u32; 2]> = b.into_iter().map(|(s, l)| [s, s + l]).collect();
+            let union = union_spans(&a, &b);
+            prop_assert!(union.windows(2).all(|w| w[0].end < w[1].start));
+            for id in 0..330 {
+                let either = a.iter().chain(&b).any(|r| r[0] <= id && id < r[1]);
+                prop_assert_eq!(union.iter().any(|r| r.contains(&id)), either, "id {}", id);
+            }
+        }
+    }
 
     #[test]
     fn shards() {

@@ -689,6 +689,22 @@ impl Index {
         postings.get(postings.range(kmer))
     }
 
+    /// The sequence id ranges holding every sequence of `marker` (as libraries and occurrence rows spell it) of
+    /// the kinds asked for: those with a reference record, those carried by an occurrence, or both. Sorted and
+    /// disjoint, possibly wider than needed; empty when no sequence has that marker. `None` when the index
+    /// does not record them (built before they existed): then any id may hold one.
+    pub fn marker_id_spans(&self, marker: &str, references: bool, occurrences: bool) -> Option<Vec<Range<u32>>> {
+        let spans = self.meta.marker_spans.as_ref()?;
+        let Some(m) = spans.get(marker) else {
+            return Some(Vec::new());
+        };
+        let pick = |wanted: bool, list: &'_ [[u32; 2]]| if wanted { list.to_vec() } else { Vec::new() };
+        Some(crate::meta::union_spans(
+            &pick(references, &m.references),
+            &pick(occurrences, &m.occurrences),
+        ))
+    }
+
     /// The k-mer sections, resolved once, for callers that look up many k-mers ([`Postings`]).
     pub fn kmer_postings(&self) -> Postings<'_> {
         let seeds = &self.meta.seeds;

@@ -215,6 +215,53 @@ pub(crate) fn cross_references(index: &Index) -> Result<(), IndexError> {
             return Err(fail(index, format!("OccDna: row {i} refers outside its tables")));
         }
     }
+    if let Some(spans) = &meta.marker_spans {
+        for (marker, s) in spans {
+            for list in [&s.references, &s.occurrences] {
+                if list.iter().any(|r| r[0] >= r[1] || r[1] as usize > n_seqs)
+                    || list.windows(2).any(|w| w[0][1] >= w[1][0])
+                {
+                    return Err(fail(
+                        index,
+                        format!("marker_spans: {marker}: ranges not sorted, disjoint and inside the sequences"),
+                    ));
+                }
+            }
+        }
+        let covered = |marker: &str, occurrence: bool, seq: u32| {
+            spans.get(marker).is_some_and(|s| {
+                let list = if occurrence { &s.occurrences } else { &s.references };
+                let i = list.partition_point(|r| r[1] <= seq);
+                list.get(i).is_some_and(|r| r[0] <= seq)
+            })
+        };
+        for (i, r) in refs.iter().enumerate() {
+            let marker = meta.libraries.get(r.library as usize).map_or("", |l| l.marker.as_str());
+            if !covered(marker, false, r.seq) {
+                return Err(fail(
+                    index,
+                    format!(
+                        "marker_spans: reference record {i} (sequence {}) lies outside the spans of {marker}",
+                        r.seq
+                    ),
+                ));
+            }
+        }
+        for (i, d) in dna.iter().enumerate() {
+            let Some(marker) = meta.markers.get(d.marker as usize) else {
+                continue;
+            };
+            if d.seq != NONE && !covered(marker, true, d.seq) {
+                return Err(fail(
+                    index,
+                    format!(
+                        "marker_spans: DNA row {i} (sequence {}) lies outside the spans of {marker}",
+                        d.seq
+                    ),
+                ));
+            }
+        }
+    }
 
     let keys: &[u32] = index.s(K::KmerKeys);
     if keys.windows(2).any(|w| w[0] >= w[1]) {
