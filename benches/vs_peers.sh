@@ -22,6 +22,9 @@ if [[ ! -s $OUT/ref.fasta ]]; then
   python3 ../shared/peers/clean_ref.py "$OUT/ref_raw.fasta" "$OUT/ref.fasta" >/dev/null
 fi
 python3 benches/sample_fasta.py "$Q_IN" "$N" "$OUT/queries.fasta" 42
+# Hits are matched between tools by label: number records whose labels repeat (UNITE's are taxonomy strings).
+python3 benches/unique_labels.py "$OUT/ref.fasta" r
+python3 benches/unique_labels.py "$OUT/queries.fasta" q
 T="$OUT/timings.tsv"; printf 'tool\twall_s\tmax_rss_kib\tqueries_per_s\n' > "$T"
 NQ=$(grep -c '>' "$OUT/queries.fasta")
 timed() { # name cmd...
