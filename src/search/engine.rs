@@ -60,11 +60,19 @@ pub struct SearchParams {
     pub with_alignment: bool,
     /// Longest query accepted (longer ones get an `invalid` status).
     pub max_query_len: usize,
+    /// Shortest query searched (shorter ones get an `invalid` status): a handful of bases aligns by chance
+    /// to thousands of targets, and seeds of 14 bases cannot find them all.
+    pub min_query_len: usize,
     /// With `target` other than references, also search for the reference hits a taxon assignment needs
     /// ([`QueryResult::reference_hits`]); costs more when occurrence hits fill the top. Off when no
     /// assignment is wanted.
     pub find_reference_hits: bool,
 }
+
+/// [`SearchParams::min_query_len`] by default: the "very short" bound. Exact hits are guaranteed from
+/// `w + k − 1` = 24 bases (a whole minimizer window); from 20 to 23 bases they are found when a target
+/// minimizer falls inside the query.
+pub const MIN_QUERY_LEN: usize = 20;
 
 impl Default for SearchParams {
     fn default() -> Self {
@@ -77,6 +85,7 @@ impl Default for SearchParams {
             target: Target::References,
             with_alignment: false,
             max_query_len: 100_000,
+            min_query_len: MIN_QUERY_LEN,
             find_reference_hits: true,
         }
     }
@@ -550,6 +559,14 @@ impl<'a> Searcher<'a> {
             } else {
                 "no run of 8 unambiguous bases (nothing left after GBIF trimming)".into()
             });
+            return result;
+        }
+        if query.len() < params.min_query_len {
+            result.status = QueryStatus::Invalid(format!(
+                "sequence of {} bases is shorter than the minimum of {}",
+                query.len(),
+                params.min_query_len
+            ));
             return result;
         }
         if query.len() > params.max_query_len {
