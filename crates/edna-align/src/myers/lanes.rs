@@ -156,7 +156,7 @@ impl BandQuery {
     /// end read the row after it, all non-matching).
     #[inline(always)]
     fn wide_rows(&self, top: i64) -> Option<(&[u64; STRIDE], &[u64; STRIDE])> {
-        let row = (top.clamp(-128, self.len as i64 + 1) + LEAD) as usize * STRIDE;
+        let row = wide_row(top, self.len as i64);
         let low = self.table.get(row..row + STRIDE)?.try_into().ok()?;
         let high = self.table.get(row + 64 * STRIDE..row + 65 * STRIDE)?.try_into().ok()?;
         Some((low, high))
@@ -297,7 +297,7 @@ impl BandQuery {
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
-            let row = (top.clamp(-64, m + 1) + LEAD) as usize * STRIDE;
+            let row = narrow_row(top, m);
             let Some(eq_row) = self
                 .table
                 .get(row..row + STRIDE)
@@ -396,7 +396,7 @@ impl BandQuery {
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
-            let row = (top.clamp(-64, m + 1) + LEAD) as usize * STRIDE;
+            let row = narrow_row(top, m);
             let Some(eq_row) = self
                 .table
                 .get(row..row + STRIDE)
@@ -724,6 +724,19 @@ impl BandQuery {
     }
 }
 
+/// Where the [`BandQuery`] table row of the 64-bit word whose top row is `top` starts (query length `m`):
+/// words wholly above the query all read the first virtual row, words below it the row after its end.
+#[inline(always)]
+fn narrow_row(top: i64, m: i64) -> usize {
+    (top.clamp(-64, m + 1) + LEAD) as usize * STRIDE
+}
+
+/// [`narrow_row`] for the low half of a 128-bit word; its high half is 64 rows (`64 * STRIDE` entries) on.
+#[inline(always)]
+fn wide_row(top: i64, m: i64) -> usize {
+    (top.clamp(-128, m + 1) + LEAD) as usize * STRIDE
+}
+
 /// The slot lane `l` reads at step `j` (0-based): 0 before its first column and past its target.
 #[inline(always)]
 fn slot<const N: usize>(slots: &[&[u8]; N], lead: &[usize; N], l: usize, j: usize) -> u8 {
@@ -887,7 +900,7 @@ impl Word for u64 {
     }
     #[inline(always)]
     fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self {
-        let row = (top.clamp(-64, m + 1) + LEAD) as usize * STRIDE;
+        let row = narrow_row(top, m);
         table.get(row + slot).copied().unwrap_or(0)
     }
 }
@@ -910,7 +923,7 @@ impl Word for u128 {
     }
     #[inline(always)]
     fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self {
-        let row = (top.clamp(-128, m + 1) + LEAD) as usize * STRIDE;
+        let row = wide_row(top, m);
         let half = |r: usize| u128::from(table.get(r + slot).copied().unwrap_or(0));
         half(row) | (half(row + 64 * STRIDE) << 64)
     }
