@@ -60,27 +60,25 @@ impl SeedWindows {
         let len = query.len();
         let w = w.max(1);
         let mut runs: Vec<WindowRun> = Vec::new();
-        let mut last_minimizer = usize::MAX;
+        // The last minimizer seen and its bit (a division, so only worked out when the minimizer changes: it
+        // stays for ~w/2 windows).
+        let mut last = (usize::MAX, 0u64);
         // Windows are w consecutive k-mer positions; a break in the positions (an ambiguity code) ends them.
         edna_seq::kmer::for_each_window_minimum(query, k, w, hash_seed, |start, minimizer, _| {
             let Some(start) = start else {
                 return;
             };
-            // The bit (a division) only when the minimizer changes: it stays for ~w/2 windows.
+            if minimizer != last.0 {
+                last = (minimizer, Self::bit(minimizer, len));
+            }
+            let bit = last.1;
             match runs.last_mut() {
-                Some(r) if minimizer == last_minimizer && r.last as usize + 1 == start => r.last = start as u32,
-                _ => {
-                    let bit = Self::bit(minimizer, len);
-                    match runs.last_mut() {
-                        Some(r) if r.bit == bit && r.last as usize + 1 == start => r.last = start as u32,
-                        _ => runs.push(WindowRun {
-                            bit,
-                            first: start as u32,
-                            last: start as u32,
-                        }),
-                    }
-                    last_minimizer = minimizer;
-                }
+                Some(r) if r.bit == bit && r.last as usize + 1 == start => r.last = start as u32,
+                _ => runs.push(WindowRun {
+                    bit,
+                    first: start as u32,
+                    last: start as u32,
+                }),
             }
         });
         // Minimizer positions never move left as the window slides (the old minimum stays until it leaves or a
