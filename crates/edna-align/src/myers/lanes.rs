@@ -34,7 +34,7 @@ pub const WIDE_BAND_ROWS: usize = 127;
 pub const WIDE_LANES: usize = 2;
 /// Targets scanned side by side with wide words and AVX-512; the most [`BandQuery::may_align_wide_lanes`]
 /// takes.
-pub const MAX_WIDE_LANES: usize = 4;
+pub const MAX_WIDE_LANES: usize = 8;
 /// Table rows before query row 1: a 128-bit word starting this far up is all virtual rows.
 const LEAD: i64 = 128;
 /// Table rows past the last query row: the upper half of a wide word read from the row after it.
@@ -198,7 +198,7 @@ impl BandQuery {
                 #[allow(unsafe_code)]
                 // SAFETY: the CPU supports AVX2 (checked just above), the only requirement of `scan_wide_avx2`.
                 let two = unsafe { self.scan_wide_avx2(targets) };
-                return [two[0], two[1], false, false];
+                return std::array::from_fn(|l| l < WIDE_LANES && two[l]);
             }
         }
         self.may_align_wide_lanes_portable(&targets[..targets.len().min(WIDE_LANES)])
@@ -479,89 +479,134 @@ impl BandQuery {
         plan.answer
     }
 
-    /// The wide scan with one target per 128-bit lane of an AVX-512 vector (four at once): the steps of
-    /// [`BandQuery::scan_wide_avx2`] on wider vectors. A property test holds it to the portable answers.
+    /// The wide scan with eight targets at once on AVX-512: each target's 128-bit word is split across two
+    /// vectors, its low 64 bits in one and its high 64 bits in the other, so the lanes are those of the
+    /// narrow kernel ([`BandQuery::scan_avx512`]) and so is the match-word lookup (two in-register
+    /// permutes per half); additions and shifts carry from the low vector into the high one. The steps of
+    /// [`BandQuery::scan`]; a property test holds it to the portable answers.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw")]
     fn scan_wide_avx512(&self, targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
         use std::arch::x86_64::*;
-        use wide512::*;
         const BOTTOM: i64 = WIDE_BAND_ROWS as i64;
         let m = self.len as i64;
         let Some(mut plan) = Plan::<MAX_WIDE_LANES>::new(m, BOTTOM, targets) else {
             return [false; MAX_WIDE_LANES];
         };
+        let lanes = |v: [i64; MAX_WIDE_LANES]| _mm512_set_epi64(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]);
         let (slots, lead) = (plan.slots, plan.lead);
         let mut top = -1 - plan.u;
         let start = initial_vp::<u128>(plan.u);
-        let mut vp = quad([start; MAX_WIDE_LANES]);
-        let mut vn = _mm512_setzero_si512();
-        let mut score = low_words([plan.score0; MAX_WIDE_LANES]);
-        let budget_vec = low_words(plan.budget);
-        let budget_plus1 = low_words(plan.budget.map(|b| b + 1));
-        let ones_low = low_words([1; MAX_WIDE_LANES]);
+        let (mut vp_lo, mut vp_hi) = (_mm512_set1_epi64(start as i64), _mm512_set1_epi64((start >> 64) as i64));
+        let (mut vn_lo, mut vn_hi) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        let mut score = _mm512_set1_epi64(plan.score0);
+        let budget_vec = lanes(plan.budget);
+        let budget_plus1 = lanes(plan.budget.map(|b| b + 1));
+        let ones = _mm512_set1_epi64(1);
         let all = _mm512_set1_epi64(-1);
-        let high = quad([1u128 << 127; MAX_WIDE_LANES]);
+        let high = _mm512_set1_epi64(HIGH as i64);
+        let sixteen = _mm512_set1_epi64(16);
+        // The slots of the next eight steps, one byte each in every lane (lowest byte: this step's).
+        let mut block = _mm512_setzero_si512();
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
             let Some((low_row, high_row)) = self.wide_rows(top) else {
                 break;
             };
-            let eqs: [u128; MAX_WIDE_LANES] = std::array::from_fn(|l| {
-                let s = slot(&slots, &lead, l, j) as usize & (STRIDE - 1);
-                u128::from(low_row[s]) | (u128::from(high_row[s]) << 64)
-            });
-            j += 1;
-            let eq = quad(eqs);
-            let vp_in = if top + BOTTOM >= 1 {
-                _mm512_or_si512(vp, high)
-            } else {
-                vp
-            };
-            let xv = _mm512_or_si512(eq, vn);
-            let sum = add128(_mm512_and_si512(eq, vp_in), vp_in);
-            let xh = _mm512_or_si512(_mm512_xor_si512(sum, vp_in), eq);
-            let ph = _mm512_or_si512(vn, _mm512_andnot_si512(_mm512_or_si512(xh, vp_in), all));
-            let mh = _mm512_and_si512(vp_in, xh);
-            let mut ph2 = shl1(ph);
-            if top >= 2 {
-                ph2 = _mm512_or_si512(ph2, ones_low);
+            if j.is_multiple_of(8) {
+                let mut blocks = [0i64; MAX_WIDE_LANES];
+                for (l, b) in blocks.iter_mut().enumerate() {
+                    *b = slot_block(&slots, &lead, l, j);
+                }
+                block = lanes(blocks);
             }
-            let mh2 = shl1(mh);
-            let vp2 = _mm512_or_si512(mh2, _mm512_andnot_si512(_mm512_or_si512(xv, ph2), all));
-            let vn2 = _mm512_and_si512(ph2, xv);
+            j += 1;
+            // row[slot & 31] in every lane, from registers, as in the narrow kernel.
+            let pick = |row: &[u64; STRIDE]| {
+                let quarter = |q: usize| {
+                    #[allow(unsafe_code)]
+                    // SAFETY: `row` holds STRIDE = 32 u64s, so quarter q < 4 reads 8 of them in bounds; unaligned
+                    // loads have no other requirement.
+                    unsafe {
+                        _mm512_loadu_si512(row.as_ptr().add(8 * q).cast())
+                    }
+                };
+                let first_half = _mm512_permutex2var_epi64(quarter(0), block, quarter(1));
+                let second_half = _mm512_permutex2var_epi64(quarter(2), block, quarter(3));
+                _mm512_mask_blend_epi64(_mm512_test_epi64_mask(block, sixteen), first_half, second_half)
+            };
+            let (eq_lo, eq_hi) = (pick(low_row), pick(high_row));
+            block = _mm512_srli_epi64::<8>(block);
+            let vp_hi_in = if top + BOTTOM >= 1 {
+                _mm512_or_si512(vp_hi, high)
+            } else {
+                vp_hi
+            };
+            let (vp_lo_in, vp_hi_in) = (vp_lo, vp_hi_in);
+            let xv_lo = _mm512_or_si512(eq_lo, vn_lo);
+            let xv_hi = _mm512_or_si512(eq_hi, vn_hi);
+            // sum = (eq & vp) + vp over 128 bits: the low words' carry goes into the high words.
+            let (a_lo, a_hi) = (_mm512_and_si512(eq_lo, vp_lo_in), _mm512_and_si512(eq_hi, vp_hi_in));
+            let sum_lo = _mm512_add_epi64(a_lo, vp_lo_in);
+            let carry = _mm512_cmpgt_epu64_mask(a_lo, sum_lo);
+            let sum_hi = _mm512_add_epi64(a_hi, vp_hi_in);
+            let sum_hi = _mm512_mask_add_epi64(sum_hi, carry, sum_hi, ones);
+            let xh_lo = _mm512_or_si512(_mm512_xor_si512(sum_lo, vp_lo_in), eq_lo);
+            let xh_hi = _mm512_or_si512(_mm512_xor_si512(sum_hi, vp_hi_in), eq_hi);
+            let ph_lo = _mm512_or_si512(vn_lo, _mm512_andnot_si512(_mm512_or_si512(xh_lo, vp_lo_in), all));
+            let ph_hi = _mm512_or_si512(vn_hi, _mm512_andnot_si512(_mm512_or_si512(xh_hi, vp_hi_in), all));
+            let (mh_lo, mh_hi) = (_mm512_and_si512(vp_lo_in, xh_lo), _mm512_and_si512(vp_hi_in, xh_hi));
+            // 128-bit shifts left by one.
+            let shl1 = |lo: __m512i, hi: __m512i| {
+                (
+                    _mm512_slli_epi64::<1>(lo),
+                    _mm512_or_si512(_mm512_slli_epi64::<1>(hi), _mm512_srli_epi64::<63>(lo)),
+                )
+            };
+            let (mut ph2_lo, ph2_hi) = shl1(ph_lo, ph_hi);
+            if top >= 2 {
+                ph2_lo = _mm512_or_si512(ph2_lo, ones);
+            }
+            let (mh2_lo, mh2_hi) = shl1(mh_lo, mh_hi);
+            let vp2_lo = _mm512_or_si512(mh2_lo, _mm512_andnot_si512(_mm512_or_si512(xv_lo, ph2_lo), all));
+            let vp2_hi = _mm512_or_si512(mh2_hi, _mm512_andnot_si512(_mm512_or_si512(xv_hi, ph2_hi), all));
+            let (vn2_lo, vn2_hi) = (_mm512_and_si512(ph2_lo, xv_lo), _mm512_and_si512(ph2_hi, xv_hi));
             let below = m - top;
             let bit = below.clamp(0, BOTTOM - 1);
             let (hp, hm) = if bit < 64 {
                 let c = _mm_cvtsi64_si128(bit);
-                (_mm512_srl_epi64(ph, c), _mm512_srl_epi64(mh, c))
+                (_mm512_srl_epi64(ph_lo, c), _mm512_srl_epi64(mh_lo, c))
             } else {
                 let c = _mm_cvtsi64_si128(bit - 64);
+                (_mm512_srl_epi64(ph_hi, c), _mm512_srl_epi64(mh_hi, c))
+            };
+            score = _mm512_add_epi64(
+                score,
+                _mm512_sub_epi64(_mm512_and_si512(hp, ones), _mm512_and_si512(hm, ones)),
+            );
+            if below >= BOTTOM {
+                let dv = _mm512_sub_epi64(_mm512_srli_epi64::<63>(vp2_hi), _mm512_srli_epi64::<63>(vn2_hi));
+                score = _mm512_add_epi64(score, dv);
+            }
+            // 128-bit shifts right by one.
+            let shr1 = |lo: __m512i, hi: __m512i| {
                 (
-                    _mm512_bsrli_epi128::<8>(_mm512_srl_epi64(ph, c)),
-                    _mm512_bsrli_epi128::<8>(_mm512_srl_epi64(mh, c)),
+                    _mm512_or_si512(_mm512_srli_epi64::<1>(lo), _mm512_slli_epi64::<63>(hi)),
+                    _mm512_srli_epi64::<1>(hi),
                 )
             };
-            let dh = _mm512_sub_epi64(_mm512_and_si512(hp, ones_low), _mm512_and_si512(hm, ones_low));
-            score = _mm512_add_epi64(score, dh);
-            if below >= BOTTOM {
-                let dv = _mm512_sub_epi64(_mm512_srli_epi64::<63>(vp2), _mm512_srli_epi64::<63>(vn2));
-                score = _mm512_add_epi64(score, _mm512_bsrli_epi128::<8>(dv));
-            }
-            vp = shr1(vp2);
-            vn = shr1(vn2);
+            (vp_lo, vp_hi) = shr1(vp2_lo, vp2_hi);
+            (vn_lo, vn_hi) = shr1(vn2_lo, vn2_hi);
             if below <= BOTTOM {
-                plan.answer(low_lane_bits(_mm512_cmpgt_epi64_mask(budget_plus1, score)));
+                plan.answer(u32::from(_mm512_cmpgt_epi64_mask(budget_plus1, score)));
             }
             plan.close_finished(j);
             if j.is_multiple_of(CHECK_EVERY) && top >= 0 && plan.open != 0 {
-                plan.open &= !beyond_budget(vp, vn, score, budget_vec, below);
+                plan.open &= !wide512::beyond_budget([vp_lo, vp_hi], [vn_lo, vn_hi], score, budget_vec, below);
             }
         }
-        plan.answer[..MAX_WIDE_LANES]
-            .try_into()
-            .unwrap_or([false; MAX_WIDE_LANES])
+        plan.answer
     }
 
     /// The wide scan ([`BandQuery::scan`] with `u128` words) with one target per 128-bit half of an AVX2
@@ -957,18 +1002,38 @@ pub fn wide_beyond_budget_for_tests(words: [(u128, u128, i64, i64); 2], below: i
 /// The AVX-512 wide kernel's lower-bound test, like [`wide_beyond_budget_for_tests`]; `None` without
 /// AVX-512.
 #[doc(hidden)]
-pub fn wide512_beyond_budget_for_tests(words: [(u128, u128, i64, i64); 4], below: i64) -> Option<[bool; 4]> {
+pub fn wide512_beyond_budget_for_tests(
+    words: [(u128, u128, i64, i64); MAX_WIDE_LANES],
+    below: i64,
+) -> Option<[bool; MAX_WIDE_LANES]> {
     #[cfg(target_arch = "x86_64")]
     {
         if has_avx512() {
+            use std::arch::x86_64::*;
+            let half = |v: [u128; MAX_WIDE_LANES], h: u32| {
+                let w = v.map(|x| (x >> (64 * h)) as i64);
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU supports AVX-512 F (checked just above).
+                unsafe {
+                    _mm512_set_epi64(w[7], w[6], w[5], w[4], w[3], w[2], w[1], w[0])
+                }
+            };
+            let lanes = |v: [i64; MAX_WIDE_LANES]| {
+                #[allow(unsafe_code)]
+                // SAFETY: as above.
+                unsafe {
+                    _mm512_set_epi64(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0])
+                }
+            };
+            let (vp, vn) = (words.map(|w| w.0), words.map(|w| w.1));
             #[allow(unsafe_code)]
             // SAFETY: the CPU supports AVX-512 F and BW (checked just above).
             let bits = unsafe {
                 wide512::beyond_budget(
-                    wide512::quad(words.map(|w| w.0)),
-                    wide512::quad(words.map(|w| w.1)),
-                    wide512::low_words(words.map(|w| w.2)),
-                    wide512::low_words(words.map(|w| w.3)),
+                    [half(vp, 0), half(vp, 1)],
+                    [half(vn, 0), half(vn, 1)],
+                    lanes(words.map(|w| w.2)),
+                    lanes(words.map(|w| w.3)),
                     below,
                 )
             };
@@ -985,79 +1050,24 @@ pub fn wide_lower_bound_for_tests(vp: u128, vn: u128, score: i64, below: i64) ->
     lower_bound(vp, vn, score, below)
 }
 
-/// AVX-512 helpers of the wide scan: four 128-bit words per vector, low 64-bit word first in each lane.
+/// AVX-512 helpers of the wide scan: eight 128-bit words as two vectors, the low 64-bit halves and the high.
 #[cfg(target_arch = "x86_64")]
 mod wide512 {
-    use super::MAX_WIDE_LANES;
     use std::arch::x86_64::*;
 
-    /// Four 128-bit words.
+    /// One bit per lane: whether `lower_bound` of its word (`[low, high]` halves) exceeds its budget, as in
+    /// the AVX2 helper: the per-byte steps of the low half's bytes rise by the high half's whole total.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn quad(v: [u128; MAX_WIDE_LANES]) -> __m512i {
-        let (lo, hi) = (|w: u128| w as i64, |w: u128| (w >> 64) as i64);
-        _mm512_set_epi64(
-            hi(v[3]),
-            lo(v[3]),
-            hi(v[2]),
-            lo(v[2]),
-            hi(v[1]),
-            lo(v[1]),
-            hi(v[0]),
-            lo(v[0]),
-        )
-    }
-
-    /// Four 64-bit values in the low words, zero in the high ones.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn low_words(v: [i64; MAX_WIDE_LANES]) -> __m512i {
-        _mm512_set_epi64(0, v[3], 0, v[2], 0, v[1], 0, v[0])
-    }
-
-    /// One bit per 128-bit lane: its low word's bit of a comparison mask.
-    #[inline]
-    pub(super) fn low_lane_bits(mask: __mmask8) -> u32 {
-        let m = u32::from(mask);
-        (m & 1) | ((m >> 1) & 2) | ((m >> 2) & 4) | ((m >> 3) & 8)
-    }
-
-    /// 128-bit addition in each lane: the low words' carry goes into the high words.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn add128(a: __m512i, b: __m512i) -> __m512i {
-        let sum = _mm512_add_epi64(a, b);
-        let wrapped = _mm512_cmpgt_epu64_mask(a, sum);
-        let carry = _mm512_bslli_epi128::<8>(_mm512_maskz_mov_epi64(wrapped, _mm512_set1_epi64(1)));
-        _mm512_add_epi64(sum, carry)
-    }
-
-    /// 128-bit shift left by one in each lane.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn shl1(x: __m512i) -> __m512i {
-        _mm512_or_si512(
-            _mm512_slli_epi64::<1>(x),
-            _mm512_bslli_epi128::<8>(_mm512_srli_epi64::<63>(x)),
-        )
-    }
-
-    /// 128-bit shift right by one in each lane.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn shr1(x: __m512i) -> __m512i {
-        _mm512_or_si512(
-            _mm512_srli_epi64::<1>(x),
-            _mm512_bsrli_epi128::<8>(_mm512_slli_epi64::<63>(x)),
-        )
-    }
-
-    /// One bit per lane: whether `lower_bound` of its word exceeds its budget, as in the AVX2 helper.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) fn beyond_budget(vp: __m512i, vn: __m512i, score: __m512i, budget: __m512i, below: i64) -> u32 {
+    pub(super) fn beyond_budget(
+        vp: [__m512i; 2],
+        vn: [__m512i; 2],
+        score: __m512i,
+        budget: __m512i,
+        below: i64,
+    ) -> u32 {
         let steps = super::steps_mask::<u128>(below);
-        let mask = quad([steps; MAX_WIDE_LANES]);
+        let masks = [_mm512_set1_epi64(steps as i64), _mm512_set1_epi64((steps >> 64) as i64)];
         let nibble = _mm512_set1_epi8(0x0f);
         let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
         let byte_ones = |v: __m512i| {
@@ -1065,22 +1075,32 @@ mod wide512 {
             let hi = _mm512_and_si512(_mm512_srli_epi64::<4>(v), nibble);
             _mm512_add_epi8(_mm512_shuffle_epi8(popcount4, lo), _mm512_shuffle_epi8(popcount4, hi))
         };
-        let (up, down) = (
-            byte_ones(_mm512_and_si512(vp, mask)),
-            byte_ones(_mm512_and_si512(vn, mask)),
+        // Per half: the inclusive rise from each byte to the half's last byte.
+        let rise_and_down = |h: usize| {
+            let up = byte_ones(_mm512_and_si512(vp[h], masks[h]));
+            let down = byte_ones(_mm512_and_si512(vn[h], masks[h]));
+            let mut rise = _mm512_sub_epi8(up, down);
+            rise = _mm512_add_epi8(rise, _mm512_srli_epi64::<8>(rise));
+            rise = _mm512_add_epi8(rise, _mm512_srli_epi64::<16>(rise));
+            rise = _mm512_add_epi8(rise, _mm512_srli_epi64::<32>(rise));
+            (rise, down)
+        };
+        let (rise_lo, down_lo) = rise_and_down(0);
+        let (rise_hi, down_hi) = rise_and_down(1);
+        // The high half's total (its first byte) added to every byte of the low half.
+        let first_byte = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 8, 8, 8, 8, 8, 8, 8, 8));
+        let rise_lo = _mm512_add_epi8(rise_lo, _mm512_shuffle_epi8(rise_hi, first_byte));
+        let max_bytes = |mut d: __m512i| {
+            d = _mm512_max_epi8(d, _mm512_srli_epi64::<8>(d));
+            d = _mm512_max_epi8(d, _mm512_srli_epi64::<16>(d));
+            _mm512_max_epi8(d, _mm512_srli_epi64::<32>(d))
+        };
+        let drop = _mm512_max_epi8(
+            max_bytes(_mm512_add_epi8(rise_lo, down_lo)),
+            max_bytes(_mm512_add_epi8(rise_hi, down_hi)),
         );
-        let mut rise = _mm512_sub_epi8(up, down);
-        rise = _mm512_add_epi8(rise, _mm512_bsrli_epi128::<1>(rise));
-        rise = _mm512_add_epi8(rise, _mm512_bsrli_epi128::<2>(rise));
-        rise = _mm512_add_epi8(rise, _mm512_bsrli_epi128::<4>(rise));
-        rise = _mm512_add_epi8(rise, _mm512_bsrli_epi128::<8>(rise));
-        let mut drop = _mm512_add_epi8(rise, down);
-        drop = _mm512_max_epi8(drop, _mm512_bsrli_epi128::<1>(drop));
-        drop = _mm512_max_epi8(drop, _mm512_bsrli_epi128::<2>(drop));
-        drop = _mm512_max_epi8(drop, _mm512_bsrli_epi128::<4>(drop));
-        drop = _mm512_max_epi8(drop, _mm512_bsrli_epi128::<8>(drop));
-        let drop = _mm512_and_si512(drop, low_words([0xff; MAX_WIDE_LANES]));
-        low_lane_bits(_mm512_cmpgt_epi64_mask(score, _mm512_add_epi64(budget, drop)))
+        let drop = _mm512_and_si512(drop, _mm512_set1_epi64(0xff));
+        u32::from(_mm512_cmpgt_epi64_mask(score, _mm512_add_epi64(budget, drop)))
     }
 }
 
