@@ -390,7 +390,6 @@ impl BandQuery {
         let low_byte = _mm512_set1_epi64(0xff);
         let nibble = _mm512_set1_epi8(0x0f);
         let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
-        let sixteen = _mm512_set1_epi64(16);
         // The slots of the next eight steps, one byte each in every lane (lowest byte: this step's).
         let mut block = _mm512_setzero_si512();
         let mut j = 0usize;
@@ -412,19 +411,7 @@ impl BandQuery {
                 block = lanes(blocks);
             }
             j += 1;
-            // eq_row[slot & 31] in every lane, from registers: a two-table permute picks among entries 0..16 by
-            // the low four bits, another among 16..32, and bit 4 chooses (a scalar gather cost twice the scan).
-            let quarter = |q: usize| {
-                #[allow(unsafe_code)]
-                // SAFETY: `eq_row` holds STRIDE = 32 u64s, so quarter q < 4 reads 8 of them in bounds; unaligned
-                // loads have no other requirement.
-                unsafe {
-                    _mm512_loadu_si512(eq_row.as_ptr().add(8 * q).cast())
-                }
-            };
-            let first_half = _mm512_permutex2var_epi64(quarter(0), block, quarter(1));
-            let second_half = _mm512_permutex2var_epi64(quarter(2), block, quarter(3));
-            let eq = _mm512_mask_blend_epi64(_mm512_test_epi64_mask(block, sixteen), first_half, second_half);
+            let eq = pick_match_words(eq_row, block);
             block = _mm512_srli_epi64::<8>(block);
             let vp_in = if top + 63 >= 1 { _mm512_or_si512(vp, high) } else { vp };
             let xv = _mm512_or_si512(eq, vn);
@@ -505,7 +492,6 @@ impl BandQuery {
         let ones = _mm512_set1_epi64(1);
         let all = _mm512_set1_epi64(-1);
         let high = _mm512_set1_epi64(HIGH as i64);
-        let sixteen = _mm512_set1_epi64(16);
         // The slots of the next eight steps, one byte each in every lane (lowest byte: this step's).
         let mut block = _mm512_setzero_si512();
         let mut j = 0usize;
@@ -522,21 +508,7 @@ impl BandQuery {
                 block = lanes(blocks);
             }
             j += 1;
-            // row[slot & 31] in every lane, from registers, as in the narrow kernel.
-            let pick = |row: &[u64; STRIDE]| {
-                let quarter = |q: usize| {
-                    #[allow(unsafe_code)]
-                    // SAFETY: `row` holds STRIDE = 32 u64s, so quarter q < 4 reads 8 of them in bounds; unaligned
-                    // loads have no other requirement.
-                    unsafe {
-                        _mm512_loadu_si512(row.as_ptr().add(8 * q).cast())
-                    }
-                };
-                let first_half = _mm512_permutex2var_epi64(quarter(0), block, quarter(1));
-                let second_half = _mm512_permutex2var_epi64(quarter(2), block, quarter(3));
-                _mm512_mask_blend_epi64(_mm512_test_epi64_mask(block, sixteen), first_half, second_half)
-            };
-            let (eq_lo, eq_hi) = (pick(low_row), pick(high_row));
+            let (eq_lo, eq_hi) = (pick_match_words(low_row, block), pick_match_words(high_row, block));
             block = _mm512_srli_epi64::<8>(block);
             let vp_hi_in = if top + BOTTOM >= 1 {
                 _mm512_or_si512(vp_hi, high)
@@ -1048,6 +1020,31 @@ pub fn wide512_beyond_budget_for_tests(
 #[doc(hidden)]
 pub fn wide_lower_bound_for_tests(vp: u128, vn: u128, score: i64, below: i64) -> i64 {
     lower_bound(vp, vn, score, below)
+}
+
+/// `row[slot & 31]` in every 64-bit lane, where `block`'s low byte in each lane is its slot, from registers: a
+/// two-table permute picks among entries 0..16 by the low four bits, another among 16..32, and bit 4
+/// chooses (eight scalar loads with their bounds checks cost as much as the bit-parallel step).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn pick_match_words(row: &[u64; STRIDE], block: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    let quarter = |q: usize| {
+        #[allow(unsafe_code)]
+        // SAFETY: `row` holds STRIDE = 32 u64s, so quarter q < 4 reads 8 of them in bounds; unaligned loads have
+        // no other requirement.
+        unsafe {
+            _mm512_loadu_si512(row.as_ptr().add(8 * q).cast())
+        }
+    };
+    let first_half = _mm512_permutex2var_epi64(quarter(0), block, quarter(1));
+    let second_half = _mm512_permutex2var_epi64(quarter(2), block, quarter(3));
+    _mm512_mask_blend_epi64(
+        _mm512_test_epi64_mask(block, _mm512_set1_epi64(16)),
+        first_half,
+        second_half,
+    )
 }
 
 /// AVX-512 helpers of the wide scan: eight 128-bit words as two vectors, the low 64-bit halves and the high.
