@@ -834,17 +834,24 @@ pub struct Postings<'a> {
 impl<'a> Postings<'a> {
     /// The range of `kmer`'s postings (empty when it is not a minimizer of any sequence).
     pub fn range(&self, kmer: u32) -> Range<usize> {
+        self.find_key(self.bucket(kmer), kmer)
+            .map_or(0..0, |key| self.offset_range(key))
+    }
+
+    /// The keys of `kmer`'s bucket (empty when the table is malformed there).
+    fn bucket(&self, kmer: u32) -> Range<usize> {
         let b = (kmer >> self.shift) as usize;
-        let (Some(&lo), Some(&hi)) = (self.buckets.get(b), self.buckets.get(b + 1)) else {
-            return 0..0;
-        };
-        let Some(keys) = self.keys.get(lo as usize..hi as usize) else {
-            return 0..0;
-        };
-        let Ok(i) = keys.binary_search(&kmer) else {
-            return 0..0;
-        };
-        self.offset_range(lo as usize + i)
+        match (self.buckets.get(b), self.buckets.get(b + 1)) {
+            (Some(&lo), Some(&hi)) if lo <= hi => lo as usize..hi as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// Where `kmer` is among the keys of `bucket`.
+    fn find_key(&self, bucket: Range<usize>, kmer: u32) -> Option<usize> {
+        let start = bucket.start;
+        let i = self.keys.get(bucket)?.binary_search(&kmer).ok()?;
+        Some(start + i)
     }
 
     /// Postings `offsets[key] .. offsets[key + 1]`.
@@ -868,24 +875,15 @@ impl<'a> Postings<'a> {
         }
         // The keys' range per k-mer, kept in `out` until its offsets are known.
         for &kmer in kmers {
-            let b = (kmer >> self.shift) as usize;
-            let range = match (self.buckets.get(b), self.buckets.get(b + 1)) {
-                (Some(&lo), Some(&hi)) if lo <= hi => lo as usize..hi as usize,
-                _ => 0..0,
-            };
+            let range = self.bucket(kmer);
             if let Some(key) = self.keys.get(range.start) {
                 prefetch(key);
             }
             out.push(range);
         }
         for (range, &kmer) in out.iter_mut().zip(kmers) {
-            let found = self
-                .keys
-                .get(range.clone())
-                .and_then(|keys| keys.binary_search(&kmer).ok());
-            *range = match found {
-                Some(i) => {
-                    let key = range.start + i;
+            *range = match self.find_key(range.clone(), kmer) {
+                Some(key) => {
                     if let Some(offset) = self.offsets.get(key) {
                         prefetch(offset);
                     }
