@@ -588,6 +588,19 @@ pub struct Aligner {
     tcodes: Vec<u8>,
     /// Path collected backwards during traceback.
     rev_ops: Vec<(Op, u32)>,
+    /// Lane codes of the anti-diagonal kernel.
+    #[cfg(target_arch = "x86_64")]
+    lanes: antidiagonal::Scratch,
+}
+
+/// Where the fill put each band cell's traceback byte.
+#[derive(Clone, Copy)]
+enum DirLayout {
+    /// Row by row ([`Aligner`]'s `row_base`).
+    Rows,
+    /// Anti-diagonal by anti-diagonal.
+    #[cfg(target_arch = "x86_64")]
+    AntiDiagonals(antidiagonal::Layout),
 }
 
 /// DP row scratch with cells of type `T`.
@@ -872,24 +885,52 @@ impl Aligner {
         let tcodes = &mut self.tcodes;
         tcodes.clear();
         tcodes.extend(target.iter().map(|&b| NT_MASK[b as usize]));
-        row_bases(&geom, m, &mut self.row_base);
-        let total = self.row_base.last().copied().unwrap_or(0);
-        // Every band cell is written before it is read: no need to clear.
-        // The row passes write whole chunks; what spills past a row's end is overwritten by the rows after it.
-        if self.dirs.len() < total + CHUNK {
-            self.dirs.resize(total + CHUNK, 0);
-        }
-        let row_base = &self.row_base[..m + 1];
         // 16-bit cells hold twice as many per vector; they are exact whenever every score of the problem fits.
-        let ends = if allow_cells16 && fits_i16(m, n, scoring) {
-            self.rows16
-                .fill(query, &self.tcodes, scoring, (&geom, row_base), &mut self.dirs, simd)
+        let cells16 = allow_cells16 && fits_i16(m, n, scoring);
+        // Narrow bands go by anti-diagonals where the build has the kernel (see `antidiagonal`).
+        #[cfg(target_arch = "x86_64")]
+        let by_anti_diagonals = if simd && cells16 {
+            #[allow(unsafe_code)]
+            // SAFETY: `simd` is true only in `Aligner::align_avx2`, which runs only once AVX2 is detected, the
+            // one requirement of `antidiagonal::fill`.
+            unsafe {
+                antidiagonal::fill(query, &self.tcodes, scoring, &geom, &mut self.dirs, &mut self.lanes)
+            }
         } else {
-            self.rows32
-                .fill(query, &self.tcodes, scoring, (&geom, row_base), &mut self.dirs, simd)
+            None
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let by_anti_diagonals: Option<(RowEnds, DirLayout)> = None;
+        let (ends, layout) = if let Some((ends, layout)) = by_anti_diagonals {
+            #[cfg(target_arch = "x86_64")]
+            let layout = DirLayout::AntiDiagonals(layout);
+            (ends, layout)
+        } else {
+            row_bases(&geom, m, &mut self.row_base);
+            let total = self.row_base.last().copied().unwrap_or(0);
+            // Every band cell is written before it is read: no need to clear.
+            // The row passes write whole chunks; what spills past a row's end is overwritten by the rows after it.
+            if self.dirs.len() < total + CHUNK {
+                self.dirs.resize(total + CHUNK, 0);
+            }
+            let row_base = &self.row_base[..m + 1];
+            let ends = if cells16 {
+                self.rows16
+                    .fill(query, &self.tcodes, scoring, (&geom, row_base), &mut self.dirs, simd)
+            } else {
+                self.rows32
+                    .fill(query, &self.tcodes, scoring, (&geom, row_base), &mut self.dirs, simd)
+            };
+            (ends, DirLayout::Rows)
         };
         let RowEnds { row_m_last, col_n_last } = ends;
         let (tcodes, dirs, rev_ops) = (&self.tcodes, &self.dirs, &mut self.rev_ops);
+        let row_base = &self.row_base;
+        let dir_at = |i: usize, j: usize| match layout {
+            DirLayout::Rows => dirs[row_base[i].wrapping_add(j)],
+            #[cfg(target_arch = "x86_64")]
+            DirLayout::AntiDiagonals(l) => l.dir(dirs, i, j),
+        };
         // Choose the exit; later candidates must be strictly better.
         let (to, te) = (scoring.terminal_gap_open, scoring.terminal_gap_extend);
         // Leaving along an edge: open a terminal gap from H, or extend the
@@ -939,7 +980,7 @@ impl Aligner {
             }
         };
         while i > 0 && j > 0 {
-            let d = dirs[row_base[i].wrapping_add(j)];
+            let d = dir_at(i, j);
             match state {
                 State::H => {
                     if d & E_WINS != 0 {
@@ -1456,5 +1497,7 @@ pub fn align(query: &[u8], target: &[u8], scoring: &Scoring, band: Option<Band>)
     Aligner::new().align(query, target, scoring, band)
 }
 
+#[cfg(target_arch = "x86_64")]
+mod antidiagonal;
 #[cfg(test)]
 mod tests;
