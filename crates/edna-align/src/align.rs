@@ -591,6 +591,8 @@ pub struct Aligner {
     /// Lane codes of the anti-diagonal kernel.
     #[cfg(target_arch = "x86_64")]
     lanes: antidiagonal::Scratch,
+    /// Keeps the anti-diagonal fill to AVX2 (tests of that kernel on CPUs with AVX-512).
+    avx2_only: bool,
 }
 
 /// Where the fill put each band cell's traceback byte.
@@ -889,12 +891,22 @@ impl Aligner {
         let cells16 = allow_cells16 && fits_i16(m, n, scoring);
         // Narrow bands go by anti-diagonals where the build has the kernel (see `antidiagonal`).
         #[cfg(target_arch = "x86_64")]
+        let allow_avx512 = !self.avx2_only;
+        #[cfg(target_arch = "x86_64")]
         let by_anti_diagonals = if simd && cells16 {
             #[allow(unsafe_code)]
             // SAFETY: `simd` is true only in `Aligner::align_avx2`, which runs only once AVX2 is detected, the
             // one requirement of `antidiagonal::fill`.
             unsafe {
-                antidiagonal::fill(query, &self.tcodes, scoring, &geom, &mut self.dirs, &mut self.lanes)
+                antidiagonal::fill(
+                    query,
+                    &self.tcodes,
+                    scoring,
+                    &geom,
+                    &mut self.dirs,
+                    &mut self.lanes,
+                    allow_avx512,
+                )
             }
         } else {
             None

@@ -7,6 +7,10 @@
 //! this fills a band of 17 diagonals in half the row kernel's time and one of 37 in three quarters
 //! (`cargo bench -p edna-align --bench align`); from 60 diagonals on, the row kernel stays.
 //!
+//! Two builds: AVX2 with 16 cells per vector, AVX-512 (BW) with 32, where the CPU has it; a band of up
+//! to 59 diagonals takes one or two AVX2 vectors, or one AVX-512 vector, and one of up to 123 two
+//! AVX-512 vectors.
+//!
 //! Lane `l` of anti-diagonal `t = i + j` holds row `i = s(t) + l`, with `s(t) = ⌈(t − hi)/2⌉ − 1`: lane 0
 //! is the cell just above the band's highest diagonal, and the cell just below its lowest is kept too, so
 //! every neighbour a band cell reads lies in the vectors. From `t − 1` to `t`, `s` grows by `δ` (0 and 1
@@ -24,10 +28,12 @@ use std::arch::x86_64::*;
 use super::{Geom, RowEnds, Scoring};
 use crate::iupac::is_unambiguous_mask;
 
-/// Cells per vector.
-const LANES: usize = 16;
-/// Most vectors per anti-diagonal (bands of up to 59 diagonals). Wider bands take the row kernel: with
-/// three vectors the state outgrows the sixteen AVX2 registers, and 89 diagonals filled slower than by rows.
+/// Cells per AVX2 vector.
+const AVX2_LANES: usize = 16;
+/// Cells per AVX-512 vector.
+const AVX512_LANES: usize = 32;
+/// Most vectors per anti-diagonal. Wider bands take the row kernel: with three AVX2 vectors the state
+/// outgrew the sixteen registers, and 89 diagonals filled slower than by rows.
 const MAX_VECTORS: usize = 2;
 /// Query code of an ambiguous or invalid base: equal to no target code.
 const QUERY_AMBIGUOUS: i16 = 0x40;
@@ -36,21 +42,28 @@ const TARGET_AMBIGUOUS: i16 = 0x80;
 /// A row number no lane holds.
 const NO_ROW: i64 = -30_000;
 
-/// Where [`fill`] put the traceback byte of each band cell: anti-diagonal `t` from `first` on, `width`
-/// bytes each, cell `(i, j)` in lane `i − s(i + j)`, negated (the kernel sums all-ones comparisons).
+/// Where [`fill`] put the traceback byte of each band cell: anti-diagonal `t` from `first` on, `stride`
+/// bytes each, cell `(i, j)` in lane `i − s(i + j)`. The AVX2 kernel stores the bytes negated (it sums
+/// all-ones comparisons).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Layout {
     first: i64,
     hi: i64,
-    width: usize,
+    stride: usize,
+    negated: bool,
 }
 
 impl Layout {
-    /// The traceback byte of band cell `(i, j)` (stored negated).
+    /// The traceback byte of band cell `(i, j)`, as the row kernel writes it.
     #[inline]
     pub(super) fn dir(&self, dirs: &[u8], i: usize, j: usize) -> u8 {
         let t = (i + j) as i64;
-        dirs[(t - self.first) as usize * self.width + (i as i64 - first_row(t, self.hi)) as usize].wrapping_neg()
+        let byte = dirs[(t - self.first) as usize * self.stride + (i as i64 - first_row(t, self.hi)) as usize];
+        if self.negated {
+            byte.wrapping_neg()
+        } else {
+            byte
+        }
     }
 }
 
@@ -67,9 +80,10 @@ pub(super) struct Scratch {
     target: Vec<i16>,
 }
 
-/// Fills the traceback bytes of every band cell into `dirs` and returns the exit cells and the layout,
+/// Fills the traceback bits of every band cell into `dirs` and returns the exit cells and the layout,
 /// or `None` when the band or the problem is too large for 16-bit lane arithmetic and [`MAX_VECTORS`]
-/// (the caller then runs the row kernel). Scores must fit 16-bit cells (`fits_i16`).
+/// (the caller then runs the row kernel). Scores must fit 16-bit cells (`fits_i16`). Bands of more than
+/// 27 diagonals take the AVX-512 kernel where the CPU has it, unless `allow_avx512` is false (tests).
 #[target_feature(enable = "avx2")]
 pub(super) fn fill(
     query: &[u8],
@@ -78,22 +92,275 @@ pub(super) fn fill(
     geom: &Geom,
     dirs: &mut Vec<u8>,
     scratch: &mut Scratch,
+    allow_avx512: bool,
 ) -> Option<(RowEnds, Layout)> {
     let lanes = (geom.hi - geom.lo).max(0) as usize / 2 + 3;
-    match lanes.div_ceil(LANES) {
-        1 => fill_vectors::<1>(query, tcodes, sc, geom, dirs, scratch),
-        MAX_VECTORS => fill_vectors::<MAX_VECTORS>(query, tcodes, sc, geom, dirs, scratch),
+    if allow_avx512 && lanes > AVX2_LANES && has_avx512() {
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has AVX-512 F and BW (checked just above), what `fill_avx512` needs.
+        return unsafe {
+            match lanes.div_ceil(AVX512_LANES) {
+                1 => fill_avx512::<1>(query, tcodes, sc, geom, dirs, scratch),
+                MAX_VECTORS => fill_avx512::<MAX_VECTORS>(query, tcodes, sc, geom, dirs, scratch),
+                _ => None,
+            }
+        };
+    }
+    match lanes.div_ceil(AVX2_LANES) {
+        1 => fill_avx2::<1>(query, tcodes, sc, geom, dirs, scratch),
+        MAX_VECTORS => fill_avx2::<MAX_VECTORS>(query, tcodes, sc, geom, dirs, scratch),
         _ => None,
     }
 }
 
+/// Whether the AVX-512 kernel can run here (F and BW).
+fn has_avx512() -> bool {
+    std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw")
+}
+
+/// `codes` with `front` copies of `pad` before them, and `pad` after up to `len` in all.
+fn lay_out(codes: impl Iterator<Item = i16>, pad: i16, front: usize, len: usize, out: &mut Vec<i16>) {
+    out.clear();
+    out.resize(front, pad);
+    out.extend(codes);
+    out.resize(len.max(out.len()), pad);
+}
+
+/// What both kernels know of a problem: its anti-diagonals, where the lane codes start, the exit cells
+/// and the run of steady anti-diagonals.
+struct Plan {
+    m: i64,
+    n: i64,
+    lo: i64,
+    hi: i64,
+    /// Lanes per anti-diagonal.
+    w: i64,
+    /// The first and last anti-diagonals with band cells, and the first one computed (two before, for
+    /// the leading terminal gaps its cells read).
+    t_first: i64,
+    t_last: i64,
+    t_start: i64,
+    /// Anti-diagonal `t` reads the query's lane codes from `q_front + s(t) − 1` on and the reversed
+    /// target's from `r_front + n − t + s(t)` on.
+    q_front: i64,
+    r_front: i64,
+    /// Whether either sequence has an ambiguity code (else a lane scores a match or a mismatch).
+    ambiguous: bool,
+    /// The lowest cell of column n (row, anti-diagonal; −1 when the band misses the column).
+    col_n: (i64, i64),
+    /// The last cell of row m when left of column n (column, anti-diagonal).
+    row_m: Option<(i64, i64)>,
+    /// Steady anti-diagonals: no leading edge or terminal row or column in the lanes, and valid lanes
+    /// `1 ..= c` with `c` set by the parity of `t` alone. They form one run, as every condition moves
+    /// one way with `t`.
+    steady: (i64, i64),
+}
+
+impl Plan {
+    /// The plan of an `m × n` problem in `lanes` lanes per anti-diagonal, with the lane codes laid out in
+    /// `scratch`; `None` when the band is empty or the numbers leave 16-bit lane arithmetic.
+    fn new(query: &[u8], tcodes: &[u8], geom: &Geom, lanes: usize, scratch: &mut Scratch) -> Option<Plan> {
+        let (m, n) = (query.len() as i64, tcodes.len() as i64);
+        let (lo, hi) = (geom.lo, geom.hi);
+        let w = lanes as i64;
+        // Rows, columns and anti-diagonals are 16-bit lane numbers: keep them far inside that.
+        if m + n + 4 * w > 16_000 || lo > hi {
+            return None;
+        }
+        // From the first non-empty row's first cell to the last row's last.
+        let (first_i, last_i) = ((1 - hi).max(1), (n - lo).min(m));
+        if first_i > last_i {
+            return None;
+        }
+        let (Some((a, _)), Some((_, b))) = (geom.range(first_i as usize), geom.range(last_i as usize)) else {
+            return None;
+        };
+        let (t_first, t_last) = (first_i + a as i64, last_i + b as i64);
+        let t_start = t_first - 2;
+        let (s_start, s_last) = (first_row(t_start, hi), first_row(t_last, hi));
+        // Both read positions move one way with t, so the ends of the loop bound every read.
+        let (q_front, r_front) = ((1 - s_start).max(0), (t_last - n - s_last).max(0));
+        let q_len = (q_front + s_last - 1 + w).max(q_front + m) as usize;
+        let r_len = (r_front + n - t_start + s_start + w).max(r_front + n) as usize;
+        let query_code = |b: &u8| {
+            let c = crate::iupac::NT_MASK[*b as usize];
+            if is_unambiguous_mask(c) {
+                i16::from(c)
+            } else {
+                QUERY_AMBIGUOUS
+            }
+        };
+        let target_code = |c: &u8| {
+            if is_unambiguous_mask(*c) {
+                i16::from(*c)
+            } else {
+                TARGET_AMBIGUOUS
+            }
+        };
+        let Scratch {
+            query: qcodes,
+            target: rcodes,
+        } = scratch;
+        lay_out(
+            query.iter().map(query_code),
+            QUERY_AMBIGUOUS,
+            q_front as usize,
+            q_len,
+            qcodes,
+        );
+        lay_out(
+            tcodes.iter().rev().map(target_code),
+            TARGET_AMBIGUOUS,
+            r_front as usize,
+            r_len,
+            rcodes,
+        );
+        // Every read lies in these bounds (checked once, so the kernels load without checks).
+        let q_reads = (q_front + s_start - 1, q_front + s_last - 1 + w);
+        let r_reads = (r_front + n - t_last + s_last, r_front + n - t_start + s_start + w);
+        if q_reads.0 < 0 || q_reads.1 > qcodes.len() as i64 || r_reads.0 < 0 || r_reads.1 > rcodes.len() as i64 {
+            return None;
+        }
+        let ambiguous = query.iter().any(|b| query_code(b) == QUERY_AMBIGUOUS)
+            || tcodes.iter().any(|c| target_code(c) == TARGET_AMBIGUOUS);
+        let col_n_row = (n - lo).min(m);
+        let col_n = if col_n_row >= (n - hi).max(1) {
+            (col_n_row, col_n_row + n)
+        } else {
+            (0, -1)
+        };
+        let row_m = geom
+            .range(m as usize)
+            .map(|(_, b)| b as i64)
+            .filter(|&b| b < n)
+            .map(|b| (b, m + b));
+        let mut plan = Plan {
+            m,
+            n,
+            lo,
+            hi,
+            w,
+            t_first,
+            t_last,
+            t_start,
+            q_front,
+            r_front,
+            ambiguous,
+            col_n,
+            row_m,
+            steady: (t_last + 1, t_last),
+        };
+        if let Some(first) = (t_start..=t_last).find(|&t| plan.is_steady(t)) {
+            let last = (first..=t_last).rev().find(|&t| plan.is_steady(t)).unwrap_or(first);
+            plan.steady = (first, last);
+        }
+        Some(plan)
+    }
+
+    fn is_steady(&self, t: i64) -> bool {
+        let (s, half) = (first_row(t, self.hi), (t - self.lo) >> 1);
+        t >= self.t_first && s >= 1 && t - s >= self.w && t - s <= self.n && half < self.m && half < t
+    }
+
+    /// Valid lanes of anti-diagonal `t`: rows `max(s + 1, 1, t − n) ..= min((t − lo)/2, m, t − 1)`.
+    fn lanes(&self, t: i64) -> (i64, i64) {
+        let s = first_row(t, self.hi);
+        (
+            (s + 1).max(1).max(t - self.n) - s,
+            ((t - self.lo) >> 1).min(self.m).min(t - 1) - s,
+        )
+    }
+
+    /// Valid lanes of a steady anti-diagonal of the parity of `t`.
+    fn steady_lanes(&self, t: i64) -> (i64, i64) {
+        (1, ((t - self.lo) >> 1) - first_row(t, self.hi))
+    }
+
+    /// Whether `t` comes one lane on from `t − 1`: s(t) = ⌊(t − hi + 1)/2⌋ − 1 grows when t − hi is odd.
+    fn shifted(&self, t: i64) -> bool {
+        (t - self.hi) & 1 != 0
+    }
+
+    /// Lanes of the exit cells on anti-diagonal `t`: column n's lowest, row m's last.
+    fn exits(&self, t: i64) -> (Option<usize>, Option<usize>) {
+        let s = first_row(t, self.hi);
+        (
+            (t == self.col_n.1).then(|| (self.col_n.0 - s) as usize),
+            self.row_m.filter(|r| r.1 == t).map(|_| (self.m - s) as usize),
+        )
+    }
+
+    fn ends(&self, sc: &Scoring) -> RowEnds {
+        RowEnds {
+            row_m_last: None,
+            col_n_last: (0, -sc.gap_cost(self.n as u32, true), super::NEG),
+        }
+    }
+
+    fn layout(&self, stride: usize, negated: bool) -> Layout {
+        Layout {
+            first: self.t_first,
+            hi: self.hi,
+            stride,
+            negated,
+        }
+    }
+}
+
+/// Runs a kernel's `step!` over the plan's anti-diagonals: the general ones before the steady run, the
+/// run in pairs (shifted, then not), the general rest; records the exit cells with `lane_value`.
+macro_rules! drive {
+    ($plan:ident, $ends:ident, $prev:ident, $before:ident, $step:ident, $lane_value:ident) => {{
+        let mut t = $plan.t_start;
+        while t <= $plan.t_last {
+            if t == $plan.steady.0 && t <= $plan.steady.1 {
+                if !$plan.shifted(t) {
+                    let next = $step!(t, false, true);
+                    $before = $prev.h;
+                    $prev = next;
+                    t += 1;
+                }
+                while t < $plan.steady.1 {
+                    let next = $step!(t, true, true);
+                    $before = $prev.h;
+                    $prev = next;
+                    let next = $step!(t + 1, false, true);
+                    $before = $prev.h;
+                    $prev = next;
+                    t += 2;
+                }
+                if t > $plan.t_last {
+                    break;
+                }
+            }
+            let next = if $plan.shifted(t) {
+                $step!(t, true, false)
+            } else {
+                $step!(t, false, false)
+            };
+            let (col_n, row_m) = $plan.exits(t);
+            if let Some(lane) = col_n {
+                let (h, f) = ($lane_value(&next.h, lane)?, $lane_value(&next.f, lane)?);
+                $ends.col_n_last = ($plan.col_n.0 as usize, h.into(), f.into());
+            }
+            if let (Some(lane), Some((b, _))) = (row_m, $plan.row_m) {
+                let (h, e) = ($lane_value(&next.h, lane)?, $lane_value(&next.e, lane)?);
+                $ends.row_m_last = Some((b as usize, h.into(), e.into()));
+            }
+            $before = $prev.h;
+            $prev = next;
+            t += 1;
+        }
+    }};
+}
+
 /// The running state of one anti-diagonal: `H`, `H'`, `E` and `F` of each lane.
 #[derive(Clone, Copy)]
-struct Diagonal<const K: usize> {
-    h: [__m256i; K],
-    h_prime: [__m256i; K],
-    e: [__m256i; K],
-    f: [__m256i; K],
+struct Diagonal<V: Copy, const K: usize> {
+    h: [V; K],
+    h_prime: [V; K],
+    e: [V; K],
+    f: [V; K],
 }
 
 /// Lane `l` of vector `k` takes lane `l − 1` (lane 0 takes the last lane of vector `k − 1`; of vector 0,
@@ -116,27 +383,19 @@ fn lane_after<const K: usize>(v: &[__m256i; K], k: usize) -> __m256i {
 
 /// Lane `lane` of the anti-diagonal `v`.
 #[target_feature(enable = "avx2")]
-fn lane_value<const K: usize>(v: &[__m256i; K], lane: usize) -> Option<i16> {
-    let mut out = [0i16; LANES];
+fn lane_value_avx2<const K: usize>(v: &[__m256i; K], lane: usize) -> Option<i16> {
+    let mut out = [0i16; AVX2_LANES];
     #[allow(unsafe_code)]
     // SAFETY: `out` holds 16 cells, one unaligned 256-bit store.
     unsafe {
-        _mm256_storeu_si256(out.as_mut_ptr().cast(), *v.get(lane / LANES)?)
+        _mm256_storeu_si256(out.as_mut_ptr().cast(), *v.get(lane / AVX2_LANES)?)
     };
-    Some(out[lane % LANES])
+    Some(out[lane % AVX2_LANES])
 }
 
-/// `codes` with `front` copies of `pad` before them, and `pad` after up to `len` in all.
-fn lay_out(codes: impl Iterator<Item = i16>, pad: i16, front: usize, len: usize, out: &mut Vec<i16>) {
-    out.clear();
-    out.resize(front, pad);
-    out.extend(codes);
-    out.resize(len.max(out.len()), pad);
-}
-
-/// [`fill`] with `K` vectors per anti-diagonal.
+/// [`fill`] with `K` AVX2 vectors per anti-diagonal.
 #[target_feature(enable = "avx2")]
-fn fill_vectors<const K: usize>(
+fn fill_avx2<const K: usize>(
     query: &[u8],
     tcodes: &[u8],
     sc: &Scoring,
@@ -144,87 +403,32 @@ fn fill_vectors<const K: usize>(
     dirs: &mut Vec<u8>,
     scratch: &mut Scratch,
 ) -> Option<(RowEnds, Layout)> {
-    let (m, n) = (query.len() as i64, tcodes.len() as i64);
-    let (lo, hi) = (geom.lo, geom.hi);
-    let width = K * LANES;
-    let w = width as i64;
-    // Rows, columns and anti-diagonals are 16-bit lane numbers: keep them far inside that.
-    if m + n + 4 * w > 16_000 || lo > hi {
-        return None;
-    }
-    // Anti-diagonals holding band cells: from the first non-empty row's first cell to the last row's last.
-    let (first_i, last_i) = ((1 - hi).max(1), (n - lo).min(m));
-    if first_i > last_i {
-        return None;
-    }
-    let (Some((a, _)), Some((_, b))) = (geom.range(first_i as usize), geom.range(last_i as usize)) else {
-        return None;
-    };
-    let (t_first, t_last) = (first_i + a as i64, last_i + b as i64);
-    // The two anti-diagonals before the first hold the leading terminal gaps its cells read.
-    let t_start = t_first - 2;
-    let (s_start, s_last) = (first_row(t_start, hi), first_row(t_last, hi));
-
-    // Anti-diagonal t reads the query's lane codes from row s(t) − 1 on and the reversed target's from
-    // n − t + s(t) on, `width` of each; both move monotonically with t, so the ends of the loop bound
-    // every read.
-    let (q_front, r_front) = ((1 - s_start).max(0), (t_last - n - s_last).max(0));
-    let q_len = (q_front + s_last - 1 + w).max(q_front + m) as usize;
-    let r_len = (r_front + n - t_start + s_start + w).max(r_front + n) as usize;
-    let Scratch {
-        query: qcodes,
-        target: rcodes,
-    } = scratch;
-    let query_code = |b: &u8| {
-        let c = crate::iupac::NT_MASK[*b as usize];
-        if is_unambiguous_mask(c) {
-            i16::from(c)
-        } else {
-            QUERY_AMBIGUOUS
-        }
-    };
-    let target_code = |c: &u8| {
-        if is_unambiguous_mask(*c) {
-            i16::from(*c)
-        } else {
-            TARGET_AMBIGUOUS
-        }
-    };
-    lay_out(
-        query.iter().map(query_code),
-        QUERY_AMBIGUOUS,
-        q_front as usize,
-        q_len,
-        qcodes,
-    );
-    lay_out(
-        tcodes.iter().rev().map(target_code),
-        TARGET_AMBIGUOUS,
-        r_front as usize,
-        r_len,
-        rcodes,
-    );
-    // Without ambiguity codes a lane scores a match or a mismatch (padding lanes are masked out anyway).
-    let ambiguous = query.iter().any(|b| query_code(b) == QUERY_AMBIGUOUS)
-        || tcodes.iter().any(|c| target_code(c) == TARGET_AMBIGUOUS);
-    // Every read below lies in these bounds (checked here once, so the loop loads without checks).
-    let q_reads = (q_front + s_start - 1, q_front + s_last - 1 + w);
-    let r_reads = (r_front + n - t_last + s_last, r_front + n - t_start + s_start + w);
-    if q_reads.0 < 0 || q_reads.1 > qcodes.len() as i64 || r_reads.0 < 0 || r_reads.1 > rcodes.len() as i64 {
-        return None;
-    }
-    let cells = (t_last - t_first + 1) as usize * width;
+    let width = K * AVX2_LANES;
+    let plan = Plan::new(query, tcodes, geom, width, scratch)?;
+    let Plan {
+        m,
+        n,
+        hi,
+        w,
+        t_first,
+        t_start,
+        q_front,
+        r_front,
+        ambiguous,
+        ..
+    } = plan;
+    let cells = (plan.t_last - t_first + 1) as usize * width;
     if dirs.len() < cells {
         dirs.resize(cells, 0);
     }
-    let (qcodes, rcodes, dirs) = (&qcodes[..], &rcodes[..], &mut dirs[..cells]);
+    let (qcodes, rcodes, dirs) = (&scratch.query[..], &scratch.target[..], &mut dirs[..cells]);
 
     let splat = |x: i64| _mm256_set1_epi16(x as i16);
     let term = |len: i64| -sc.gap_cost(len as u32, true);
     let neg = _mm256_set1_epi16(i16::MIN);
     let zero = _mm256_setzero_si256();
     let iota0 = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    let iota: [__m256i; K] = std::array::from_fn(|k| _mm256_add_epi16(iota0, splat((k * LANES) as i64)));
+    let iota: [__m256i; K] = std::array::from_fn(|k| _mm256_add_epi16(iota0, splat((k * AVX2_LANES) as i64)));
     let (ms, mm, amb) = (
         splat(sc.match_score.into()),
         splat(sc.mismatch_score.into()),
@@ -237,26 +441,7 @@ fn fill_vectors<const K: usize>(
         splat(sc.terminal_gap_extend.into()),
     );
     let ambiguous_bits = splat((QUERY_AMBIGUOUS | TARGET_AMBIGUOUS).into());
-
-    // The exit cells: the lowest of column n, and the last of row m when left of column n.
-    let col_n_row = (n - lo).min(m);
-    let col_n_t = if col_n_row >= (n - hi).max(1) {
-        col_n_row + n
-    } else {
-        -1
-    };
-    let row_m_end = geom.range(m as usize).map(|(_, b)| b as i64).filter(|&b| b < n);
-    let row_m_t = row_m_end.map_or(-1, |b| m + b);
-    let mut ends = RowEnds {
-        row_m_last: None,
-        col_n_last: (0, term(n), super::NEG),
-    };
-
-    // Valid lanes: rows max(s + 1, 1, t − n) ..= min((t − lo)/2, m, t − 1), as lane numbers.
-    let lane_range = |t: i64| {
-        let s = first_row(t, hi);
-        ((s + 1).max(1).max(t - n) - s, ((t - lo) >> 1).min(m).min(t - 1) - s)
-    };
+    let mut ends = plan.ends(sc);
     // Lanes outside the band become minus infinity: min with MAX there, MIN elsewhere.
     let caps = |(first, last): (i64, i64)| -> [__m256i; K] {
         std::array::from_fn(|k| {
@@ -267,14 +452,8 @@ fn fill_vectors<const K: usize>(
             _mm256_xor_si256(valid, neg)
         })
     };
-    // Steady anti-diagonals: no leading edge or terminal row or column in the lanes, and the valid lanes
-    // are 1 ..= c, where c depends on the parity of t alone; their caps are worked out once.
-    let is_steady = |t: i64| {
-        let s = first_row(t, hi);
-        t >= t_first && s >= 1 && t - s >= w && t - s <= n && (t - lo) >> 1 < m && (t - lo) >> 1 < t
-    };
-    let steady_lanes = |t: i64| (1, ((t - lo) >> 1) - first_row(t, hi));
-    let steady_caps = [caps(steady_lanes(t_start)), caps(steady_lanes(t_start + 1))];
+    let lane_range = |t: i64| plan.lanes(t);
+    let steady_caps = [caps(plan.steady_lanes(t_start)), caps(plan.steady_lanes(t_start + 1))];
     let mut prev = Diagonal {
         h: [neg; K],
         h_prime: [neg; K],
@@ -320,12 +499,12 @@ fn fill_vectors<const K: usize>(
                     )
                 };
                 #[allow(unsafe_code)]
-                // SAFETY: q_at + 16k + 16 ≤ q_reads.1 ≤ qcodes.len() and r_at + 16k + 16 ≤ r_reads.1 ≤
-                // rcodes.len() (checked before the loop; q_at grows and r_at shrinks with t).
+                // SAFETY: q_at + 16k + 16 ≤ qcodes.len() and r_at + 16k + 16 ≤ rcodes.len(), as `Plan::new`
+                // checked at the loop's ends (q_at grows and r_at shrinks with t).
                 let (qv, tv) = unsafe {
                     (
-                        _mm256_loadu_si256(qcodes.as_ptr().add(q_at + k * LANES).cast()),
-                        _mm256_loadu_si256(rcodes.as_ptr().add(r_at + k * LANES).cast()),
+                        _mm256_loadu_si256(qcodes.as_ptr().add(q_at + k * AVX2_LANES).cast()),
+                        _mm256_loadu_si256(rcodes.as_ptr().add(r_at + k * AVX2_LANES).cast()),
                     )
                 };
                 let equal = _mm256_cmpeq_epi16(qv, tv);
@@ -386,9 +565,9 @@ fn fill_vectors<const K: usize>(
                 for (c, pair) in bits.chunks(2).enumerate() {
                     let high = pair.get(1).copied().unwrap_or(zero);
                     let bytes = _mm256_permute4x64_epi64::<0xD8>(_mm256_packs_epi16(pair[0], high));
-                    let out = &mut dirs[at + 2 * LANES * c..];
+                    let out = &mut dirs[at + 2 * AVX2_LANES * c..];
                     if pair.len() == 2 {
-                        debug_assert!(out.len() >= 2 * LANES);
+                        debug_assert!(out.len() >= 2 * AVX2_LANES);
                         #[allow(unsafe_code)]
                         // SAFETY: `dirs` holds `width` bytes per anti-diagonal up to t_last; this pair's 32 lie
                         // inside this anti-diagonal's.
@@ -396,7 +575,7 @@ fn fill_vectors<const K: usize>(
                             _mm256_storeu_si256(out.as_mut_ptr().cast(), bytes)
                         };
                     } else {
-                        debug_assert!(out.len() >= LANES);
+                        debug_assert!(out.len() >= AVX2_LANES);
                         #[allow(unsafe_code)]
                         // SAFETY: as above, for the last 16 bytes of the anti-diagonal.
                         unsafe {
@@ -409,62 +588,218 @@ fn fill_vectors<const K: usize>(
         }};
     }
 
-    // s(t) = ⌊(t − hi + 1)/2⌋ − 1 grows exactly when t − hi is odd.
-    let shifted = |t: i64| (t - hi) & 1 != 0;
-    macro_rules! advance {
+    drive!(plan, ends, prev, h_before, step, lane_value_avx2);
+    Some((ends, plan.layout(width, true)))
+}
+
+/// A 32-bit lane mask with lanes `first ..= last` (of all `K` vectors' lanes) set in vector `k`.
+fn lane_mask(first: i64, last: i64, k: usize) -> u32 {
+    let base = (k * AVX512_LANES) as i64;
+    let (a, b) = ((first - base).max(0), (last - base).min(AVX512_LANES as i64 - 1));
+    if a > b {
+        return 0;
+    }
+    let upto = |x: i64| if x >= 32 { u32::MAX } else { (1u32 << x) - 1 };
+    upto(b + 1) & !upto(a)
+}
+
+/// Lane `lane` of the anti-diagonal `v`.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn lane_value_avx512<const K: usize>(v: &[__m512i; K], lane: usize) -> Option<i16> {
+    let mut out = [0i16; AVX512_LANES];
+    #[allow(unsafe_code)]
+    // SAFETY: `out` holds 32 cells, one unaligned 512-bit store.
+    unsafe {
+        _mm512_storeu_si512(out.as_mut_ptr().cast(), *v.get(lane / AVX512_LANES)?)
+    };
+    Some(out[lane % AVX512_LANES])
+}
+
+/// [`fill`] with `K` AVX-512 vectors per anti-diagonal: the AVX2 kernel's steps, with comparisons into
+/// mask registers, blends by mask and the lane moves by one permute across the whole vector.
+#[target_feature(enable = "avx512f,avx512bw")]
+fn fill_avx512<const K: usize>(
+    query: &[u8],
+    tcodes: &[u8],
+    sc: &Scoring,
+    geom: &Geom,
+    dirs: &mut Vec<u8>,
+    scratch: &mut Scratch,
+) -> Option<(RowEnds, Layout)> {
+    let width = K * AVX512_LANES;
+    let plan = Plan::new(query, tcodes, geom, width, scratch)?;
+    let Plan {
+        m,
+        n,
+        hi,
+        t_first,
+        t_start,
+        q_front,
+        r_front,
+        ambiguous,
+        ..
+    } = plan;
+    let cells = (plan.t_last - t_first + 1) as usize * width;
+    if dirs.len() < cells {
+        dirs.resize(cells, 0);
+    }
+    let (qcodes, rcodes, dirs) = (&scratch.query[..], &scratch.target[..], &mut dirs[..cells]);
+
+    let splat = |x: i64| _mm512_set1_epi16(x as i16);
+    let term = |len: i64| -sc.gap_cost(len as u32, true);
+    let neg = _mm512_set1_epi16(i16::MIN);
+    let (ms, mm, amb) = (
+        splat(sc.match_score.into()),
+        splat(sc.mismatch_score.into()),
+        splat(sc.ambiguous_score.into()),
+    );
+    let (in_oe, in_e) = (splat((sc.gap_open + sc.gap_extend).into()), splat(sc.gap_extend.into()));
+    let (end_oe, end_e) = (
+        splat((sc.terminal_gap_open + sc.terminal_gap_extend).into()),
+        splat(sc.terminal_gap_extend.into()),
+    );
+    let ambiguous_bits = splat((QUERY_AMBIGUOUS | TARGET_AMBIGUOUS).into());
+    let (one, two, four, eight) = (splat(1), splat(2), splat(4), splat(8));
+    // Permute indices: lane l from lane l − 1 (lane 0 from the other vector's last) and from l + 1 (the
+    // last lane from the other vector's first).
+    let before_index: [i16; AVX512_LANES] = std::array::from_fn(|l| if l == 0 { 63 } else { l as i16 - 1 });
+    let after_index: [i16; AVX512_LANES] = std::array::from_fn(|l| if l == 31 { 32 } else { l as i16 + 1 });
+    #[allow(unsafe_code)]
+    // SAFETY: each array holds 32 cells, one unaligned 512-bit load.
+    let (before_index, after_index) = unsafe {
+        (
+            _mm512_loadu_si512(before_index.as_ptr().cast()),
+            _mm512_loadu_si512(after_index.as_ptr().cast()),
+        )
+    };
+    let lane_before =
+        |v: &[__m512i; K], k: usize| _mm512_permutex2var_epi16(v[k], before_index, if k > 0 { v[k - 1] } else { v[k] });
+    let lane_after = |v: &[__m512i; K], k: usize| {
+        _mm512_permutex2var_epi16(v[k], after_index, if k + 1 < K { v[k + 1] } else { v[k] })
+    };
+    let mut ends = plan.ends(sc);
+    let valid_masks = |(first, last): (i64, i64)| -> [u32; K] { std::array::from_fn(|k| lane_mask(first, last, k)) };
+    let steady_masks = [
+        valid_masks(plan.steady_lanes(t_start)),
+        valid_masks(plan.steady_lanes(t_start + 1)),
+    ];
+    let mut prev = Diagonal {
+        h: [neg; K],
+        h_prime: [neg; K],
+        e: [neg; K],
+        f: [neg; K],
+    };
+    let mut h_before = [neg; K];
+    // One anti-diagonal from the two before it (`prev`, `h_before`); a macro, as in `fill_avx2`.
+    macro_rules! step {
         ($t:expr, $shifted:expr, $steady:expr) => {{
-            let t = $t;
-            let next = step!(t, $shifted, $steady);
-            if !$steady {
-                if t == col_n_t {
-                    let lane = (col_n_row - first_row(t, hi)) as usize;
-                    let (hv, fv) = (lane_value(&next.h, lane)?, lane_value(&next.f, lane)?);
-                    ends.col_n_last = (col_n_row as usize, hv.into(), fv.into());
+            let (t, shifted, steady): (i64, bool, bool) = ($t, $shifted, $steady);
+            let s = first_row(t, hi);
+            let valid = if steady {
+                steady_masks[((t - t_start) & 1) as usize]
+            } else {
+                valid_masks(plan.lanes(t))
+            };
+            // Row 0 (column t) and column 0 (row t), when in the lanes.
+            let edge_lanes = |k: usize| {
+                if steady {
+                    return 0;
                 }
-                if t == row_m_t {
-                    let lane = (m - first_row(t, hi)) as usize;
-                    let (hv, ev) = (lane_value(&next.h, lane)?, lane_value(&next.e, lane)?);
-                    ends.row_m_last = row_m_end.map(|b| (b as usize, hv.into(), ev.into()));
+                let one = |row: i64, exists: bool| if exists { lane_mask(row - s, row - s, k) } else { 0 };
+                one(0, t <= n) | one(t, t <= m)
+            };
+            // Vertical gaps in column n and horizontal ones in row m are terminal.
+            let one_lane = |row: i64, k: usize| if steady { 0 } else { lane_mask(row - s, row - s, k) };
+            let q_at = (q_front + s - 1) as usize;
+            let r_at = (r_front + n - t + s) as usize;
+            let mut next = prev;
+            let at = if t >= t_first {
+                Some((t - t_first) as usize * width)
+            } else {
+                None
+            };
+            for k in 0..K {
+                let (up_h, up_f, left_hp, left_e) = if shifted {
+                    (
+                        prev.h[k],
+                        prev.f[k],
+                        lane_after(&prev.h_prime, k),
+                        lane_after(&prev.e, k),
+                    )
+                } else {
+                    (
+                        lane_before(&prev.h, k),
+                        lane_before(&prev.f, k),
+                        prev.h_prime[k],
+                        prev.e[k],
+                    )
+                };
+                #[allow(unsafe_code)]
+                // SAFETY: q_at + 32k + 32 ≤ qcodes.len() and r_at + 32k + 32 ≤ rcodes.len(), as `Plan::new`
+                // checked at the loop's ends (q_at grows and r_at shrinks with t).
+                let (qv, tv) = unsafe {
+                    (
+                        _mm512_loadu_si512(qcodes.as_ptr().add(q_at + k * AVX512_LANES).cast()),
+                        _mm512_loadu_si512(rcodes.as_ptr().add(r_at + k * AVX512_LANES).cast()),
+                    )
+                };
+                let equal = _mm512_cmpeq_epi16_mask(qv, tv);
+                let score = if ambiguous {
+                    let both_unambiguous = _mm512_testn_epi16_mask(_mm512_or_si512(qv, tv), ambiguous_bits);
+                    _mm512_mask_blend_epi16(equal, _mm512_mask_blend_epi16(both_unambiguous, amb, mm), ms)
+                } else {
+                    _mm512_mask_blend_epi16(equal, mm, ms)
+                };
+                let diag = _mm512_adds_epi16(h_before[k], score);
+                let (col_n, row_m) = (one_lane(t - n, k), one_lane(m, k));
+                let (f_oe, f_e) = (
+                    _mm512_mask_blend_epi16(col_n, in_oe, end_oe),
+                    _mm512_mask_blend_epi16(col_n, in_e, end_e),
+                );
+                let (e_oe, e_e) = (
+                    _mm512_mask_blend_epi16(row_m, in_oe, end_oe),
+                    _mm512_mask_blend_epi16(row_m, in_e, end_e),
+                );
+                let fo = _mm512_subs_epi16(up_h, f_oe);
+                let fe = _mm512_subs_epi16(up_f, f_e);
+                let f = _mm512_max_epi16(fo, fe);
+                let hp = _mm512_max_epi16(diag, f);
+                let eo = _mm512_subs_epi16(left_hp, e_oe);
+                let ee = _mm512_subs_epi16(left_e, e_e);
+                let e = _mm512_max_epi16(eo, ee);
+                let h = _mm512_max_epi16(hp, e);
+                if let Some(at) = at {
+                    // The row kernel's bits (ties: diagonal over F over E, opening over extending).
+                    let mut bits = _mm512_maskz_mov_epi16(_mm512_cmpgt_epi16_mask(f, diag), one);
+                    bits = _mm512_mask_add_epi16(bits, _mm512_cmpgt_epi16_mask(e, hp), bits, two);
+                    bits = _mm512_mask_add_epi16(bits, _mm512_cmpgt_epi16_mask(ee, eo), bits, four);
+                    bits = _mm512_mask_add_epi16(bits, _mm512_cmpgt_epi16_mask(fe, fo), bits, eight);
+                    let out = &mut dirs[at + k * AVX512_LANES..at + (k + 1) * AVX512_LANES];
+                    #[allow(unsafe_code)]
+                    // SAFETY: `out` holds 32 bytes, one unaligned 256-bit store.
+                    unsafe {
+                        _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm512_cvtepi16_epi8(bits))
+                    };
                 }
+                let valid = valid[k];
+                let (mut h, mut hp) = (
+                    _mm512_mask_blend_epi16(valid, neg, h),
+                    _mm512_mask_blend_epi16(valid, neg, hp),
+                );
+                if !steady {
+                    let edges = edge_lanes(k);
+                    let term_t = splat(term(t).into());
+                    h = _mm512_mask_blend_epi16(edges, h, term_t);
+                    hp = _mm512_mask_blend_epi16(edges, hp, term_t);
+                }
+                next.h[k] = h;
+                next.h_prime[k] = hp;
+                next.e[k] = _mm512_mask_blend_epi16(valid, neg, e);
+                next.f[k] = _mm512_mask_blend_epi16(valid, neg, f);
             }
-            h_before = prev.h;
-            prev = next;
+            next
         }};
     }
-    macro_rules! general {
-        ($range:expr) => {
-            for t in $range {
-                if shifted(t) {
-                    advance!(t, true, false)
-                } else {
-                    advance!(t, false, false)
-                }
-            }
-        };
-    }
-    // The steady anti-diagonals form one run: each condition moves one way with t.
-    let (steady_first, steady_last) = match (t_start..=t_last).find(|&t| is_steady(t)) {
-        Some(first) => (first, (first..=t_last).rev().find(|&t| is_steady(t)).unwrap_or(first)),
-        None => (t_last + 1, t_last),
-    };
-    general!(t_start..steady_first);
-    let mut t = steady_first;
-    if t <= steady_last && !shifted(t) {
-        advance!(t, false, true);
-        t += 1;
-    }
-    while t < steady_last {
-        advance!(t, true, true);
-        advance!(t + 1, false, true);
-        t += 2;
-    }
-    general!(t..=t_last);
-    Some((
-        ends,
-        Layout {
-            first: t_first,
-            hi,
-            width,
-        },
-    ))
+    drive!(plan, ends, prev, h_before, step, lane_value_avx512);
+    Some((ends, plan.layout(width, false)))
 }
