@@ -1,7 +1,8 @@
 //! The lossless filters in front of the exact scan and the alignment change no answer: every query of the
 //! bundled set, and its reverse complement, gets the same hits with the vector band screen, the per-target
 //! seed bounds (span and missing-seed positions, the marker's id spans) and the common-subsequence bound on
-//! and off, for every target kind, several thresholds, with or without `max_hits` and a marker.
+//! and off, for every target kind, several thresholds, with or without `max_hits` and a marker. Neither does
+//! aligning in the seeds' band without an edit-distance placement first.
 
 use edna_index::meta::ShardInfo;
 use edna_index::Index;
@@ -65,6 +66,7 @@ fn compare_on(index: &Index) -> (u64, u64, u64) {
     plain.set_vector_screen(false);
     plain.set_seed_filters(false);
     plain.set_lcs_bound(false);
+    plain.set_direct_alignment(false);
     let mut compared = 0usize;
     // With a marker, seeding reads only the postings inside its id spans (a seed filter too).
     let settings = [
@@ -99,6 +101,11 @@ fn compare_on(index: &Index) -> (u64, u64, u64) {
         }
     }
     assert!(compared > 1_000, "too few hits compared: {compared}");
+    assert!(
+        screened.stats.direct > 100,
+        "too few direct alignments: {}",
+        screened.stats.direct
+    );
     (
         screened.stats.band_rejected,
         screened.stats.position_rejected,

@@ -331,6 +331,25 @@ impl Alignment {
         core_span(&self.ops, m, n)
     }
 
+    /// The lowest and highest diagonal (target position minus query position) of the cells the aligned
+    /// part passes through, terminal gaps excluded: a band holds the path when it holds these. `None` when
+    /// everything is terminal gap.
+    pub fn diagonals(&self) -> Option<(i64, i64)> {
+        let core = self.core()?;
+        let d0 = core.t0 as i64 - core.q0 as i64;
+        let (mut d, mut lo, mut hi) = (d0, d0, d0);
+        for &(op, len) in &self.ops[core.first..=core.last] {
+            match op {
+                Op::Match | Op::Mismatch => continue,
+                Op::Ins => d -= i64::from(len),
+                Op::Del => d += i64::from(len),
+            }
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
+        Some((lo, hi))
+    }
+
     /// SAM-style CIGAR of the aligned part with `=`/`X`/`I`/`D` (see [`Alignment::cigar`]).
     pub fn cigar_string(&self) -> String {
         self.cigar(CigarStyle::Extended)
@@ -1502,6 +1521,18 @@ fn final_pass<T: Cell>(rows: FinalIn<T>, hc: &mut [T], drow: &mut [u8], mut ofs:
             drow[k] = bits.get() as u8;
         }
     }
+}
+
+/// The widest band (in diagonals) this CPU aligns by anti-diagonals, the fast path for narrow bands
+/// (wider bands cost about twice as much per cell); 0 without AVX2.
+pub fn widest_fast_band() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            return antidiagonal::widest_band();
+        }
+    }
+    0
 }
 
 /// One-shot [`Aligner::align`] (allocates scratch space; reuse an [`Aligner`] in loops).

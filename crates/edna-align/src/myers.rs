@@ -86,13 +86,20 @@ impl MyersQuery {
         let len = query.len();
         let blocks = len.div_ceil(W);
         let mut peq = vec![0u64; SLOTS * blocks];
-        for (i, &b) in query.iter().enumerate() {
-            let qm = NT_MASK[b as usize] as usize;
-            let (blk, bit) = (i / W, i % W);
-            for code in 1..16 {
-                if qm & code != 0 {
-                    peq[code * blocks + blk] |= 1 << bit;
+        // A row matches target mask `code` when their masks share a base: the rows of each of the four
+        // base bits first (one pass over the query), then each code as the union of its bits' rows.
+        for (blk, chunk) in query.chunks(W).enumerate() {
+            let mut bits = [0u64; 4];
+            for (r, &b) in chunk.iter().enumerate() {
+                let qm = u64::from(NT_MASK[b as usize]);
+                for (base, word) in bits.iter_mut().enumerate() {
+                    *word |= ((qm >> base) & 1) << r;
                 }
+            }
+            for code in 1..16 {
+                peq[code * blocks + blk] = (0..4)
+                    .filter(|base| code & (1 << base) != 0)
+                    .fold(0, |acc, base| acc | bits[base]);
             }
         }
         // Overhang columns are wildcards; rows past the query end are ignored.
