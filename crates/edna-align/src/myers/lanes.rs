@@ -20,7 +20,7 @@
 
 use std::ops::{BitAnd, BitOr, BitXor, Not, Shl, Shr};
 
-use super::{MyersQuery, SLOTS};
+use super::{MyersQuery, PAD};
 
 /// Diagonals covered by a band scan: the word holds these rows plus the row entering at the bottom.
 pub const BAND_ROWS: usize = 63;
@@ -42,8 +42,10 @@ const TAIL: usize = 66;
 /// Columns between two checks of whether a lane can still reach the budget.
 const CHECK_EVERY: usize = 8;
 const HIGH: u64 = 1 << 63;
-/// Table entries per query row: the slots, padded to a power of two so a masked slot indexes in bounds.
-const STRIDE: usize = 32;
+/// Table entries per query row: one per target mask, 0 to 15, where the padding column shares slot 15 (see
+/// [`PAD_SLOT`]); a power of two, so a masked slot indexes in bounds, and half the 32 entries the 17 Peq
+/// slots would need: the table is built for every query, and an AVX-512 lookup takes one permute, not two.
+const STRIDE: usize = 16;
 /// The word's bottom row, relative to the row before its top (`BAND_ROWS`).
 const WORD_BOTTOM: i64 = BAND_ROWS as i64;
 
@@ -99,8 +101,10 @@ fn has_avx512() -> bool {
     false
 }
 
-/// The slot of a wildcard column (query overhang), which matches every query row.
-pub const PAD_SLOT: u8 = super::PAD as u8;
+/// The slot of a wildcard column (query overhang), which matches every query row: slot 15, target `N`,
+/// which the band table makes match every query row too (a query row with an invalid symbol against a target
+/// `N` then counts as a match, which only lowers the bound: the screen stays lossless).
+pub const PAD_SLOT: u8 = 15;
 
 /// Appends the Peq slots of `target` with `left` and `right` wildcard columns around it to `out`
 /// (cleared first): the column input of every scan in this module.
@@ -139,12 +143,14 @@ impl BandQuery {
                 Err(_) => {}
                 Ok(p) if p < m => {
                     let (block, shift) = (p / 64, p % 64);
-                    for (word, peq) in words.iter_mut().zip(query.peq[block..].iter().step_by(query.blocks)) {
+                    for (slot, word) in words.iter_mut().enumerate() {
+                        let source = if slot == PAD_SLOT as usize { PAD } else { slot };
+                        let peq = query.peq.get(source * query.blocks + block).copied().unwrap_or(!0);
                         *word = (*word >> 1) | (((peq >> shift) & 1) << 63);
                     }
                 }
                 Ok(_) => {
-                    for word in &mut words[..SLOTS] {
+                    for word in &mut words {
                         *word >>= 1;
                     }
                 }
@@ -1022,29 +1028,23 @@ pub fn wide_lower_bound_for_tests(vp: u128, vn: u128, score: i64, below: i64) ->
     lower_bound(vp, vn, score, below)
 }
 
-/// `row[slot & 31]` in every 64-bit lane, where `block`'s low byte in each lane is its slot, from registers: a
-/// two-table permute picks among entries 0..16 by the low four bits, another among 16..32, and bit 4
-/// chooses (eight scalar loads with their bounds checks cost as much as the bit-parallel step).
+/// `row[slot & 15]` in every 64-bit lane, where `block`'s low byte in each lane is its slot, from registers: one
+/// two-table permute picks among the 16 entries by the low four bits (eight scalar loads with their bounds
+/// checks cost as much as the bit-parallel step).
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
 fn pick_match_words(row: &[u64; STRIDE], block: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
     use std::arch::x86_64::*;
-    let quarter = |q: usize| {
+    let half = |h: usize| {
         #[allow(unsafe_code)]
-        // SAFETY: `row` holds STRIDE = 32 u64s, so quarter q < 4 reads 8 of them in bounds; unaligned loads have
+        // SAFETY: `row` holds STRIDE = 16 u64s, so half h < 2 reads 8 of them in bounds; unaligned loads have
         // no other requirement.
         unsafe {
-            _mm512_loadu_si512(row.as_ptr().add(8 * q).cast())
+            _mm512_loadu_si512(row.as_ptr().add(8 * h).cast())
         }
     };
-    let first_half = _mm512_permutex2var_epi64(quarter(0), block, quarter(1));
-    let second_half = _mm512_permutex2var_epi64(quarter(2), block, quarter(3));
-    _mm512_mask_blend_epi64(
-        _mm512_test_epi64_mask(block, _mm512_set1_epi64(16)),
-        first_half,
-        second_half,
-    )
+    _mm512_permutex2var_epi64(half(0), block, half(1))
 }
 
 /// AVX-512 helpers of the wide scan: eight 128-bit words as two vectors, the low 64-bit halves and the high.
@@ -1286,8 +1286,9 @@ mod tests {
                 let m = query.len();
                 prop_assert_eq!(band.table.len(), (m + LEAD as usize + TAIL) * STRIDE);
                 for (row, entries) in band.table.chunks(STRIDE).enumerate() {
-                    for (slot, &entry) in entries.iter().enumerate().take(SLOTS) {
-                        let words = &mq.peq[slot * mq.blocks..(slot + 1) * mq.blocks];
+                    for (slot, &entry) in entries.iter().enumerate() {
+                        let source = if slot == PAD_SLOT as usize { PAD } else { slot };
+                        let words = &mq.peq[source * mq.blocks..(source + 1) * mq.blocks];
                         prop_assert_eq!(entry, window_bits(words, m, row as i64 - LEAD - 1), "row {} slot {}", row, slot);
                     }
                 }
