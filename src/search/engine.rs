@@ -380,10 +380,9 @@ const BOUND_SLACK: f64 = 1e-9;
 
 /// From this identity on, a candidate the band screen passes is aligned in the stretch and band its seeds
 /// allow, with no edit-distance placement first ([`Searcher::place`]), when the aligner fills that band
-/// fast. Below it, many candidates within the
-/// edit budget are homologs the common-subsequence bound rejects without aligning them, and the bound needs
-/// the placement's distance (UNITE ITS1 self-search: 21 % of the screened candidates at 80 %, 9 % at 90 %,
-/// 3 % at 97 %).
+/// fast. Below it, many candidates within the edit budget are homologs the common-subsequence bound rejects
+/// without aligning them, and the bound needs the placement's distance (UNITE ITS1 self-search: 21 % of the
+/// screened candidates at 80 %, 9 % at 90 %, 3 % at 97 %).
 const DIRECT_ALIGNMENT_MIN_IDENTITY: f64 = 0.9;
 
 /// Largest edit distance that still allows identity ≥ `p` (less [`BOUND_SLACK`]) for `n` query bases:
@@ -442,8 +441,9 @@ impl<'a> Searcher<'a> {
 
     /// Turns off or on (on by default) aligning a candidate in the band its seeds allow, with no
     /// edit-distance placement first, from [`DIRECT_ALIGNMENT_MIN_IDENTITY`] on and where the band is one the
-    /// aligner fills fast ([`edna_align::widest_fast_band`]). The band holds every window a placement would
-    /// give; tests compare the two.
+    /// aligner fills fast ([`edna_align::widest_fast_band`]). The band reaches `2e + 8` diagonals past the
+    /// seeds, as far as a placement's window reaches past the placement with the most edits the budget `e`
+    /// allows; tests compare the two.
     pub fn set_direct_alignment(&mut self, on: bool) {
         self.fast_band = if on { edna_align::widest_fast_band() } else { 0 };
     }
@@ -977,9 +977,10 @@ impl<'a> Searcher<'a> {
         let (s, n, tlen) = (c.seq, v.ctx.n, c.tlen as usize);
         // Every alignment within the budget holds a seed, so it lies within `max_d` diagonals of the seeds
         // (see `verify`): align there, with no edit-distance placement first, when that band is one the
-        // aligner fills fast. It reaches as far as the window around a placement would (2d + 8 diagonals for
-        // d edits), so a better-scoring path with more edits (a long gap near an end, below the bar), which
-        // vsearch would report instead, is found here too.
+        // aligner fills fast. It reaches 2·max_d + 8 diagonals past the seeds, as far as the window around a
+        // placement reaches past it (2d + 8 for d edits) at the most edits allowed, so a better-scoring path
+        // with more edits (a long gap near an end, below the bar), which vsearch would report instead, is
+        // found here too.
         let reach = 2 * job.max_d as i64 + 8;
         let direct = c.dmin != FULL_SCAN
             && v.params.min_identity >= DIRECT_ALIGNMENT_MIN_IDENTITY

@@ -1,14 +1,15 @@
-//! The band filled one anti-diagonal at a time (AVX2, 16-bit cells).
+//! The band filled one anti-diagonal at a time (AVX2 or AVX-512, 16-bit cells).
 //!
 //! A row's cells chain through their horizontal gaps, so the row kernel pays a prefix maximum per row
 //! whatever its width: most of the cost of the narrow bands the search engine aligns in (`4d + 17`
-//! diagonals around an edit-distance placement with `d` edits). The cells of an anti-diagonal depend only
-//! on the two anti-diagonals before it, so a vector of them takes a fixed handful of operations. On 188 bp
-//! this fills a band of 17 diagonals in half the row kernel's time and one of 37 in three quarters
-//! (`cargo bench -p edna-align --bench align`); from 60 diagonals on, the row kernel stays.
+//! diagonals around an edit-distance placement with `d` edits, `4e + 17` and more around the seeds). The
+//! cells of an anti-diagonal depend only on the two anti-diagonals before it, so a vector of them takes a
+//! fixed handful of operations. On 188 bp this fills a band of 17 diagonals in half the row kernel's time,
+//! one of 37 in 55 % and one of 89 in 78 % (`cargo bench -p edna-align --bench align`); bands wider than 123
+//! diagonals keep the row kernel.
 //!
-//! Two builds: AVX2 with 16 cells per vector, AVX-512 (BW) with 32, where the CPU has it; a band of up
-//! to 59 diagonals takes one or two AVX2 vectors, or one AVX-512 vector, and one of up to 123 two
+//! Two builds: AVX2 with 16 cells per vector, AVX-512 (BW) with 32, where the CPU has it. A band of up to
+//! 27 diagonals takes one AVX2 vector; up to 59, two AVX2 vectors or one AVX-512 vector; up to 123, two
 //! AVX-512 vectors.
 //!
 //! Lane `l` of anti-diagonal `t = i + j` holds row `i = s(t) + l`, with `s(t) = ⌈(t − hi)/2⌉ − 1`: lane 0
@@ -44,6 +45,7 @@ pub(super) fn widest_band() -> usize {
     // `fill` takes bands of up to 2·(lanes·MAX_VECTORS − 3) + 1 diagonals.
     2 * (lanes * MAX_VECTORS - 3) + 1
 }
+
 /// Query code of an ambiguous or invalid base: equal to no target code.
 const QUERY_AMBIGUOUS: i16 = 0x40;
 /// Target code of an ambiguous or invalid base.
