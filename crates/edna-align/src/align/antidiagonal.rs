@@ -137,6 +137,22 @@ fn lay_out(codes: impl Iterator<Item = i16>, pad: i16, front: usize, len: usize,
     out.resize(len.max(out.len()), pad);
 }
 
+/// The scores and penalties each lane needs, as 16-bit lane values: match, mismatch, ambiguous, interior
+/// gap open + extend and extend, terminal open + extend and extend, and the two ambiguity code bits.
+fn lane_constants(sc: &Scoring) -> [i16; 8] {
+    [
+        sc.match_score,
+        sc.mismatch_score,
+        sc.ambiguous_score,
+        sc.gap_open + sc.gap_extend,
+        sc.gap_extend,
+        sc.terminal_gap_open + sc.terminal_gap_extend,
+        sc.terminal_gap_extend,
+        i32::from(QUERY_AMBIGUOUS | TARGET_AMBIGUOUS),
+    ]
+    .map(|v| v as i16)
+}
+
 /// What both kernels know of a problem: its anti-diagonals, where the lane codes start, the exit cells
 /// and the run of steady anti-diagonals.
 struct Plan {
@@ -308,6 +324,20 @@ impl Plan {
         }
     }
 
+    /// The lane codes laid out by [`Plan::new`] and `dirs`, grown to `stride` bytes per anti-diagonal.
+    fn buffers<'s>(
+        &self,
+        scratch: &'s Scratch,
+        dirs: &'s mut Vec<u8>,
+        stride: usize,
+    ) -> (&'s [i16], &'s [i16], &'s mut [u8]) {
+        let cells = (self.t_last - self.t_first + 1) as usize * stride;
+        if dirs.len() < cells {
+            dirs.resize(cells, 0);
+        }
+        (&scratch.query, &scratch.target, &mut dirs[..cells])
+    }
+
     fn layout(&self, stride: usize, negated: bool) -> Layout {
         Layout {
             first: self.t_first,
@@ -428,11 +458,7 @@ fn fill_avx2<const K: usize>(
         ambiguous,
         ..
     } = plan;
-    let cells = (plan.t_last - t_first + 1) as usize * width;
-    if dirs.len() < cells {
-        dirs.resize(cells, 0);
-    }
-    let (qcodes, rcodes, dirs) = (&scratch.query[..], &scratch.target[..], &mut dirs[..cells]);
+    let (qcodes, rcodes, dirs) = plan.buffers(scratch, dirs, width);
 
     let splat = |x: i64| _mm256_set1_epi16(x as i16);
     let term = |len: i64| -sc.gap_cost(len as u32, true);
@@ -440,18 +466,8 @@ fn fill_avx2<const K: usize>(
     let zero = _mm256_setzero_si256();
     let iota0 = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     let iota: [__m256i; K] = std::array::from_fn(|k| _mm256_add_epi16(iota0, splat((k * AVX2_LANES) as i64)));
-    let (ms, mm, amb) = (
-        splat(sc.match_score.into()),
-        splat(sc.mismatch_score.into()),
-        splat(sc.ambiguous_score.into()),
-    );
+    let [ms, mm, amb, in_oe, in_e, end_oe, end_e, ambiguous_bits] = lane_constants(sc).map(|v| _mm256_set1_epi16(v));
     let match_gain = _mm256_subs_epi16(ms, mm);
-    let (in_oe, in_e) = (splat((sc.gap_open + sc.gap_extend).into()), splat(sc.gap_extend.into()));
-    let (end_oe, end_e) = (
-        splat((sc.terminal_gap_open + sc.terminal_gap_extend).into()),
-        splat(sc.terminal_gap_extend.into()),
-    );
-    let ambiguous_bits = splat((QUERY_AMBIGUOUS | TARGET_AMBIGUOUS).into());
     let mut ends = plan.ends(sc);
     // Lanes outside the band become minus infinity: min with MAX there, MIN elsewhere.
     let caps = |(first, last): (i64, i64)| -> [__m256i; K] {
@@ -650,26 +666,12 @@ fn fill_avx512<const K: usize>(
         ambiguous,
         ..
     } = plan;
-    let cells = (plan.t_last - t_first + 1) as usize * width;
-    if dirs.len() < cells {
-        dirs.resize(cells, 0);
-    }
-    let (qcodes, rcodes, dirs) = (&scratch.query[..], &scratch.target[..], &mut dirs[..cells]);
+    let (qcodes, rcodes, dirs) = plan.buffers(scratch, dirs, width);
 
     let splat = |x: i64| _mm512_set1_epi16(x as i16);
     let term = |len: i64| -sc.gap_cost(len as u32, true);
     let neg = _mm512_set1_epi16(i16::MIN);
-    let (ms, mm, amb) = (
-        splat(sc.match_score.into()),
-        splat(sc.mismatch_score.into()),
-        splat(sc.ambiguous_score.into()),
-    );
-    let (in_oe, in_e) = (splat((sc.gap_open + sc.gap_extend).into()), splat(sc.gap_extend.into()));
-    let (end_oe, end_e) = (
-        splat((sc.terminal_gap_open + sc.terminal_gap_extend).into()),
-        splat(sc.terminal_gap_extend.into()),
-    );
-    let ambiguous_bits = splat((QUERY_AMBIGUOUS | TARGET_AMBIGUOUS).into());
+    let [ms, mm, amb, in_oe, in_e, end_oe, end_e, ambiguous_bits] = lane_constants(sc).map(|v| _mm512_set1_epi16(v));
     let (one, two, four, eight) = (splat(1), splat(2), splat(4), splat(8));
     // Permute indices: lane l from lane l − 1 (lane 0 from the other vector's last) and from l + 1 (the
     // last lane from the other vector's first).
