@@ -260,6 +260,33 @@ fn one_interior_deletion_and_insertion() {
     assert!(b.cigar_string().contains("1I"));
 }
 
+/// The diagonals a path passes through, terminal gaps excluded: a query inside a longer target sits on
+/// the diagonal of its offset; a 3-base deletion moves the rest of the path 3 diagonals on, an insertion
+/// back; a query hanging off the target's start starts below diagonal 0.
+#[test]
+fn path_diagonals() {
+    let q = random_dna(60, 11);
+    let flank = random_dna(12, 12);
+    let inside = [flank.clone(), q.clone(), flank.clone()].concat();
+    assert_eq!(align(&q, &inside, &SC, None).diagonals(), Some((12, 12)));
+
+    let mut deleted = inside.clone();
+    deleted.splice(12 + 30..12 + 30, b"CCC".iter().copied());
+    let a = align(&q, &deleted, &SC, None);
+    assert!(a.ops.contains(&(Op::Del, 3)), "{:?}", a.ops);
+    assert_eq!(a.diagonals(), Some((12, 15)));
+
+    let mut inserted = inside.clone();
+    inserted.drain(12 + 30..12 + 33);
+    let b = align(&q, &inserted, &SC, None);
+    assert!(b.ops.contains(&(Op::Ins, 3)), "{:?}", b.ops);
+    assert_eq!(b.diagonals(), Some((9, 12)));
+
+    let overhang = align(&q, &q[20..], &SC, None);
+    assert_eq!(overhang.diagonals(), Some((-20, -20)));
+    assert_eq!(align(b"", &q, &SC, None).diagonals(), None);
+}
+
 #[test]
 fn gap_is_left_aligned_in_homopolymer() {
     // Flanks end/start with non-T so the T run is unambiguous.
