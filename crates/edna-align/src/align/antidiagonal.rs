@@ -228,15 +228,21 @@ impl Plan {
             query: qcodes,
             target: rcodes,
         } = scratch;
+        // Whether either sequence has an ambiguity code, noted while laying the codes out.
+        let mut ambiguous = false;
+        let mut note = |code: i16, ambiguity: i16| {
+            ambiguous |= code == ambiguity;
+            code
+        };
         lay_out(
-            query.iter().map(query_code),
+            query.iter().map(|b| note(query_code(b), QUERY_AMBIGUOUS)),
             QUERY_AMBIGUOUS,
             q_front as usize,
             q_len,
             qcodes,
         );
         lay_out(
-            tcodes.iter().rev().map(target_code),
+            tcodes.iter().rev().map(|c| note(target_code(c), TARGET_AMBIGUOUS)),
             TARGET_AMBIGUOUS,
             r_front as usize,
             r_len,
@@ -248,8 +254,6 @@ impl Plan {
         if q_reads.0 < 0 || q_reads.1 > qcodes.len() as i64 || r_reads.0 < 0 || r_reads.1 > rcodes.len() as i64 {
             return None;
         }
-        let ambiguous = query.iter().any(|b| query_code(b) == QUERY_AMBIGUOUS)
-            || tcodes.iter().any(|c| target_code(c) == TARGET_AMBIGUOUS);
         let col_n_row = (n - lo).min(m);
         let col_n = if col_n_row >= (n - hi).max(1) {
             (col_n_row, col_n_row + n)
