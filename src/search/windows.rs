@@ -25,11 +25,14 @@ struct WindowRun {
 /// The minimizer windows of one query strand.
 #[derive(Debug, Clone)]
 pub struct SeedWindows {
+    /// The runs (the tests' naive count walks them).
+    #[cfg(test)]
     runs: Vec<WindowRun>,
-    /// Per window start, the first run that has not ended before it (`runs.len()` past the last).
-    run_at: Vec<u32>,
-    /// Per seed-mask bit, the first run with that bit (`runs.len()` when none has it).
-    first_run_of_bit: [u32; 64],
+    /// Per query position `p` up to the last window start, the first window start at or after `p` and
+    /// the index of that window's seed-mask bit, as `start << 6 | bit`.
+    next_window: Vec<u32>,
+    /// Per seed-mask bit index, the first window start with that bit (`u32::MAX` when none has it).
+    first_start_of_bit: [u32; 64],
     /// The bits some run has.
     run_bits: u64,
     /// Bases per window, `w + k − 1`.
@@ -42,9 +45,10 @@ impl Default for SeedWindows {
     /// No windows: rejects nothing.
     fn default() -> Self {
         SeedWindows {
+            #[cfg(test)]
             runs: Vec::new(),
-            run_at: Vec::new(),
-            first_run_of_bit: [0; 64],
+            next_window: Vec::new(),
+            first_start_of_bit: [u32::MAX; 64],
             run_bits: 0,
             span: 0,
             len: 0,
@@ -85,25 +89,27 @@ impl SeedWindows {
         // strictly smaller k-mer enters on the right), so run bits never decrease: the runs of one bit are
         // consecutive, and the greedy in `edits_needed` can jump between them.
         debug_assert!(runs.windows(2).all(|p| p[0].bit <= p[1].bit));
-        let none = runs.len() as u32;
-        let mut first_run_of_bit = [none; 64];
-        for (i, r) in runs.iter().enumerate().rev() {
-            first_run_of_bit[r.bit.trailing_zeros() as usize] = i as u32;
+        let mut first_start_of_bit = [u32::MAX; 64];
+        for r in runs.iter().rev() {
+            first_start_of_bit[r.bit.trailing_zeros() as usize] = r.first;
         }
         let starts = runs.last().map_or(0, |r| r.last as usize + 1);
-        let mut run_at = Vec::with_capacity(starts);
+        let mut next_window = Vec::with_capacity(starts);
         let mut i = 0;
         for p in 0..starts {
             while runs.get(i).is_some_and(|r| (r.last as usize) < p) {
                 i += 1;
             }
-            run_at.push(i as u32);
+            if let Some(r) = runs.get(i) {
+                next_window.push((r.first.max(p as u32) << 6) | r.bit.trailing_zeros());
+            }
         }
         let run_bits = runs.iter().fold(0, |bits, r| bits | r.bit);
         let mut windows = SeedWindows {
+            #[cfg(test)]
             runs,
-            run_at,
-            first_run_of_bit,
+            next_window,
+            first_start_of_bit,
             run_bits,
             span: w + k - 1,
             len,
@@ -135,9 +141,10 @@ impl SeedWindows {
 
     /// The fewest edits the windows missing a seed need, counted up to `max_edits + 1`: the greedy stabbing
     /// of the leftmost window that lacks its seed, at its last base, repeated after the windows that edit
-    /// holds. Each step jumps straight to the next such window: the first run not yet passed, then the first
-    /// bit at or after its own that is not a seed (run bits never decrease), so a query costs a few steps
-    /// per target rather than one per run.
+    /// holds. Each step jumps straight to the next such window: run bits never decrease along the query, so
+    /// it is the first window at or after the current position when its bit is missing, and otherwise the
+    /// first window of the next missing bit. A query costs a few steps per target rather than one per run,
+    /// and each step two table reads.
     fn edits_needed(&self, seeds: u64, pad_left: usize, pad_right: usize, max_edits: u32) -> u32 {
         let Some(last_start) = self.len.checked_sub(pad_right + self.span) else {
             return 0;
@@ -148,22 +155,16 @@ impl SeedWindows {
         // Windows starting before `pos` are excused (an overhang) or hold an edit already placed.
         let mut pos = pad_left;
         while pos <= last_start {
-            let Some(run) = self.run_at.get(pos).and_then(|&r| self.runs.get(r as usize)) else {
+            let Some(&next) = self.next_window.get(pos) else {
                 break;
             };
-            let open = missing & !(run.bit - 1);
+            let open = missing & (u64::MAX << (next & 63));
             if open == 0 {
                 break;
             }
-            let bit = open.trailing_zeros() as usize;
-            let first = if open & run.bit != 0 {
-                (run.first as usize).max(pos)
-            } else {
-                match self.runs.get(self.first_run_of_bit[bit] as usize) {
-                    Some(r) => r.first as usize,
-                    None => break,
-                }
-            };
+            // When the next window's own bit is missing, its start is the later of the two (the bit's first
+            // window lies at or before it); a later bit's first window lies after it.
+            let first = (next >> 6).max(self.first_start_of_bit[open.trailing_zeros() as usize]) as usize;
             if first > last_start {
                 break;
             }
