@@ -7,7 +7,8 @@ use std::ops::Range;
 use super::windows::SeedWindows;
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
 use edna_align::myers::lanes::{
-    narrow_lanes, wide_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, MAX_WIDE_LANES, PAD_SLOT, WIDE_BAND_ROWS,
+    narrow_lanes, tight_lanes, wide_lanes, BandQuery, BandTarget, BAND_ROWS, MAX_LANES, MAX_TIGHT_LANES,
+    MAX_WIDE_LANES, PAD_SLOT, TIGHT_BAND_ROWS, WIDE_BAND_ROWS,
 };
 use edna_align::myers::MyersQuery;
 use edna_align::{identity_upper_bound, max_edits_for_identity, max_edits_for_identity_in};
@@ -219,11 +220,13 @@ pub struct Searcher<'a> {
     target_buf: Vec<u8>,
     /// Per strand, the padded target slots of the candidates waiting for a vector band scan.
     /// Indexed by group (strand × narrow or wide band, see [`group_of`]) and lane.
-    lane_slots: [[Vec<u8>; MAX_LANES]; GROUPS],
+    lane_slots: [[Vec<u8>; MAX_TIGHT_LANES]; GROUPS],
     /// Per strand, the query's match table for the band scans, rebuilt in place for each query that needs one
     /// (a fresh table per query cost ~5 % of a search on short barcodes).
     bands: [BandQuery; 2],
-    /// Targets per narrow and wide vector group on this CPU ([`narrow_lanes`], [`wide_lanes`]).
+    /// Targets per tight, narrow and wide vector group on this CPU ([`tight_lanes`], [`narrow_lanes`],
+    /// [`wide_lanes`]; no tight groups when it is 0).
+    tight_group: usize,
     narrow_group: usize,
     wide_group: usize,
     vector_screen: bool,
@@ -409,6 +412,7 @@ impl<'a> Searcher<'a> {
             target_buf: Vec::new(),
             lane_slots: Default::default(),
             bands: Default::default(),
+            tight_group: tight_lanes(),
             narrow_group: narrow_lanes(),
             wide_group: wide_lanes(),
             vector_screen: true,
@@ -892,7 +896,13 @@ impl<'a> Searcher<'a> {
             } else {
                 max_diag as i64 - min_diag + 1
             };
-            let wide = width > BAND_ROWS as i64;
+            let scan = if width <= TIGHT_BAND_ROWS as i64 && self.tight_group > 0 {
+                BandScan::Tight
+            } else if width <= BAND_ROWS as i64 {
+                BandScan::Narrow
+            } else {
+                BandScan::Wide
+            };
             let screened = self.vector_screen && width <= WIDE_BAND_ROWS as i64;
             if !screened && !ambiguous && !bar.pieces[c.strand as usize].may_align(packed, fs, fe, pad_left + pad_right)
             {
@@ -909,7 +919,7 @@ impl<'a> Searcher<'a> {
                 max_d,
             };
             if screened {
-                let g = group_of(job.c.strand, wide);
+                let g = group_of(job.c.strand, scan);
                 let lane = pending[g].len();
                 let slots = &mut self.lane_slots[g][lane];
                 slots.clear();
@@ -917,42 +927,53 @@ impl<'a> Searcher<'a> {
                 self.seqs.range_decoded_into(s, fs, fe, &SLOT_DECODING, slots);
                 slots.resize(slots.len() + pad_right, PAD_SLOT);
                 pending[g].push(job);
-                if pending[g].len() == if wide { self.wide_group } else { self.narrow_group } {
-                    self.flush_lanes(&mut v, &mut pending[g], wide);
+                let full = match scan {
+                    BandScan::Tight => self.tight_group,
+                    BandScan::Narrow => self.narrow_group,
+                    BandScan::Wide => self.wide_group,
+                };
+                if pending[g].len() == full {
+                    self.flush_lanes(&mut v, &mut pending[g], scan);
                 }
             } else {
                 self.finish(&mut v, &job);
             }
         }
         for (g, group) in pending.iter_mut().enumerate() {
-            self.flush_lanes(&mut v, group, g % 2 == 1);
+            self.flush_lanes(&mut v, group, BandScan::ALL[g % BandScan::ALL.len()]);
         }
         v.hits
     }
 
     /// Screens a group of deferred candidates of one strand with the vector band scan and finishes the
     /// ones it cannot reject, in their original order.
-    fn flush_lanes(&mut self, v: &mut Verification, group: &mut Vec<Job>, wide: bool) {
+    fn flush_lanes(&mut self, v: &mut Verification, group: &mut Vec<Job>, scan: BandScan) {
         let Some(first) = group.first() else {
             return;
         };
         let strand = first.c.strand as usize;
-        let slots = &self.lane_slots[group_of(first.c.strand, wide)];
+        let slots = &self.lane_slots[group_of(first.c.strand, scan)];
         if !v.band_ready[strand] {
             self.bands[strand].rebuild(&v.myers[strand]);
             v.band_ready[strand] = true;
         }
         let band = &self.bands[strand];
-        let targets: [BandTarget; MAX_LANES] = std::array::from_fn(|l| BandTarget {
+        let targets: [BandTarget; MAX_TIGHT_LANES] = std::array::from_fn(|l| BandTarget {
             slots: &slots[l],
             max_diag: group.get(l).map_or(0, |job| job.max_diag),
             max_dist: group.get(l).map_or(0, |job| job.max_d),
         });
-        let may: [bool; MAX_LANES] = if wide {
-            let w = band.may_align_wide_lanes(&targets[..group.len()]);
-            std::array::from_fn(|l| l < MAX_WIDE_LANES && w[l])
-        } else {
-            band.may_align_lanes(&targets[..group.len()])
+        let given = &targets[..group.len()];
+        let may: [bool; MAX_TIGHT_LANES] = match scan {
+            BandScan::Tight => band.may_align_tight_lanes(given),
+            BandScan::Narrow => {
+                let n = band.may_align_lanes(given);
+                std::array::from_fn(|l| l < MAX_LANES && n[l])
+            }
+            BandScan::Wide => {
+                let w = band.may_align_wide_lanes(given);
+                std::array::from_fn(|l| l < MAX_WIDE_LANES && w[l])
+            }
         };
         for (l, job) in group.drain(..).enumerate() {
             if may[l] {
@@ -1305,12 +1326,26 @@ struct Eligibility {
     reference: bool,
 }
 
-/// Groups of candidates waiting for a vector band scan: per strand, narrow and wide bands.
-const GROUPS: usize = 4;
+/// The vector band scan a candidate's band fits: [`TIGHT_BAND_ROWS`] diagonals (where the CPU has the
+/// tight kernel), [`BAND_ROWS`], or [`WIDE_BAND_ROWS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BandScan {
+    Tight,
+    Narrow,
+    Wide,
+}
 
-/// The group of a candidate on `strand` (0 or 1) with a narrow or wide band.
-fn group_of(strand: u8, wide: bool) -> usize {
-    2 * (strand as usize & 1) + wide as usize
+impl BandScan {
+    /// Every kind, in group order.
+    const ALL: [BandScan; 3] = [BandScan::Tight, BandScan::Narrow, BandScan::Wide];
+}
+
+/// Groups of candidates waiting for a vector band scan: per strand, one per [`BandScan`].
+const GROUPS: usize = 6;
+
+/// The group of a candidate on `strand` (0 or 1) waiting for `scan`.
+fn group_of(strand: u8, scan: BandScan) -> usize {
+    BandScan::ALL.len() * (strand as usize & 1) + scan as usize
 }
 
 /// Unpacks target bases straight into the match-mask slots of the band scan.

@@ -35,6 +35,11 @@ pub const WIDE_LANES: usize = 2;
 /// Targets scanned side by side with wide words and AVX-512; the most [`BandQuery::may_align_wide_lanes`]
 /// takes.
 pub const MAX_WIDE_LANES: usize = 8;
+/// Diagonals covered by a tight band scan (32-bit words): most candidates at high identity need no more.
+pub const TIGHT_BAND_ROWS: usize = 31;
+/// Targets scanned side by side by the tight AVX-512 kernel (16 words of 32 bits); the most
+/// [`BandQuery::may_align_tight_lanes`] takes.
+pub const MAX_TIGHT_LANES: usize = 16;
 /// Table rows before query row 1: a 128-bit word starting this far up is all virtual rows.
 const LEAD: i64 = 128;
 /// Table rows past the last query row: the upper half of a wide word read from the row after it.
@@ -88,6 +93,16 @@ pub fn wide_lanes() -> usize {
         MAX_WIDE_LANES
     } else {
         WIDE_LANES
+    }
+}
+
+/// How many targets [`BandQuery::may_align_tight_lanes`] scans at once with vector instructions on this
+/// CPU: [`MAX_TIGHT_LANES`] with AVX-512, else 0 (without it the narrow scan serves tight bands as fast).
+pub fn tight_lanes() -> usize {
+    if has_avx512() {
+        MAX_TIGHT_LANES
+    } else {
+        0
     }
 }
 
@@ -190,6 +205,30 @@ impl BandQuery {
         self.scan::<u128, 1>(std::slice::from_ref(t))[0]
     }
 
+    /// [`BandQuery::may_align`] over [`TIGHT_BAND_ROWS`] diagonals (`max_diag − 30 ..= max_diag`).
+    pub fn may_align_tight(&self, t: &BandTarget) -> bool {
+        self.scan::<u32, 1>(std::slice::from_ref(t))[0]
+    }
+
+    /// [`BandQuery::may_align_tight`] for up to [`MAX_TIGHT_LANES`] targets at once (answers beyond the
+    /// targets given are false), vectorised with AVX-512 where the CPU has it.
+    pub fn may_align_tight_lanes(&self, targets: &[BandTarget]) -> [bool; MAX_TIGHT_LANES] {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if has_avx512() {
+                #[allow(unsafe_code)]
+                // SAFETY: the CPU supports AVX-512 F and BW (checked just above), all `scan_tight_avx512` needs.
+                return unsafe { self.scan_tight_avx512(targets) };
+            }
+        }
+        self.scan::<u32, MAX_TIGHT_LANES>(targets)
+    }
+
+    /// [`BandQuery::may_align_tight_lanes`] without the vector instructions.
+    pub fn may_align_tight_lanes_portable(&self, targets: &[BandTarget]) -> [bool; MAX_TIGHT_LANES] {
+        self.scan::<u32, MAX_TIGHT_LANES>(targets)
+    }
+
     /// [`BandQuery::may_align_wide`] for up to [`wide_lanes`] targets at once (answers beyond the targets
     /// given are false), vectorised with AVX-512 or AVX2 where the CPU has them.
     pub fn may_align_wide_lanes(&self, targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
@@ -213,8 +252,7 @@ impl BandQuery {
     /// [`BandQuery::may_align_wide_lanes`] without the vector instructions, for up to [`MAX_WIDE_LANES`]
     /// targets.
     pub fn may_align_wide_lanes_portable(&self, targets: &[BandTarget]) -> [bool; MAX_WIDE_LANES] {
-        let all = self.scan::<u128, MAX_WIDE_LANES>(targets);
-        std::array::from_fn(|l| all[l])
+        self.scan::<u128, MAX_WIDE_LANES>(targets)
     }
 
     /// The AVX2 wide kernel (two targets) even where AVX-512 is present, for tests; `None` without AVX2.
@@ -248,7 +286,7 @@ impl BandQuery {
                 return unsafe { self.scan_avx2(targets) };
             }
         }
-        self.scan::<u64, LANES>(targets)
+        pad_answers(self.scan::<u64, LANES>(targets))
     }
 
     /// [`BandQuery::may_align_lanes`] without the vector instructions (what other CPUs run), for up to
@@ -369,7 +407,7 @@ impl BandQuery {
                 plan.open &= !(_mm256_movemask_pd(_mm256_castsi256_pd(beyond)) as u32);
             }
         }
-        plan.answer
+        pad_answers(plan.answer)
     }
 
     /// The narrow scan with one target per 64-bit lane of an AVX-512 vector (eight at once): the steps of
@@ -467,6 +505,121 @@ impl BandQuery {
                 drop = _mm512_max_epi8(drop, _mm512_srli_epi64::<32>(drop));
                 let drop = _mm512_and_si512(drop, low_byte);
                 plan.open &= !u32::from(_mm512_cmpgt_epi64_mask(score, _mm512_add_epi64(budget_vec, drop)));
+            }
+        }
+        plan.answer
+    }
+
+    /// The tight scan with one target per 32-bit lane of an AVX-512 vector (sixteen at once): the steps of
+    /// [`BandQuery::scan`] on 32-bit words. A lane's match word is the low half of the 64-bit table entry
+    /// of the narrow scan, picked by one in-register permute of the row's sixteen entries narrowed to 32
+    /// bits. A property test holds it to the portable scan's answers.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn scan_tight_avx512(&self, targets: &[BandTarget]) -> [bool; MAX_TIGHT_LANES] {
+        use std::arch::x86_64::*;
+        const BOTTOM: i64 = TIGHT_BAND_ROWS as i64;
+        let m = self.len as i64;
+        let Some(mut plan) = Plan::<MAX_TIGHT_LANES>::new(m, BOTTOM, targets) else {
+            return [false; MAX_TIGHT_LANES];
+        };
+        let lanes = |v: [i64; MAX_TIGHT_LANES]| {
+            let v = v.map(|x| x.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+            _mm512_set_epi32(
+                v[15], v[14], v[13], v[12], v[11], v[10], v[9], v[8], v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0],
+            )
+        };
+        let (slots, lead) = (plan.slots, plan.lead);
+        let mut top = -1 - plan.u;
+        let mut vp = _mm512_set1_epi32(initial_vp::<u32>(plan.u) as i32);
+        let mut vn = _mm512_setzero_si512();
+        let mut score = _mm512_set1_epi32(plan.score0 as i32);
+        let budget_vec = lanes(plan.budget);
+        let budget_plus1 = lanes(plan.budget.map(|b| b + 1));
+        let ones = _mm512_set1_epi32(1);
+        let all = _mm512_set1_epi32(-1);
+        let high = _mm512_set1_epi32(i32::MIN);
+        let low_byte = _mm512_set1_epi32(0xff);
+        let nibble = _mm512_set1_epi8(0x0f);
+        let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        // The slots of the next eight steps, one byte each, for lanes 0–7 and 8–15 as 64-bit lanes; the
+        // even 32-bit halves of the two, interleaved, put each lane's current slot in its lowest byte.
+        let (mut block_low, mut block_high) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+        let even_halves = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let mut j = 0usize;
+        while plan.open != 0 && j < plan.end {
+            top += 1;
+            let row = narrow_row(top, m);
+            let Some(eq_row) = self
+                .table
+                .get(row..row + STRIDE)
+                .and_then(|r| <&[u64; STRIDE]>::try_from(r).ok())
+            else {
+                break;
+            };
+            if j.is_multiple_of(8) {
+                let mut blocks = [0i64; MAX_TIGHT_LANES];
+                for (l, b) in blocks.iter_mut().enumerate() {
+                    *b = slot_block(&slots, &lead, l, j);
+                }
+                let [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15] = blocks;
+                block_low = _mm512_set_epi64(b7, b6, b5, b4, b3, b2, b1, b0);
+                block_high = _mm512_set_epi64(b15, b14, b13, b12, b11, b10, b9, b8);
+            }
+            j += 1;
+            let eq = pick_tight_match_words(eq_row, _mm512_permutex2var_epi32(block_low, even_halves, block_high));
+            block_low = _mm512_srli_epi64::<8>(block_low);
+            block_high = _mm512_srli_epi64::<8>(block_high);
+            let vp_in = if top + BOTTOM >= 1 {
+                _mm512_or_si512(vp, high)
+            } else {
+                vp
+            };
+            let xv = _mm512_or_si512(eq, vn);
+            let sum = _mm512_add_epi32(_mm512_and_si512(eq, vp_in), vp_in);
+            let xh = _mm512_or_si512(_mm512_xor_si512(sum, vp_in), eq);
+            let ph = _mm512_or_si512(vn, _mm512_andnot_si512(_mm512_or_si512(xh, vp_in), all));
+            let mh = _mm512_and_si512(vp_in, xh);
+            let mut ph2 = _mm512_slli_epi32::<1>(ph);
+            if top >= 2 {
+                ph2 = _mm512_or_si512(ph2, ones);
+            }
+            let mh2 = _mm512_slli_epi32::<1>(mh);
+            let vp2 = _mm512_or_si512(mh2, _mm512_andnot_si512(_mm512_or_si512(xv, ph2), all));
+            let vn2 = _mm512_and_si512(ph2, xv);
+            let below = m - top;
+            let bit = _mm_cvtsi64_si128(below.clamp(0, BOTTOM - 1));
+            let hp = _mm512_and_si512(_mm512_srl_epi32(ph, bit), ones);
+            let hm = _mm512_and_si512(_mm512_srl_epi32(mh, bit), ones);
+            score = _mm512_add_epi32(score, _mm512_sub_epi32(hp, hm));
+            if below >= BOTTOM {
+                let dv = _mm512_sub_epi32(_mm512_srli_epi32::<31>(vp2), _mm512_srli_epi32::<31>(vn2));
+                score = _mm512_add_epi32(score, dv);
+            }
+            vp = _mm512_srli_epi32::<1>(vp2);
+            vn = _mm512_srli_epi32::<1>(vn2);
+            if below <= BOTTOM {
+                plan.answer(u32::from(_mm512_cmpgt_epi32_mask(budget_plus1, score)));
+            }
+            plan.close_finished(j);
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && plan.open != 0 {
+                // lower_bound() in every lane, as in the 64-bit kernels over four bytes.
+                let mask = _mm512_set1_epi32(steps_mask::<u32>(below) as i32);
+                let (p, n) = (_mm512_and_si512(vp, mask), _mm512_and_si512(vn, mask));
+                let byte_ones = |v: __m512i| {
+                    let lo = _mm512_and_si512(v, nibble);
+                    let hi = _mm512_and_si512(_mm512_srli_epi32::<4>(v), nibble);
+                    _mm512_add_epi8(_mm512_shuffle_epi8(popcount4, lo), _mm512_shuffle_epi8(popcount4, hi))
+                };
+                let (up, down) = (byte_ones(p), byte_ones(n));
+                let mut rise = _mm512_sub_epi8(up, down);
+                rise = _mm512_add_epi8(rise, _mm512_srli_epi32::<8>(rise));
+                rise = _mm512_add_epi8(rise, _mm512_srli_epi32::<16>(rise));
+                let mut drop = _mm512_add_epi8(rise, down);
+                drop = _mm512_max_epi8(drop, _mm512_srli_epi32::<8>(drop));
+                drop = _mm512_max_epi8(drop, _mm512_srli_epi32::<16>(drop));
+                let drop = _mm512_and_si512(drop, low_byte);
+                plan.open &= !u32::from(_mm512_cmpgt_epi32_mask(score, _mm512_add_epi32(budget_vec, drop)));
             }
         }
         plan.answer
@@ -681,11 +834,11 @@ impl BandQuery {
     /// row `i` stays at `i`). So every lane's word covers the same query rows at every step, and the rows,
     /// the match-table row and the tracked-row arithmetic are shared.
     #[inline(always)]
-    fn scan<W: Word, const N: usize>(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
+    fn scan<W: Word, const N: usize>(&self, targets: &[BandTarget]) -> [bool; N] {
         let m = self.len as i64;
         let bottom = W::BITS as i64 - 1; // the word's bottom row, relative to the row before its top
         let Some(mut plan) = Plan::<N>::new(m, bottom, targets) else {
-            return [false; MAX_LANES];
+            return [false; N];
         };
         let high = W::ONE << (W::BITS - 1);
         let mut top = -1 - plan.u;
@@ -747,6 +900,11 @@ impl BandQuery {
     }
 }
 
+/// The answers of `N` lanes as `M`, false beyond the first `N`.
+fn pad_answers<const N: usize, const M: usize>(answers: [bool; N]) -> [bool; M] {
+    std::array::from_fn(|l| answers.get(l).copied().unwrap_or(false))
+}
+
 /// Where the [`BandQuery`] table row of the 64-bit word whose top row is `top` starts (query length `m`):
 /// words wholly above the query all read the first virtual row, words below it the row after its end.
 #[inline(always)]
@@ -802,7 +960,7 @@ struct Plan<'t, const N: usize> {
     score0: i64,
     /// Lanes still scanning, one bit each.
     open: u32,
-    answer: [bool; MAX_LANES],
+    answer: [bool; N],
     /// Steps the scan may take.
     end: usize,
     /// The first step at which an open lane reaches its last column.
@@ -831,7 +989,7 @@ impl<'t, const N: usize> Plan<'t, N> {
             slots: std::array::from_fn(|l| targets.get(l).map_or(&[][..], |t| t.slots)),
             score0,
             open: 0,
-            answer: [false; MAX_LANES],
+            answer: [false; N],
             end: last.iter().copied().max().unwrap_or(0),
             next_close: 0,
         };
@@ -925,6 +1083,31 @@ impl Word for u64 {
     fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self {
         let row = narrow_row(top, m);
         table.get(row + slot).copied().unwrap_or(0)
+    }
+}
+
+impl Word for u32 {
+    const BITS: u32 = 32;
+    const ZERO: Self = 0;
+    const ONE: Self = 1;
+    #[inline(always)]
+    fn wrapping_add(self, other: Self) -> Self {
+        u32::wrapping_add(self, other)
+    }
+    #[inline(always)]
+    fn bit(self, i: u32) -> i64 {
+        ((self >> i) & 1) as i64
+    }
+    #[inline(always)]
+    fn byte_ones(self, i: u32) -> i64 {
+        ((self >> (8 * i)) & 0xff).count_ones() as i64
+    }
+    /// The low half of the 64-bit word with the same top row (rows above `−64` are all virtual, like the
+    /// first 32 rows of the clamped row's word).
+    #[inline(always)]
+    fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self {
+        let row = narrow_row(top, m);
+        table.get(row + slot).copied().unwrap_or(0) as u32
     }
 }
 
@@ -1045,6 +1228,25 @@ fn pick_match_words(row: &[u64; STRIDE], block: std::arch::x86_64::__m512i) -> s
         }
     };
     _mm512_permutex2var_epi64(half(0), block, half(1))
+}
+
+/// Per 32-bit lane, the low half of `row[slot]`, `slot` the lane's lowest four bits: [`pick_match_words`] for
+/// the tight scan.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn pick_tight_match_words(row: &[u64; STRIDE], slots: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    let half = |h: usize| {
+        #[allow(unsafe_code)]
+        // SAFETY: `row` holds STRIDE = 16 u64s, so half h < 2 reads 8 of them in bounds; unaligned loads have
+        // no other requirement.
+        unsafe {
+            _mm512_cvtepi64_epi32(_mm512_loadu_si512(row.as_ptr().add(8 * h).cast()))
+        }
+    };
+    let words = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half(0)), half(1));
+    _mm512_permutexvar_epi32(slots, words)
 }
 
 /// AVX-512 helpers of the wide scan: eight 128-bit words as two vectors, the low 64-bit halves and the high.

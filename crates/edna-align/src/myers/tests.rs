@@ -554,6 +554,67 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+    /// The 31-diagonal band scan is lossless and sound like the 63-diagonal one.
+    #[test]
+    fn tight_band_is_lossless_and_sound(
+        (q, t) in pair(),
+        left in 0usize..30,
+        right in 0usize..30,
+        max_diag in 0usize..120,
+        k in 0u32..24,
+    ) {
+        let mq = MyersQuery::new(&q);
+        let bq = lanes::BandQuery::new(&mq);
+        let (slots, explicit) = band_target(&t, left, right);
+        let truth = naive_best(&q, &explicit, u32::MAX).map_or(u32::MAX, |h| h.distance);
+        let banded = naive_band_best_between(&q, &explicit, max_diag as i64 - 30, max_diag);
+        let got = bq.may_align_tight(&lanes::BandTarget { slots: &slots, max_diag, max_dist: k });
+        if banded <= k {
+            prop_assert!(got, "missed: banded {} k {} q {} t {} l {} r {} md {}", banded, k,
+                String::from_utf8_lossy(&q), String::from_utf8_lossy(&t), left, right, max_diag);
+        }
+        if truth > k {
+            prop_assert!(!got, "accepted: truth {} k {}", truth, k);
+        }
+    }
+
+    /// The tight scan's vector lanes answer exactly as its one-lane scan, whatever mix of targets they hold.
+    #[test]
+    fn tight_lanes_equal_single_lane(
+        q in dna(0..250),
+        targets in prop::collection::vec(
+            (dna(0..300), 0usize..30, 0usize..30, 0usize..120, 0u32..24),
+            lanes::MAX_TIGHT_LANES,
+        ),
+        related in prop::collection::vec(any::<bool>(), lanes::MAX_TIGHT_LANES),
+        given in 1usize..=lanes::MAX_TIGHT_LANES,
+    ) {
+        let mq = MyersQuery::new(&q);
+        let bq = lanes::BandQuery::new(&mq);
+        let built: Vec<(Vec<u8>, usize, u32)> = targets
+            .iter()
+            .zip(&related)
+            .map(|((t, l, r, md, k), &rel)| {
+                // Half the lanes hold a near copy of the query so that acceptances happen too.
+                let t = if rel { [t.clone(), mutate(&q, 15, *md as u64), t.clone()].concat() } else { t.clone() };
+                (band_target(&t, *l, *r).0, *md, *k)
+            })
+            .collect();
+        let lanes_in: Vec<lanes::BandTarget> = built
+            .iter()
+            .map(|(slots, max_diag, max_dist)| lanes::BandTarget { slots, max_diag: *max_diag, max_dist: *max_dist })
+            .collect();
+        // Fewer targets than lanes: the rest answer false.
+        let one: Vec<bool> = (0..lanes::MAX_TIGHT_LANES)
+            .map(|l| l < given && bq.may_align_tight(&lanes_in[l]))
+            .collect();
+        prop_assert_eq!(bq.may_align_tight_lanes(&lanes_in[..given]).to_vec(), one.clone());
+        prop_assert_eq!(bq.may_align_tight_lanes_portable(&lanes_in[..given]).to_vec(), one);
+    }
+}
+
 /// A 255 bp barcode against itself, padded as the search pads it, passes beside any other target.
 #[test]
 fn self_hit_passes_in_any_lane_group() {
