@@ -149,27 +149,41 @@ impl BandQuery {
         self.table.reserve(rows * STRIDE);
         // Entry `row` of a slot is the window of query positions from `row − LEAD − 1` (0-based), so each
         // row is the one before shifted down by one, with the position 63 further on entering at the top:
-        // virtual rows above the query match, rows past it do not.
-        let mut words = [!0u64; STRIDE];
-        for row in 0..rows {
-            self.table.extend_from_slice(&words);
-            let entering = row as i64 - LEAD + 63;
+        // virtual rows above the query match, rows past it do not. Row 0 is all virtual.
+        self.table.resize(rows * STRIDE, !0);
+        // The Peq word of every slot holding the entering position, reloaded when it moves to the next
+        // 64 positions: the per-row update is then a fixed-size loop over plain arrays, which vectorises.
+        let mut peq_block = [0u64; STRIDE];
+        let mut loaded = usize::MAX;
+        let mut previous: &[u64; STRIDE] = &[!0; STRIDE];
+        for (row, words) in self.table.chunks_exact_mut(STRIDE).enumerate().skip(1) {
+            let Ok(words) = <&mut [u64; STRIDE]>::try_from(words) else {
+                break;
+            };
+            // The position entering at the bottom of the word of the previous row.
+            let entering = row as i64 - 1 - LEAD + 63;
             match usize::try_from(entering) {
-                Err(_) => {}
+                Err(_) => *words = *previous,
                 Ok(p) if p < m => {
                     let (block, shift) = (p / 64, p % 64);
-                    for (slot, word) in words.iter_mut().enumerate() {
-                        let source = if slot == PAD_SLOT as usize { PAD } else { slot };
-                        let peq = query.peq.get(source * query.blocks + block).copied().unwrap_or(!0);
-                        *word = (*word >> 1) | (((peq >> shift) & 1) << 63);
+                    if block != loaded {
+                        for (slot, peq) in peq_block.iter_mut().enumerate() {
+                            let source = if slot == PAD_SLOT as usize { PAD } else { slot };
+                            *peq = query.peq.get(source * query.blocks + block).copied().unwrap_or(!0);
+                        }
+                        loaded = block;
+                    }
+                    for ((word, before), peq) in words.iter_mut().zip(previous).zip(&peq_block) {
+                        *word = (before >> 1) | (((peq >> shift) & 1) << 63);
                     }
                 }
                 Ok(_) => {
-                    for word in &mut words {
-                        *word >>= 1;
+                    for (word, before) in words.iter_mut().zip(previous) {
+                        *word = before >> 1;
                     }
                 }
             }
+            previous = words;
         }
     }
 
