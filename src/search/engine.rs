@@ -842,6 +842,8 @@ impl<'a> Searcher<'a> {
             if let Some(ahead) = candidates.get(i + PREFETCH_AHEAD) {
                 let (a, b) = stretch(ahead, v.ctx.n, v.all_bar.max_d as i64 + 2);
                 self.seqs.prefetch_packed(ahead.packed_offset, ahead.tlen, a, b);
+                // Its sequence table entry too: read at seeding, but thousands of candidates ago.
+                self.seqs.prefetch_entry(ahead.seq);
             }
             // Candidates come most-seeded first: once they fall below what the current bar requires, no
             // later one can enter the top either.
