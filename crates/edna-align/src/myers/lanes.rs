@@ -430,98 +430,10 @@ impl BandQuery {
     #[target_feature(enable = "avx512f,avx512bw")]
     fn scan_avx512(&self, targets: &[BandTarget]) -> [bool; MAX_LANES] {
         use std::arch::x86_64::*;
-        let m = self.len as i64;
-        let Some(mut plan) = Plan::<MAX_LANES>::new(m, WORD_BOTTOM, targets) else {
-            return [false; MAX_LANES];
-        };
-        let lanes = |v: [i64; MAX_LANES]| _mm512_set_epi64(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]);
-        let (slots, lead) = (plan.slots, plan.lead);
-        let mut top = -1 - plan.u;
-        let mut vp = _mm512_set1_epi64(initial_vp::<u64>(plan.u) as i64);
-        let mut vn = _mm512_setzero_si512();
-        let mut score = _mm512_set1_epi64(plan.score0);
-        let budget_vec = lanes(plan.budget);
-        let budget_plus1 = lanes(plan.budget.map(|b| b + 1));
-        let ones = _mm512_set1_epi64(1);
-        let all = _mm512_set1_epi64(-1);
-        let high = _mm512_set1_epi64(HIGH as i64);
-        let low_byte = _mm512_set1_epi64(0xff);
-        let nibble = _mm512_set1_epi8(0x0f);
-        let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
-        // The slots of the next eight steps, one byte each in every lane (lowest byte: this step's).
-        let mut block = _mm512_setzero_si512();
-        let mut j = 0usize;
-        while plan.open != 0 && j < plan.end {
-            top += 1;
-            let row = narrow_row(top, m);
-            let Some(eq_row) = self
-                .table
-                .get(row..row + STRIDE)
-                .and_then(|r| <&[u64; STRIDE]>::try_from(r).ok())
-            else {
-                break;
-            };
-            if j.is_multiple_of(8) {
-                let mut blocks = [0i64; MAX_LANES];
-                for (l, b) in blocks.iter_mut().enumerate() {
-                    *b = slot_block(&slots, &lead, l, j);
-                }
-                block = lanes(blocks);
-            }
-            j += 1;
-            let eq = pick_match_words(eq_row, block);
-            block = _mm512_srli_epi64::<8>(block);
-            let vp_in = if top + 63 >= 1 { _mm512_or_si512(vp, high) } else { vp };
-            let xv = _mm512_or_si512(eq, vn);
-            let sum = _mm512_add_epi64(_mm512_and_si512(eq, vp_in), vp_in);
-            let xh = _mm512_or_si512(_mm512_xor_si512(sum, vp_in), eq);
-            let ph = _mm512_or_si512(vn, _mm512_andnot_si512(_mm512_or_si512(xh, vp_in), all));
-            let mh = _mm512_and_si512(vp_in, xh);
-            let mut ph2 = _mm512_slli_epi64::<1>(ph);
-            if top >= 2 {
-                ph2 = _mm512_or_si512(ph2, ones);
-            }
-            let mh2 = _mm512_slli_epi64::<1>(mh);
-            let vp2 = _mm512_or_si512(mh2, _mm512_andnot_si512(_mm512_or_si512(xv, ph2), all));
-            let vn2 = _mm512_and_si512(ph2, xv);
-            let below = m - top;
-            let bit = _mm_cvtsi64_si128(below.clamp(0, 62));
-            let hp = _mm512_and_si512(_mm512_srl_epi64(ph, bit), ones);
-            let hm = _mm512_and_si512(_mm512_srl_epi64(mh, bit), ones);
-            score = _mm512_add_epi64(score, _mm512_sub_epi64(hp, hm));
-            if below >= 63 {
-                let dv = _mm512_sub_epi64(_mm512_srli_epi64::<63>(vp2), _mm512_srli_epi64::<63>(vn2));
-                score = _mm512_add_epi64(score, dv);
-            }
-            vp = _mm512_srli_epi64::<1>(vp2);
-            vn = _mm512_srli_epi64::<1>(vn2);
-            if below <= WORD_BOTTOM {
-                plan.answer(u32::from(_mm512_cmpgt_epi64_mask(budget_plus1, score)));
-            }
-            plan.close_finished(j);
-            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && plan.open != 0 {
-                // lower_bound() in every lane, as in the AVX2 kernel.
-                let mask = _mm512_set1_epi64(steps_mask::<u64>(below) as i64);
-                let (p, n) = (_mm512_and_si512(vp, mask), _mm512_and_si512(vn, mask));
-                let byte_ones = |v: __m512i| {
-                    let lo = _mm512_and_si512(v, nibble);
-                    let hi = _mm512_and_si512(_mm512_srli_epi64::<4>(v), nibble);
-                    _mm512_add_epi8(_mm512_shuffle_epi8(popcount4, lo), _mm512_shuffle_epi8(popcount4, hi))
-                };
-                let (up, down) = (byte_ones(p), byte_ones(n));
-                let mut rise = _mm512_sub_epi8(up, down);
-                rise = _mm512_add_epi8(rise, _mm512_srli_epi64::<8>(rise));
-                rise = _mm512_add_epi8(rise, _mm512_srli_epi64::<16>(rise));
-                rise = _mm512_add_epi8(rise, _mm512_srli_epi64::<32>(rise));
-                let mut drop = _mm512_add_epi8(rise, down);
-                drop = _mm512_max_epi8(drop, _mm512_srli_epi64::<8>(drop));
-                drop = _mm512_max_epi8(drop, _mm512_srli_epi64::<16>(drop));
-                drop = _mm512_max_epi8(drop, _mm512_srli_epi64::<32>(drop));
-                let drop = _mm512_and_si512(drop, low_byte);
-                plan.open &= !u32::from(_mm512_cmpgt_epi64_mask(score, _mm512_add_epi64(budget_vec, drop)));
-            }
-        }
-        plan.answer
+        band_scan_avx512!(self, targets, words512::Feed64, u64, i64, MAX_LANES, WORD_BOTTOM,
+            set1: _mm512_set1_epi64, lanes: words512::lanes64, add: _mm512_add_epi64, sub: _mm512_sub_epi64,
+            shl: _mm512_slli_epi64, shr: _mm512_srli_epi64, shr_by: _mm512_srl_epi64, gt: _mm512_cmpgt_epi64_mask,
+            byte_shifts: [8, 16, 32])
     }
 
     /// The tight scan with one target per 32-bit lane of an AVX-512 vector (sixteen at once): the steps of
@@ -532,111 +444,10 @@ impl BandQuery {
     #[target_feature(enable = "avx512f,avx512bw")]
     fn scan_tight_avx512(&self, targets: &[BandTarget]) -> [bool; MAX_TIGHT_LANES] {
         use std::arch::x86_64::*;
-        const BOTTOM: i64 = TIGHT_BAND_ROWS as i64;
-        let m = self.len as i64;
-        let Some(mut plan) = Plan::<MAX_TIGHT_LANES>::new(m, BOTTOM, targets) else {
-            return [false; MAX_TIGHT_LANES];
-        };
-        let lanes = |v: [i64; MAX_TIGHT_LANES]| {
-            let v = v.map(|x| x.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
-            _mm512_set_epi32(
-                v[15], v[14], v[13], v[12], v[11], v[10], v[9], v[8], v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0],
-            )
-        };
-        let (slots, lead) = (plan.slots, plan.lead);
-        let mut top = -1 - plan.u;
-        let mut vp = _mm512_set1_epi32(initial_vp::<u32>(plan.u) as i32);
-        let mut vn = _mm512_setzero_si512();
-        let mut score = _mm512_set1_epi32(plan.score0 as i32);
-        let budget_vec = lanes(plan.budget);
-        let budget_plus1 = lanes(plan.budget.map(|b| b + 1));
-        let ones = _mm512_set1_epi32(1);
-        let all = _mm512_set1_epi32(-1);
-        let high = _mm512_set1_epi32(i32::MIN);
-        let low_byte = _mm512_set1_epi32(0xff);
-        let nibble = _mm512_set1_epi8(0x0f);
-        let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
-        // The slots of the next eight steps, one byte each, for lanes 0–7 and 8–15 as 64-bit lanes; the
-        // even 32-bit halves of the two, interleaved, put each lane's current slot in its lowest byte.
-        let (mut block_low, mut block_high) = (_mm512_setzero_si512(), _mm512_setzero_si512());
-        let even_halves = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        let mut j = 0usize;
-        while plan.open != 0 && j < plan.end {
-            top += 1;
-            let row = narrow_row(top, m);
-            let Some(eq_row) = self
-                .table
-                .get(row..row + STRIDE)
-                .and_then(|r| <&[u64; STRIDE]>::try_from(r).ok())
-            else {
-                break;
-            };
-            if j.is_multiple_of(8) {
-                let mut blocks = [0i64; MAX_TIGHT_LANES];
-                for (l, b) in blocks.iter_mut().enumerate() {
-                    *b = slot_block(&slots, &lead, l, j);
-                }
-                let [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15] = blocks;
-                block_low = _mm512_set_epi64(b7, b6, b5, b4, b3, b2, b1, b0);
-                block_high = _mm512_set_epi64(b15, b14, b13, b12, b11, b10, b9, b8);
-            }
-            j += 1;
-            let eq = pick_tight_match_words(eq_row, _mm512_permutex2var_epi32(block_low, even_halves, block_high));
-            block_low = _mm512_srli_epi64::<8>(block_low);
-            block_high = _mm512_srli_epi64::<8>(block_high);
-            let vp_in = if top + BOTTOM >= 1 {
-                _mm512_or_si512(vp, high)
-            } else {
-                vp
-            };
-            let xv = _mm512_or_si512(eq, vn);
-            let sum = _mm512_add_epi32(_mm512_and_si512(eq, vp_in), vp_in);
-            let xh = _mm512_or_si512(_mm512_xor_si512(sum, vp_in), eq);
-            let ph = _mm512_or_si512(vn, _mm512_andnot_si512(_mm512_or_si512(xh, vp_in), all));
-            let mh = _mm512_and_si512(vp_in, xh);
-            let mut ph2 = _mm512_slli_epi32::<1>(ph);
-            if top >= 2 {
-                ph2 = _mm512_or_si512(ph2, ones);
-            }
-            let mh2 = _mm512_slli_epi32::<1>(mh);
-            let vp2 = _mm512_or_si512(mh2, _mm512_andnot_si512(_mm512_or_si512(xv, ph2), all));
-            let vn2 = _mm512_and_si512(ph2, xv);
-            let below = m - top;
-            let bit = _mm_cvtsi64_si128(below.clamp(0, BOTTOM - 1));
-            let hp = _mm512_and_si512(_mm512_srl_epi32(ph, bit), ones);
-            let hm = _mm512_and_si512(_mm512_srl_epi32(mh, bit), ones);
-            score = _mm512_add_epi32(score, _mm512_sub_epi32(hp, hm));
-            if below >= BOTTOM {
-                let dv = _mm512_sub_epi32(_mm512_srli_epi32::<31>(vp2), _mm512_srli_epi32::<31>(vn2));
-                score = _mm512_add_epi32(score, dv);
-            }
-            vp = _mm512_srli_epi32::<1>(vp2);
-            vn = _mm512_srli_epi32::<1>(vn2);
-            if below <= BOTTOM {
-                plan.answer(u32::from(_mm512_cmpgt_epi32_mask(budget_plus1, score)));
-            }
-            plan.close_finished(j);
-            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && plan.open != 0 {
-                // lower_bound() in every lane, as in the 64-bit kernels over four bytes.
-                let mask = _mm512_set1_epi32(steps_mask::<u32>(below) as i32);
-                let (p, n) = (_mm512_and_si512(vp, mask), _mm512_and_si512(vn, mask));
-                let byte_ones = |v: __m512i| {
-                    let lo = _mm512_and_si512(v, nibble);
-                    let hi = _mm512_and_si512(_mm512_srli_epi32::<4>(v), nibble);
-                    _mm512_add_epi8(_mm512_shuffle_epi8(popcount4, lo), _mm512_shuffle_epi8(popcount4, hi))
-                };
-                let (up, down) = (byte_ones(p), byte_ones(n));
-                let mut rise = _mm512_sub_epi8(up, down);
-                rise = _mm512_add_epi8(rise, _mm512_srli_epi32::<8>(rise));
-                rise = _mm512_add_epi8(rise, _mm512_srli_epi32::<16>(rise));
-                let mut drop = _mm512_add_epi8(rise, down);
-                drop = _mm512_max_epi8(drop, _mm512_srli_epi32::<8>(drop));
-                drop = _mm512_max_epi8(drop, _mm512_srli_epi32::<16>(drop));
-                let drop = _mm512_and_si512(drop, low_byte);
-                plan.open &= !u32::from(_mm512_cmpgt_epi32_mask(score, _mm512_add_epi32(budget_vec, drop)));
-            }
-        }
-        plan.answer
+        band_scan_avx512!(self, targets, words512::Feed32, u32, i32, MAX_TIGHT_LANES, TIGHT_BAND_ROWS as i64,
+            set1: _mm512_set1_epi32, lanes: words512::lanes32, add: _mm512_add_epi32, sub: _mm512_sub_epi32,
+            shl: _mm512_slli_epi32, shr: _mm512_srli_epi32, shr_by: _mm512_srl_epi32, gt: _mm512_cmpgt_epi32_mask,
+            byte_shifts: [8, 16])
     }
 
     /// The wide scan with eight targets at once on AVX-512: each target's 128-bit word is split across two
@@ -1077,22 +888,29 @@ trait Word:
     fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self;
 }
 
+/// The [`Word`] items every unsigned integer word implements alike.
+macro_rules! word_basics {
+    () => {
+        const BITS: u32 = Self::BITS;
+        const ZERO: Self = 0;
+        const ONE: Self = 1;
+        #[inline(always)]
+        fn wrapping_add(self, other: Self) -> Self {
+            Self::wrapping_add(self, other)
+        }
+        #[inline(always)]
+        fn bit(self, i: u32) -> i64 {
+            ((self >> i) & 1) as i64
+        }
+        #[inline(always)]
+        fn byte_ones(self, i: u32) -> i64 {
+            ((self >> (8 * i)) & 0xff).count_ones() as i64
+        }
+    };
+}
+
 impl Word for u64 {
-    const BITS: u32 = 64;
-    const ZERO: Self = 0;
-    const ONE: Self = 1;
-    #[inline(always)]
-    fn wrapping_add(self, other: Self) -> Self {
-        u64::wrapping_add(self, other)
-    }
-    #[inline(always)]
-    fn bit(self, i: u32) -> i64 {
-        ((self >> i) & 1) as i64
-    }
-    #[inline(always)]
-    fn byte_ones(self, i: u32) -> i64 {
-        ((self >> (8 * i)) & 0xff).count_ones() as i64
-    }
+    word_basics!();
     #[inline(always)]
     fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self {
         let row = narrow_row(top, m);
@@ -1101,21 +919,7 @@ impl Word for u64 {
 }
 
 impl Word for u32 {
-    const BITS: u32 = 32;
-    const ZERO: Self = 0;
-    const ONE: Self = 1;
-    #[inline(always)]
-    fn wrapping_add(self, other: Self) -> Self {
-        u32::wrapping_add(self, other)
-    }
-    #[inline(always)]
-    fn bit(self, i: u32) -> i64 {
-        ((self >> i) & 1) as i64
-    }
-    #[inline(always)]
-    fn byte_ones(self, i: u32) -> i64 {
-        ((self >> (8 * i)) & 0xff).count_ones() as i64
-    }
+    word_basics!();
     /// The low half of the 64-bit word with the same top row (rows above `−64` are all virtual, like the
     /// first 32 rows of the clamped row's word).
     #[inline(always)]
@@ -1126,21 +930,7 @@ impl Word for u32 {
 }
 
 impl Word for u128 {
-    const BITS: u32 = 128;
-    const ZERO: Self = 0;
-    const ONE: Self = 1;
-    #[inline(always)]
-    fn wrapping_add(self, other: Self) -> Self {
-        u128::wrapping_add(self, other)
-    }
-    #[inline(always)]
-    fn bit(self, i: u32) -> i64 {
-        ((self >> i) & 1) as i64
-    }
-    #[inline(always)]
-    fn byte_ones(self, i: u32) -> i64 {
-        ((self >> (8 * i)) & 0xff).count_ones() as i64
-    }
+    word_basics!();
     #[inline(always)]
     fn match_word(table: &[u64], top: i64, m: i64, slot: usize) -> Self {
         let row = wide_row(top, m);
@@ -1244,23 +1034,235 @@ fn pick_match_words(row: &[u64; STRIDE], block: std::arch::x86_64::__m512i) -> s
     _mm512_permutex2var_epi64(half(0), block, half(1))
 }
 
-/// Per 32-bit lane, the low half of `row[slot]`, `slot` the lane's lowest four bits: [`pick_match_words`] for
-/// the tight scan.
+/// The body of the AVX-512 band kernels on `$word` words (64-bit: eight lanes; 32-bit: sixteen), the steps
+/// of [`BandQuery::scan`] written with the vector instructions of that element width; `$feed` hands each
+/// lane its match word (see [`words512`]). Expanded inside a function with AVX-512 F and BW enabled.
 #[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-fn pick_tight_match_words(row: &[u64; STRIDE], slots: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
-    use std::arch::x86_64::*;
-    let half = |h: usize| {
-        #[allow(unsafe_code)]
-        // SAFETY: `row` holds STRIDE = 16 u64s, so half h < 2 reads 8 of them in bounds; unaligned loads have
-        // no other requirement.
-        unsafe {
-            _mm512_cvtepi64_epi32(_mm512_loadu_si512(row.as_ptr().add(8 * h).cast()))
+macro_rules! band_scan_avx512 {
+    ($band:expr, $targets:expr, $feed:ty, $word:ty, $elem:ty, $n:expr, $bottom:expr,
+     set1: $set1:ident, lanes: $lanes:path, add: $add:ident, sub: $sub:ident, shl: $shl:ident, shr: $shr:ident,
+     shr_by: $shr_by:ident, gt: $gt:ident, byte_shifts: [$($shift:literal),*]) => {{
+        const BOTTOM: i64 = $bottom;
+        const TOP_BIT: u32 = <$word>::BITS - 1;
+        let band: &BandQuery = $band;
+        let m = band.len as i64;
+        let Some(mut plan) = Plan::<{ $n }>::new(m, BOTTOM, $targets) else {
+            return [false; $n];
+        };
+        // Kept out of `plan`, which the loop mutates, so they stay in registers.
+        let (slots, lead) = (plan.slots, plan.lead);
+        let mut top = -1 - plan.u;
+        let mut vp = $set1(initial_vp::<$word>(plan.u) as $elem);
+        let mut vn = _mm512_setzero_si512();
+        let mut score = $set1(plan.score0 as $elem);
+        let budget_vec = $lanes(plan.budget);
+        let budget_plus1 = $lanes(plan.budget.map(|b| b + 1));
+        let ones = $set1(1);
+        let all = $set1(-1);
+        let high = $set1(<$elem>::MIN);
+        let low_byte = $set1(0xff);
+        let nibble = _mm512_set1_epi8(0x0f);
+        let popcount4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+        let mut feed = <$feed>::new();
+        let mut j = 0usize;
+        while plan.open != 0 && j < plan.end {
+            top += 1;
+            let row = narrow_row(top, m);
+            let Some(eq_row) = band
+                .table
+                .get(row..row + STRIDE)
+                .and_then(|r| <&[u64; STRIDE]>::try_from(r).ok())
+            else {
+                break;
+            };
+            if j.is_multiple_of(8) {
+                feed.refill(&slots, &lead, j);
+            }
+            j += 1;
+            let eq = feed.match_words(eq_row);
+            feed.advance();
+            let vp_in = if top + BOTTOM >= 1 { _mm512_or_si512(vp, high) } else { vp };
+            let xv = _mm512_or_si512(eq, vn);
+            let sum = $add(_mm512_and_si512(eq, vp_in), vp_in);
+            let xh = _mm512_or_si512(_mm512_xor_si512(sum, vp_in), eq);
+            let ph = _mm512_or_si512(vn, _mm512_andnot_si512(_mm512_or_si512(xh, vp_in), all));
+            let mh = _mm512_and_si512(vp_in, xh);
+            let mut ph2 = $shl::<1>(ph);
+            if top >= 2 {
+                ph2 = _mm512_or_si512(ph2, ones);
+            }
+            let mh2 = $shl::<1>(mh);
+            let vp2 = _mm512_or_si512(mh2, _mm512_andnot_si512(_mm512_or_si512(xv, ph2), all));
+            let vn2 = _mm512_and_si512(ph2, xv);
+            let below = m - top;
+            let bit = _mm_cvtsi64_si128(below.clamp(0, BOTTOM - 1));
+            let hp = _mm512_and_si512($shr_by(ph, bit), ones);
+            let hm = _mm512_and_si512($shr_by(mh, bit), ones);
+            score = $add(score, $sub(hp, hm));
+            if below >= BOTTOM {
+                let dv = $sub($shr::<TOP_BIT>(vp2), $shr::<TOP_BIT>(vn2));
+                score = $add(score, dv);
+            }
+            vp = $shr::<1>(vp2);
+            vn = $shr::<1>(vn2);
+            if below <= BOTTOM {
+                plan.answer(u32::from($gt(budget_plus1, score)));
+            }
+            plan.close_finished(j);
+            if j.is_multiple_of(CHECK_EVERY) && top >= 0 && plan.open != 0 {
+                // lower_bound() in every lane: per-byte step counts by nibble lookup, the rise below each
+                // byte by a shifted suffix sum within the lane, the largest drop by a shifted maximum.
+                let mask = $set1(steps_mask::<$word>(below) as $elem);
+                let (p, n) = (_mm512_and_si512(vp, mask), _mm512_and_si512(vn, mask));
+                let byte_ones = |v: __m512i| {
+                    let lo = _mm512_and_si512(v, nibble);
+                    let hi = _mm512_and_si512($shr::<4>(v), nibble);
+                    _mm512_add_epi8(_mm512_shuffle_epi8(popcount4, lo), _mm512_shuffle_epi8(popcount4, hi))
+                };
+                let (up, down) = (byte_ones(p), byte_ones(n));
+                let mut rise = _mm512_sub_epi8(up, down);
+                $(rise = _mm512_add_epi8(rise, $shr::<$shift>(rise));)*
+                let mut drop = _mm512_add_epi8(rise, down);
+                $(drop = _mm512_max_epi8(drop, $shr::<$shift>(drop));)*
+                let drop = _mm512_and_si512(drop, low_byte);
+                plan.open &= !u32::from($gt(score, $add(budget_vec, drop)));
+            }
         }
-    };
-    let words = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half(0)), half(1));
-    _mm512_permutexvar_epi32(slots, words)
+        plan.answer
+    }};
+}
+#[cfg(target_arch = "x86_64")]
+use band_scan_avx512;
+
+/// What differs between the AVX-512 band kernels besides the element width: how each lane's slots reach its
+/// lane and pick its match word from the row's sixteen 64-bit table entries.
+#[cfg(target_arch = "x86_64")]
+mod words512 {
+    use super::{slot_block, STRIDE};
+    use std::arch::x86_64::*;
+
+    /// Eight 64-bit lanes from their values.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn lanes64(v: [i64; 8]) -> __m512i {
+        _mm512_set_epi64(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0])
+    }
+
+    /// Sixteen 32-bit lanes from their values (clamped to 32 bits: budgets and -1 for a missing lane).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn lanes32(v: [i64; 16]) -> __m512i {
+        let mut w = [0i32; 16];
+        for (w, x) in w.iter_mut().zip(v) {
+            *w = x.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+        }
+        let v = w;
+        _mm512_set_epi32(
+            v[15], v[14], v[13], v[12], v[11], v[10], v[9], v[8], v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0],
+        )
+    }
+
+    /// Slots of eight 64-bit lanes: the next eight columns' slots of each lane, one byte each, the current
+    /// one lowest.
+    pub(super) struct Feed64 {
+        block: __m512i,
+    }
+
+    impl Feed64 {
+        /// No slots yet (the first step refills).
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(super) fn new() -> Self {
+            Feed64 {
+                block: _mm512_setzero_si512(),
+            }
+        }
+
+        /// Loads steps `j..j + 8` of every lane.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(super) fn refill<const N: usize>(&mut self, slots: &[&[u8]; N], lead: &[usize; N], j: usize) {
+            // A plain loop: the closure of `array::from_fn` was not inlined here.
+            let mut b = [0i64; 8];
+            for (l, b) in b.iter_mut().enumerate().take(N) {
+                *b = slot_block(slots, lead, l, j);
+            }
+            self.block = lanes64(b);
+        }
+
+        /// `row[slot]` in every lane (see [`super::pick_match_words`]).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw")]
+        pub(super) fn match_words(&self, row: &[u64; STRIDE]) -> __m512i {
+            super::pick_match_words(row, self.block)
+        }
+
+        /// On to the next step's slots.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(super) fn advance(&mut self) {
+            self.block = _mm512_srli_epi64::<8>(self.block);
+        }
+    }
+
+    /// Slots of sixteen 32-bit lanes, held as two vectors of eight 64-bit lanes like [`Feed64`]'s (lanes 0–7
+    /// and 8–15); their even 32-bit halves, interleaved, put each lane's current slot in its lowest byte.
+    pub(super) struct Feed32 {
+        low: __m512i,
+        high: __m512i,
+    }
+
+    impl Feed32 {
+        /// No slots yet (the first step refills).
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(super) fn new() -> Self {
+            Feed32 {
+                low: _mm512_setzero_si512(),
+                high: _mm512_setzero_si512(),
+            }
+        }
+
+        /// Loads steps `j..j + 8` of every lane.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(super) fn refill<const N: usize>(&mut self, slots: &[&[u8]; N], lead: &[usize; N], j: usize) {
+            let mut b = [0i64; 16];
+            for (l, b) in b.iter_mut().enumerate().take(N) {
+                *b = slot_block(slots, lead, l, j);
+            }
+            let [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15] = b;
+            self.low = _mm512_set_epi64(b7, b6, b5, b4, b3, b2, b1, b0);
+            self.high = _mm512_set_epi64(b15, b14, b13, b12, b11, b10, b9, b8);
+        }
+
+        /// The low half of `row[slot]` in every lane: the row's entries narrowed to 32 bits, permuted by
+        /// each lane's slot (its lowest four bits).
+        #[inline]
+        #[target_feature(enable = "avx512f,avx512bw")]
+        pub(super) fn match_words(&self, row: &[u64; STRIDE]) -> __m512i {
+            let even_halves = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let slots = _mm512_permutex2var_epi32(self.low, even_halves, self.high);
+            let half = |h: usize| {
+                #[allow(unsafe_code)]
+                // SAFETY: `row` holds STRIDE = 16 u64s, so half h < 2 reads 8 of them in bounds; unaligned
+                // loads have no other requirement.
+                unsafe {
+                    _mm512_cvtepi64_epi32(_mm512_loadu_si512(row.as_ptr().add(8 * h).cast()))
+                }
+            };
+            let words = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(half(0)), half(1));
+            _mm512_permutexvar_epi32(slots, words)
+        }
+
+        /// On to the next step's slots.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        pub(super) fn advance(&mut self) {
+            self.low = _mm512_srli_epi64::<8>(self.low);
+            self.high = _mm512_srli_epi64::<8>(self.high);
+        }
+    }
 }
 
 /// AVX-512 helpers of the wide scan: eight 128-bit words as two vectors, the low 64-bit halves and the high.

@@ -488,6 +488,74 @@ fn band_target(t: &[u8], left: usize, right: usize) -> (Vec<u8>, Vec<u8>) {
     (slots, [vec![b'N'; left], t.to_vec(), vec![b'N'; right]].concat())
 }
 
+/// A band scan of `rows` diagonals (`scan`) on query `q` and target `t` padded by `left` and `right` wildcard
+/// columns: it must accept whenever the best alignment inside the band is within `k`, and reject whenever
+/// the true distance is over it.
+#[allow(clippy::too_many_arguments)]
+fn check_band_scan(
+    q: &[u8],
+    t: &[u8],
+    (left, right): (usize, usize),
+    max_diag: usize,
+    k: u32,
+    rows: usize,
+    scan: fn(&lanes::BandQuery, &lanes::BandTarget) -> bool,
+) -> Result<(), TestCaseError> {
+    let mq = MyersQuery::new(q);
+    let bq = lanes::BandQuery::new(&mq);
+    let (slots, explicit) = band_target(t, left, right);
+    let truth = naive_best(q, &explicit, u32::MAX).map_or(u32::MAX, |h| h.distance);
+    let banded = naive_band_best_between(q, &explicit, max_diag as i64 - (rows as i64 - 1), max_diag);
+    let got = scan(
+        &bq,
+        &lanes::BandTarget {
+            slots: &slots,
+            max_diag,
+            max_dist: k,
+        },
+    );
+    if banded <= k {
+        prop_assert!(
+            got,
+            "missed: banded {} k {} q {} t {} l {} r {} md {}",
+            banded,
+            k,
+            String::from_utf8_lossy(q),
+            String::from_utf8_lossy(t),
+            left,
+            right,
+            max_diag
+        );
+    }
+    if truth > k {
+        prop_assert!(!got, "accepted: truth {} k {}", truth, k);
+    }
+    Ok(())
+}
+
+/// Band-scan lane inputs from generated targets `(target, left pad, right pad, max_diag, budget)`: where
+/// `related` says so, a copy of `q` mutated every `every` bases is set between two copies of the target, so
+/// that acceptances happen too. Returns the padded slots, max_diag and budget of each.
+fn lane_inputs(
+    q: &[u8],
+    targets: &[(Vec<u8>, usize, usize, usize, u32)],
+    related: &[bool],
+    every: usize,
+) -> Vec<(Vec<u8>, usize, u32)> {
+    targets
+        .iter()
+        .zip(related)
+        .map(|((t, l, r, md, k), &rel)| {
+            let t = if rel {
+                [t.clone(), mutate(q, every, *md as u64), t.clone()].concat()
+            } else {
+                t.clone()
+            };
+            (band_target(&t, *l, *r).0, *md, *k)
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
     /// The 63-diagonal band scan never rejects a target whose best alignment inside the band is within
@@ -500,19 +568,7 @@ proptest! {
         max_diag in 0usize..120,
         k in 0u32..40,
     ) {
-        let mq = MyersQuery::new(&q);
-        let bq = lanes::BandQuery::new(&mq);
-        let (slots, explicit) = band_target(&t, left, right);
-        let truth = naive_best(&q, &explicit, u32::MAX).map_or(u32::MAX, |h| h.distance);
-        let banded = naive_band_best_between(&q, &explicit, max_diag as i64 - 62, max_diag);
-        let got = bq.may_align(&lanes::BandTarget { slots: &slots, max_diag, max_dist: k });
-        if banded <= k {
-            prop_assert!(got, "missed: banded {} k {} q {} t {} l {} r {} md {}", banded, k,
-                String::from_utf8_lossy(&q), String::from_utf8_lossy(&t), left, right, max_diag);
-        }
-        if truth > k {
-            prop_assert!(!got, "accepted: truth {} k {}", truth, k);
-        }
+        check_band_scan(&q, &t, (left, right), max_diag, k, lanes::BAND_ROWS, lanes::BandQuery::may_align)?;
     }
 
     /// The vector lanes answer exactly as the one-lane scan, whatever mix of targets they hold.
@@ -524,15 +580,7 @@ proptest! {
     ) {
         let mq = MyersQuery::new(&q);
         let bq = lanes::BandQuery::new(&mq);
-        let built: Vec<(Vec<u8>, usize, u32)> = targets
-            .iter()
-            .zip(&related)
-            .map(|((t, l, r, md, k), &rel)| {
-                // Half the lanes hold a copy of the query so that acceptances happen too.
-                let t = if rel { [t.clone(), mutate(&q, 9, *md as u64), t.clone()].concat() } else { t.clone() };
-                (band_target(&t, *l, *r).0, *md, *k)
-            })
-            .collect();
+        let built = lane_inputs(&q, &targets, &related, 9);
         let lanes_in: [lanes::BandTarget; lanes::MAX_LANES] = std::array::from_fn(|l| lanes::BandTarget {
             slots: &built[l].0,
             max_diag: built[l].1,
@@ -565,19 +613,7 @@ proptest! {
         max_diag in 0usize..120,
         k in 0u32..24,
     ) {
-        let mq = MyersQuery::new(&q);
-        let bq = lanes::BandQuery::new(&mq);
-        let (slots, explicit) = band_target(&t, left, right);
-        let truth = naive_best(&q, &explicit, u32::MAX).map_or(u32::MAX, |h| h.distance);
-        let banded = naive_band_best_between(&q, &explicit, max_diag as i64 - 30, max_diag);
-        let got = bq.may_align_tight(&lanes::BandTarget { slots: &slots, max_diag, max_dist: k });
-        if banded <= k {
-            prop_assert!(got, "missed: banded {} k {} q {} t {} l {} r {} md {}", banded, k,
-                String::from_utf8_lossy(&q), String::from_utf8_lossy(&t), left, right, max_diag);
-        }
-        if truth > k {
-            prop_assert!(!got, "accepted: truth {} k {}", truth, k);
-        }
+        check_band_scan(&q, &t, (left, right), max_diag, k, lanes::TIGHT_BAND_ROWS, lanes::BandQuery::may_align_tight)?;
     }
 
     /// The tight scan's vector lanes answer exactly as its one-lane scan, whatever mix of targets they hold.
@@ -593,15 +629,7 @@ proptest! {
     ) {
         let mq = MyersQuery::new(&q);
         let bq = lanes::BandQuery::new(&mq);
-        let built: Vec<(Vec<u8>, usize, u32)> = targets
-            .iter()
-            .zip(&related)
-            .map(|((t, l, r, md, k), &rel)| {
-                // Half the lanes hold a near copy of the query so that acceptances happen too.
-                let t = if rel { [t.clone(), mutate(&q, 15, *md as u64), t.clone()].concat() } else { t.clone() };
-                (band_target(&t, *l, *r).0, *md, *k)
-            })
-            .collect();
+        let built = lane_inputs(&q, &targets, &related, 15);
         let lanes_in: Vec<lanes::BandTarget> = built
             .iter()
             .map(|(slots, max_diag, max_dist)| lanes::BandTarget { slots, max_diag: *max_diag, max_dist: *max_dist })
@@ -654,18 +682,7 @@ proptest! {
         max_diag in 0usize..220,
         k in 0u32..80,
     ) {
-        let mq = MyersQuery::new(&q);
-        let bq = lanes::BandQuery::new(&mq);
-        let (slots, explicit) = band_target(&t, left, right);
-        let truth = naive_best(&q, &explicit, u32::MAX).map_or(u32::MAX, |h| h.distance);
-        let banded = naive_band_best_between(&q, &explicit, max_diag as i64 - 126, max_diag);
-        let got = bq.may_align_wide(&lanes::BandTarget { slots: &slots, max_diag, max_dist: k });
-        if banded <= k {
-            prop_assert!(got, "missed: banded {} k {} l {} r {} md {}", banded, k, left, right, max_diag);
-        }
-        if truth > k {
-            prop_assert!(!got, "accepted: truth {} k {}", truth, k);
-        }
+        check_band_scan(&q, &t, (left, right), max_diag, k, lanes::WIDE_BAND_ROWS, lanes::BandQuery::may_align_wide)?;
     }
 
     /// The wide vector lanes answer exactly as the one-lane wide scan.
