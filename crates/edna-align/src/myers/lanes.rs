@@ -1095,13 +1095,18 @@ macro_rules! band_scan_avx512 {
             let vp2 = _mm512_or_si512(mh2, _mm512_andnot_si512(_mm512_or_si512(xv, ph2), all));
             let vn2 = _mm512_and_si512(ph2, xv);
             let below = m - top;
-            let bit = _mm_cvtsi64_si128(below.clamp(0, BOTTOM - 1));
-            let hp = _mm512_and_si512($shr_by(ph, bit), ones);
-            let hm = _mm512_and_si512($shr_by(mh, bit), ones);
-            score = $add(score, $sub(hp, hm));
             if below >= BOTTOM {
-                let dv = $sub($shr::<TOP_BIT>(vp2), $shr::<TOP_BIT>(vn2));
-                score = $add(score, dv);
+                // The tracked row is the word's bottom row, one row further down each column: its change is
+                // the horizontal step of the row above plus the vertical step into it, which from the
+                // definitions of `vp2` and `vn2` comes to 1 − (xv | mh2) at the top bit.
+                let stay = $shr::<TOP_BIT>(_mm512_or_si512(xv, mh2));
+                score = $add(score, $sub(ones, stay));
+            } else {
+                // The tracked row is the last query row, `below` rows into the word: its horizontal step.
+                let bit = _mm_cvtsi64_si128(below.clamp(0, BOTTOM - 1));
+                let hp = _mm512_and_si512($shr_by(ph, bit), ones);
+                let hm = _mm512_and_si512($shr_by(mh, bit), ones);
+                score = $add(score, $sub(hp, hm));
             }
             vp = $shr::<1>(vp2);
             vn = $shr::<1>(vn2);
@@ -1181,13 +1186,11 @@ mod words512 {
         /// Loads steps `j..j + 8` of every lane.
         #[inline]
         #[target_feature(enable = "avx512f")]
-        pub(super) fn refill<const N: usize>(&mut self, slots: &[&[u8]; N], lead: &[usize; N], j: usize) {
-            // A plain loop: the closure of `array::from_fn` was not inlined here.
-            let mut b = [0i64; 8];
-            for (l, b) in b.iter_mut().enumerate().take(N) {
-                *b = slot_block(slots, lead, l, j);
-            }
-            self.block = lanes64(b);
+        pub(super) fn refill(&mut self, slots: &[&[u8]; 8], lead: &[usize; 8], j: usize) {
+            // Lane by lane into registers: eight scalar stores read back as one vector stall the store
+            // forwarding (8 % of the kernel).
+            let at = |l: usize| slot_block(slots, lead, l, j);
+            self.block = _mm512_set_epi64(at(7), at(6), at(5), at(4), at(3), at(2), at(1), at(0));
         }
 
         /// `row[slot]` in every lane (see [`super::pick_match_words`]).
@@ -1226,14 +1229,11 @@ mod words512 {
         /// Loads steps `j..j + 8` of every lane.
         #[inline]
         #[target_feature(enable = "avx512f")]
-        pub(super) fn refill<const N: usize>(&mut self, slots: &[&[u8]; N], lead: &[usize; N], j: usize) {
-            let mut b = [0i64; 16];
-            for (l, b) in b.iter_mut().enumerate().take(N) {
-                *b = slot_block(slots, lead, l, j);
-            }
-            let [b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11, b12, b13, b14, b15] = b;
-            self.low = _mm512_set_epi64(b7, b6, b5, b4, b3, b2, b1, b0);
-            self.high = _mm512_set_epi64(b15, b14, b13, b12, b11, b10, b9, b8);
+        pub(super) fn refill(&mut self, slots: &[&[u8]; 16], lead: &[usize; 16], j: usize) {
+            // Lane by lane into registers, as in `Feed64::refill`.
+            let at = |l: usize| slot_block(slots, lead, l, j);
+            self.low = _mm512_set_epi64(at(7), at(6), at(5), at(4), at(3), at(2), at(1), at(0));
+            self.high = _mm512_set_epi64(at(15), at(14), at(13), at(12), at(11), at(10), at(9), at(8));
         }
 
         /// The low half of `row[slot]` in every lane: the row's entries narrowed to 32 bits, permuted by
