@@ -476,8 +476,7 @@ impl BandQuery {
         let ones = _mm512_set1_epi64(1);
         let all = _mm512_set1_epi64(-1);
         let high = _mm512_set1_epi64(HIGH as i64);
-        // The slots of the next eight steps, one byte each in every lane (lowest byte: this step's).
-        let mut block = _mm512_setzero_si512();
+        let mut feed = words512::Feed64::new();
         let mut j = 0usize;
         while plan.open != 0 && j < plan.end {
             top += 1;
@@ -485,15 +484,11 @@ impl BandQuery {
                 break;
             };
             if j.is_multiple_of(8) {
-                let mut blocks = [0i64; MAX_WIDE_LANES];
-                for (l, b) in blocks.iter_mut().enumerate() {
-                    *b = slot_block(&slots, &lead, l, j);
-                }
-                block = lanes(blocks);
+                feed.refill(&slots, &lead, j);
             }
             j += 1;
-            let (eq_lo, eq_hi) = (pick_match_words(low_row, block), pick_match_words(high_row, block));
-            block = _mm512_srli_epi64::<8>(block);
+            let (eq_lo, eq_hi) = (feed.match_words(low_row), feed.match_words(high_row));
+            feed.advance();
             let vp_hi_in = if top + BOTTOM >= 1 {
                 _mm512_or_si512(vp_hi, high)
             } else {
@@ -529,21 +524,23 @@ impl BandQuery {
             let vp2_hi = _mm512_or_si512(mh2_hi, _mm512_andnot_si512(_mm512_or_si512(xv_hi, ph2_hi), all));
             let (vn2_lo, vn2_hi) = (_mm512_and_si512(ph2_lo, xv_lo), _mm512_and_si512(ph2_hi, xv_hi));
             let below = m - top;
-            let bit = below.clamp(0, BOTTOM - 1);
-            let (hp, hm) = if bit < 64 {
-                let c = _mm_cvtsi64_si128(bit);
-                (_mm512_srl_epi64(ph_lo, c), _mm512_srl_epi64(mh_lo, c))
-            } else {
-                let c = _mm_cvtsi64_si128(bit - 64);
-                (_mm512_srl_epi64(ph_hi, c), _mm512_srl_epi64(mh_hi, c))
-            };
-            score = _mm512_add_epi64(
-                score,
-                _mm512_sub_epi64(_mm512_and_si512(hp, ones), _mm512_and_si512(hm, ones)),
-            );
             if below >= BOTTOM {
-                let dv = _mm512_sub_epi64(_mm512_srli_epi64::<63>(vp2_hi), _mm512_srli_epi64::<63>(vn2_hi));
-                score = _mm512_add_epi64(score, dv);
+                // The bottom row's step, 1 − (xv | mh2) at the top bit, as in the narrow kernels.
+                let stay = _mm512_srli_epi64::<63>(_mm512_or_si512(xv_hi, mh2_hi));
+                score = _mm512_add_epi64(score, _mm512_sub_epi64(ones, stay));
+            } else {
+                let bit = below.clamp(0, BOTTOM - 1);
+                let (hp, hm) = if bit < 64 {
+                    let c = _mm_cvtsi64_si128(bit);
+                    (_mm512_srl_epi64(ph_lo, c), _mm512_srl_epi64(mh_lo, c))
+                } else {
+                    let c = _mm_cvtsi64_si128(bit - 64);
+                    (_mm512_srl_epi64(ph_hi, c), _mm512_srl_epi64(mh_hi, c))
+                };
+                score = _mm512_add_epi64(
+                    score,
+                    _mm512_sub_epi64(_mm512_and_si512(hp, ones), _mm512_and_si512(hm, ones)),
+                );
             }
             // 128-bit shifts right by one.
             let shr1 = |lo: __m512i, hi: __m512i| {
