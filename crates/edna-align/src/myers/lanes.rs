@@ -381,13 +381,15 @@ impl BandQuery {
             let vp2 = _mm256_or_si256(mh2, _mm256_andnot_si256(_mm256_or_si256(xv, ph2), all));
             let vn2 = _mm256_and_si256(ph2, xv);
             let below = m - top;
-            let bit = _mm_cvtsi64_si128(below.clamp(0, 62));
-            let hp = _mm256_and_si256(_mm256_srl_epi64(ph, bit), ones);
-            let hm = _mm256_and_si256(_mm256_srl_epi64(mh, bit), ones);
-            score = _mm256_add_epi64(score, _mm256_sub_epi64(hp, hm));
             if below >= 63 {
-                let dv = _mm256_sub_epi64(_mm256_srli_epi64::<63>(vp2), _mm256_srli_epi64::<63>(vn2));
-                score = _mm256_add_epi64(score, dv);
+                // The bottom row's step, 1 − (xv | mh2) at the top bit (see `band_scan_avx512`).
+                let stay = _mm256_srli_epi64::<63>(_mm256_or_si256(xv, mh2));
+                score = _mm256_add_epi64(score, _mm256_sub_epi64(ones, stay));
+            } else {
+                let bit = _mm_cvtsi64_si128(below.clamp(0, 62));
+                let hp = _mm256_and_si256(_mm256_srl_epi64(ph, bit), ones);
+                let hm = _mm256_and_si256(_mm256_srl_epi64(mh, bit), ones);
+                score = _mm256_add_epi64(score, _mm256_sub_epi64(hp, hm));
             }
             vp = _mm256_srli_epi64::<1>(vp2);
             vn = _mm256_srli_epi64::<1>(vn2);
@@ -617,22 +619,25 @@ impl BandQuery {
             let vp2 = _mm256_or_si256(mh2, _mm256_andnot_si256(_mm256_or_si256(xv, ph2), all));
             let vn2 = _mm256_and_si256(ph2, xv);
             let below = m - top;
-            let bit = below.clamp(0, BOTTOM - 1);
-            let (hp, hm) = if bit < 64 {
-                let c = _mm_cvtsi64_si128(bit);
-                (_mm256_srl_epi64(ph, c), _mm256_srl_epi64(mh, c))
-            } else {
-                let c = _mm_cvtsi64_si128(bit - 64);
-                (
-                    _mm256_bsrli_epi128::<8>(_mm256_srl_epi64(ph, c)),
-                    _mm256_bsrli_epi128::<8>(_mm256_srl_epi64(mh, c)),
-                )
-            };
-            let dh = _mm256_sub_epi64(_mm256_and_si256(hp, ones_low), _mm256_and_si256(hm, ones_low));
-            score = _mm256_add_epi64(score, dh);
             if below >= BOTTOM {
-                let dv = _mm256_sub_epi64(_mm256_srli_epi64::<63>(vp2), _mm256_srli_epi64::<63>(vn2));
-                score = _mm256_add_epi64(score, _mm256_bsrli_epi128::<8>(dv));
+                // The bottom row's step, 1 − (xv | mh2) at bit 127 (see `band_scan_avx512`), moved from the
+                // high word to the low one, where the score is.
+                let stay = _mm256_bsrli_epi128::<8>(_mm256_srli_epi64::<63>(_mm256_or_si256(xv, mh2)));
+                score = _mm256_add_epi64(score, _mm256_sub_epi64(ones_low, stay));
+            } else {
+                let bit = below.clamp(0, BOTTOM - 1);
+                let (hp, hm) = if bit < 64 {
+                    let c = _mm_cvtsi64_si128(bit);
+                    (_mm256_srl_epi64(ph, c), _mm256_srl_epi64(mh, c))
+                } else {
+                    let c = _mm_cvtsi64_si128(bit - 64);
+                    (
+                        _mm256_bsrli_epi128::<8>(_mm256_srl_epi64(ph, c)),
+                        _mm256_bsrli_epi128::<8>(_mm256_srl_epi64(mh, c)),
+                    )
+                };
+                let dh = _mm256_sub_epi64(_mm256_and_si256(hp, ones_low), _mm256_and_si256(hm, ones_low));
+                score = _mm256_add_epi64(score, dh);
             }
             vp = shr1(vp2);
             vn = shr1(vn2);
