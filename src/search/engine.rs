@@ -219,7 +219,7 @@ pub struct Searcher<'a> {
     aligner: Aligner,
     target_buf: Vec<u8>,
     /// Per strand, the padded target slots of the candidates waiting for a vector band scan.
-    /// Indexed by group (strand × narrow or wide band, see [`group_of`]) and lane.
+    /// Indexed by group (strand × band scan kind, see [`group_of`]) and lane.
     lane_slots: [[Vec<u8>; MAX_TIGHT_LANES]; GROUPS],
     /// Per strand, the query's match table for the band scans, rebuilt in place for each query that needs one
     /// (a fresh table per query cost ~5 % of a search on short barcodes).
