@@ -466,7 +466,7 @@ impl BandQuery {
         let Some(mut plan) = Plan::<MAX_WIDE_LANES>::new(m, BOTTOM, targets) else {
             return [false; MAX_WIDE_LANES];
         };
-        let lanes = |v: [i64; MAX_WIDE_LANES]| _mm512_set_epi64(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]);
+        let lanes = words512::lanes64;
         let (slots, lead) = (plan.slots, plan.lead);
         let mut top = -1 - plan.u;
         let start = initial_vp::<u128>(plan.u);
