@@ -925,9 +925,14 @@ impl<'a> Searcher<'a> {
                 let lane = pending[g].len();
                 let slots = &mut self.lane_slots[g][lane];
                 slots.clear();
-                slots.resize(pad_left, PAD_SLOT);
+                // Most candidates have no pads: skip the out-of-line resize calls then.
+                if pad_left > 0 {
+                    slots.resize(pad_left, PAD_SLOT);
+                }
                 self.seqs.range_decoded_into(s, fs, fe, &SLOT_DECODING, slots);
-                slots.resize(slots.len() + pad_right, PAD_SLOT);
+                if pad_right > 0 {
+                    slots.resize(slots.len() + pad_right, PAD_SLOT);
+                }
                 pending[g].push(job);
                 let full = match scan {
                     BandScan::Tight => self.tight_group,
