@@ -862,3 +862,22 @@ fn marker_spans_cover_their_sequences_and_cut_postings() {
         .to_string();
     assert!(err.contains("marker_spans"), "{err}");
 }
+
+/// A query seeded at more positions than the per-target tally counts (16 bits): with one k-mer per window
+/// (w = 1) a 66 kb query equal to its target has 65,987 seeds, and at 100 % identity the seed bound asks
+/// for all of them. The saturated count must still meet the bound.
+#[test]
+fn a_hit_with_more_seeds_than_the_tally_counts_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let target = random_dna(66_000, &mut state);
+    let fasta = tmp.path().join("one.fasta");
+    std::fs::write(&fasta, format!(">target\n{}\n", String::from_utf8_lossy(&target))).unwrap();
+    let out = tmp.path().join("idx");
+    let mut cfg = config_with(&out, fasta);
+    cfg.seeds.w = 1;
+    build(&cfg, &NoProgress).expect("build");
+    let index = Index::open(&out).expect("open");
+    let hit = single_hit(&index, &target, 1.0, 1.0);
+    assert_eq!((hit.q_start, hit.q_end, hit.mismatches), (1, 66_000, 0));
+}

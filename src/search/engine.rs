@@ -209,8 +209,8 @@ pub struct Searcher<'a> {
     /// Scratch of seeding: the query's k-mers and their postings ranges.
     seed_keys: Vec<u32>,
     seed_ranges: Vec<Range<usize>>,
-    /// Per target: seeds shared with the query, and the smallest and largest seed diagonal (one record, so
-    /// seeding touches one cache line per target, not three).
+    /// Per target: seeds shared with the query, the smallest and largest seed diagonal, and the target's
+    /// shape (one record, so seeding touches one cache line per target, not four).
     seeding: Vec<SeedTally>,
     touched: Vec<u32>,
     /// Scratch of the candidate sort.
@@ -239,9 +239,6 @@ pub struct Searcher<'a> {
     /// Eligibility per sequence for the most recent target kinds and markers, the current one first
     /// ([`Searcher::prepare_eligibility`]).
     eligibility_caches: Vec<EligibilityCache>,
-    /// Per sequence, 0 until first seeded, then its length + 1 and (bit 31) whether it holds a non-ACGT
-    /// symbol ([`Searcher::shape`]).
-    shapes: Vec<u32>,
     /// Work counters, for benchmarks and tuning.
     pub stats: SearchStats,
 }
@@ -420,7 +417,6 @@ impl<'a> Searcher<'a> {
             lcs_bound: true,
             fast_band: edna_align::widest_fast_band(),
             eligibility_caches: Vec::new(),
-            shapes: vec![0; n],
             stats: SearchStats::default(),
         }
     }
@@ -498,23 +494,23 @@ impl<'a> Searcher<'a> {
         caches.insert(0, cache);
     }
 
-    /// Length of sequence `seq` and whether it holds a non-ACGT symbol, read from the index once and then
-    /// from a table a quarter the size of the index's sequence table, which stays in cache.
+    /// Length of sequence `seq` and whether it holds a non-ACGT symbol, read from the index the first time
+    /// it is seeded and then from its [`SeedTally`] (`tally` is a copy of it).
     #[inline]
-    fn shape(&mut self, seq: u32) -> Shape {
-        const AMBIGUOUS: u32 = 1 << 31;
-        let cached = self.shapes.get(seq as usize).copied().unwrap_or(0);
-        if cached != 0 {
+    fn shape(&mut self, seq: u32, tally: &SeedTally) -> Shape {
+        if tally.shape != 0 && tally.shape != SHAPE_LONG {
             return Shape {
-                len: (cached & !AMBIGUOUS) - 1,
-                ambiguous: cached & AMBIGUOUS != 0,
+                len: (tally.shape & !SHAPE_AMBIGUOUS) as u32 - 1,
+                ambiguous: tally.shape & SHAPE_AMBIGUOUS != 0,
             };
         }
         let len = self.seqs.len_of(seq);
         let ambiguous = self.seqs.has_exceptions_in(seq, 0, usize::MAX);
-        // Lengths that do not fit beside the flag are looked up every time.
-        if let (Some(slot), true) = (self.shapes.get_mut(seq as usize), len < AMBIGUOUS - 1) {
-            *slot = (len + 1) | if ambiguous { AMBIGUOUS } else { 0 };
+        if let Some(t) = self.seeding.get_mut(seq as usize) {
+            t.shape = match u16::try_from(len + 1) {
+                Ok(l) if l < SHAPE_LONG => l | if ambiguous { SHAPE_AMBIGUOUS } else { 0 },
+                _ => SHAPE_LONG,
+            };
         }
         Shape { len, ambiguous }
     }
@@ -725,11 +721,17 @@ impl<'a> Searcher<'a> {
                 if let Some(cache) = self.eligibility_caches.first() {
                     cache.flags.get(a).map(prefetch);
                 }
-                self.shapes.get(a).map(prefetch);
             }
             let si = s as usize;
-            let tally = std::mem::take(&mut self.seeding[si]);
-            let count = tally.count;
+            // Cleared for the next query but its shape (`tally_postings` sets the diagonals at the first touch).
+            let tally = self.seeding[si];
+            self.seeding[si].count = 0;
+            self.seeding[si].seeds = 0;
+            // A saturated count stands for "as many as the query has positions", which meets every bound.
+            let count = match tally.count {
+                u16::MAX => (n as u32).max(u16::MAX.into()),
+                c => u32::from(c),
+            };
             if count < threshold {
                 continue;
             }
@@ -737,7 +739,7 @@ impl<'a> Searcher<'a> {
             if !e.target {
                 continue;
             }
-            let shape = per_target.then(|| self.shape(s));
+            let shape = per_target.then(|| self.shape(s, &tally));
             let c = Candidate {
                 count,
                 seq: s,
@@ -1388,10 +1390,15 @@ fn pads(c: &Candidate, n: usize, slack: i64, overhang: usize) -> (usize, usize) 
     (if fs == 0 { left } else { 0 }, if fe == tlen { right } else { 0 })
 }
 
-/// What seeding gathers about one target (see [`Searcher`]); all zero between queries.
+/// What seeding gathers about one target (see [`Searcher`]); all zero between queries but `shape`.
 #[derive(Clone, Copy, Default)]
 struct SeedTally {
-    count: u32,
+    /// Query positions whose k-mer is a seed (saturating; see [`Searcher::seed_candidates`]).
+    count: u16,
+    /// The target's [`Shape`], kept from query to query: 0 until first worked out, then its length + 1 with
+    /// [`SHAPE_AMBIGUOUS`] for a non-ACGT symbol, or [`SHAPE_LONG`] when the length does not fit (then it is
+    /// looked up every time). Here rather than in a table of its own: one cache miss per target, not two.
+    shape: u16,
     /// Smallest and largest seed diagonal (target pos − query pos); `dmin` is [`TALLY_FULL_SCAN`] when a
     /// seed's position is unknown or its diagonal does not fit 16 bits (targets or queries beyond 32 kb),
     /// which scans the whole target. 16 bits keep the record at 16 bytes: the table has one per indexed
@@ -1445,7 +1452,7 @@ fn tally_postings(
                     t.dmin = i16::MAX;
                     t.dmax = i16::MIN;
                 }
-                t.count += 1;
+                t.count = t.count.saturating_add(1);
                 t.seeds |= bit;
                 if t.dmin != TALLY_FULL_SCAN {
                     // A diagonal too far out for the compact record scans the whole target, like an unknown one.
@@ -1477,6 +1484,11 @@ fn gallop(ids: &[u32], bound: u32) -> usize {
 
 /// The id span of a search without a marker's spans.
 const EVERY_ID: Range<u32> = 0..u32::MAX;
+
+/// [`SeedTally::shape`]'s flag for a target with a non-ACGT symbol.
+const SHAPE_AMBIGUOUS: u16 = 1 << 15;
+/// [`SeedTally::shape`] of a target of 32,766 bases or more.
+const SHAPE_LONG: u16 = SHAPE_AMBIGUOUS - 1;
 
 /// How many postings (or touched targets) ahead a [`SeedTally`] is prefetched.
 const TALLY_PREFETCH: usize = 16;
