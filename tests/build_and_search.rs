@@ -881,3 +881,35 @@ fn a_hit_with_more_seeds_than_the_tally_counts_is_found() {
     let hit = single_hit(&index, &target, 1.0, 1.0);
     assert_eq!((hit.q_start, hit.q_end, hit.mismatches), (1, 66_000, 0));
 }
+
+/// Decoding a stretch into a reused buffer gives the sequence's bases (ambiguity codes included), as appending
+/// it to a vector does, for every sequence of the fixture index and stretches of every alignment to the packed
+/// bytes.
+#[test]
+fn decoding_into_a_reused_buffer_equals_appending() {
+    let index = shared_index();
+    let seqs = index.sequences();
+    let decoding = edna_index::reader::Decoding::new(std::array::from_fn(|b| b as u8));
+    let mut buffer = vec![0u8; 64];
+    let (mut compared, mut ambiguous) = (0, 0);
+    for id in 0..index.n_seqs() {
+        let len = index.seq_len(id) as usize;
+        for start in [0, 1, 2, 3, 5, len / 3, len.saturating_sub(7)] {
+            let mut appended = vec![b'x'];
+            let amb = seqs.range_decoded_into(id, start, start + 64, &decoding, &mut appended);
+            let (written, amb_to) = seqs.range_decoded_to(id, start, &decoding, &mut buffer);
+            let whole = index.seq(id);
+            let expected = &whole[start.min(len)..(start + 64).min(len)];
+            assert_eq!(&buffer[..written], expected, "sequence {id} from {start}");
+            assert_eq!(&appended[1..], expected, "sequence {id} from {start}");
+            assert_eq!(amb, expected.iter().any(|b| !b"ACGT".contains(b)));
+            assert_eq!(amb, amb_to, "sequence {id} from {start}");
+            compared += 1;
+            ambiguous += usize::from(amb);
+        }
+    }
+    assert!(
+        compared > 1000 && ambiguous > 0,
+        "{compared} stretches, {ambiguous} ambiguous"
+    );
+}

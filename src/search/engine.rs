@@ -921,21 +921,24 @@ impl<'a> Searcher<'a> {
                 pad_right,
                 max_diag,
                 max_d,
+                slots: 0,
             };
             if screened {
                 let g = group_of(job.c.strand, scan);
                 let lane = pending[g].len();
+                // The lane's buffer only grows: each candidate overwrites what it uses, pads included.
                 let slots = &mut self.lane_slots[g][lane];
-                slots.clear();
-                // Most candidates have no pads: skip the out-of-line resize calls then.
-                if pad_left > 0 {
-                    slots.resize(pad_left, PAD_SLOT);
+                let most = pad_left + fe.saturating_sub(fs) + pad_right;
+                if slots.len() < most {
+                    slots.resize(most, PAD_SLOT);
                 }
-                self.seqs.range_decoded_into(s, fs, fe, &SLOT_DECODING, slots);
-                if pad_right > 0 {
-                    slots.resize(slots.len() + pad_right, PAD_SLOT);
-                }
-                pending[g].push(job);
+                slots[..pad_left].fill(PAD_SLOT);
+                let (bases, _) =
+                    self.seqs
+                        .range_decoded_to(s, fs, &SLOT_DECODING, &mut slots[pad_left..most - pad_right]);
+                let used = pad_left + bases + pad_right;
+                slots[pad_left + bases..used].fill(PAD_SLOT);
+                pending[g].push(Job { slots: used, ..job });
                 let full = match scan {
                     BandScan::Tight => self.tight_group,
                     BandScan::Narrow => self.narrow_group,
@@ -968,7 +971,10 @@ impl<'a> Searcher<'a> {
         }
         let band = &self.bands[strand];
         let targets: [BandTarget; MAX_TIGHT_LANES] = std::array::from_fn(|l| BandTarget {
-            slots: &slots[l],
+            slots: group
+                .get(l)
+                .and_then(|job| slots[l].get(..job.slots))
+                .unwrap_or_default(),
             max_diag: group.get(l).map_or(0, |job| job.max_diag),
             max_dist: group.get(l).map_or(0, |job| job.max_d),
         });
@@ -1187,6 +1193,8 @@ struct Job {
     max_diag: usize,
     /// Edit budget when the candidate was screened.
     max_d: u32,
+    /// Length of its lane's slots (pads included), when it waits for a band scan.
+    slots: usize,
 }
 
 /// How far below the best reference hit (identity fraction) reference hits are still searched for with

@@ -1000,16 +1000,22 @@ impl<'a> Sequences<'a> {
             return false;
         }
         let first = out.len();
-        unpack_range(packed, start, end, decoding, out);
-        let mut ambiguous = false;
-        for x in exc {
-            let p = x.pos as usize;
-            if (start..end).contains(&p) {
-                out[first + p - start] = decoding.symbol[x.symbol as usize];
-                ambiguous = true;
-            }
+        out.resize(first + (end - start), 0);
+        decode_range(packed, exc, start, decoding, &mut out[first..])
+    }
+
+    /// Decodes bases `start..` of sequence `id` into `dst`, as far as either reaches: returns the bases
+    /// written and whether one is a non-ACGT symbol. For callers that reuse one buffer, with no growth or
+    /// zero fill per call (the band screen decodes thousands of targets per query).
+    pub fn range_decoded_to(&self, id: u32, start: usize, decoding: &Decoding, dst: &mut [u8]) -> (usize, bool) {
+        let Some((e, packed, exc)) = self.parts(id) else {
+            return (0, false);
+        };
+        let len = (e.len as usize).saturating_sub(start).min(dst.len());
+        if len == 0 {
+            return (0, false);
         }
-        ambiguous
+        (len, decode_range(packed, exc, start, decoding, &mut dst[..len]))
     }
 
     /// As [`Index::packed_with_exceptions`].
@@ -1135,15 +1141,27 @@ fn unpack_avx2(bytes: &[u8], decoding: &Decoding, dst: &mut [u8]) -> usize {
     written
 }
 
-fn unpack_range(packed: &[u8], start: usize, end: usize, decoding: &Decoding, out: &mut Vec<u8>) {
-    unpack_range_with(packed, start, end, decoding, out, true);
+fn unpack_range(packed: &[u8], start: usize, decoding: &Decoding, dst: &mut [u8]) {
+    unpack_range_with(packed, start, decoding, dst, true);
+}
+
+/// Bases `start..start + dst.len()` of a sequence (its packed bases and exceptions) into `dst`: whether one
+/// is a non-ACGT symbol.
+fn decode_range(packed: &[u8], exc: &[Exception], start: usize, decoding: &Decoding, dst: &mut [u8]) -> bool {
+    unpack_range(packed, start, decoding, dst);
+    let mut ambiguous = false;
+    for x in exc {
+        if let Some(slot) = (x.pos as usize).checked_sub(start).and_then(|i| dst.get_mut(i)) {
+            *slot = decoding.symbol[x.symbol as usize];
+            ambiguous = true;
+        }
+    }
+    ambiguous
 }
 
 /// [`unpack_range`], with the vector loop only where `vector` (tests compare the two).
-fn unpack_range_with(packed: &[u8], start: usize, end: usize, decoding: &Decoding, out: &mut Vec<u8>, vector: bool) {
-    let base = out.len();
-    out.resize(base + (end - start), 0);
-    let dst = &mut out[base..];
+fn unpack_range_with(packed: &[u8], start: usize, decoding: &Decoding, dst: &mut [u8], vector: bool) {
+    let end = start + dst.len();
     let code = |i: usize| decoding.four[packed.get(i / 4).copied().unwrap_or(0) as usize][i % 4];
     // Unaligned head, then whole bytes written four bases at a time (no per-byte capacity checks).
     let head = ((4 - start % 4) % 4).min(end - start);
@@ -1239,7 +1257,8 @@ mod tests {
             expected.extend((start..end).map(|i| symbols[((packed[i / 4] >> (2 * (i % 4))) & 3) as usize]));
             for vector in [false, true] {
                 let mut out = prefix.clone();
-                unpack_range_with(&packed, start, end, &decoding, &mut out, vector);
+                out.resize(prefix.len() + (end - start), 0);
+                unpack_range_with(&packed, start, &decoding, &mut out[prefix.len()..], vector);
                 prop_assert_eq!(&out, &expected);
             }
         }
