@@ -507,7 +507,7 @@ impl<'a> Searcher<'a> {
         let len = self.seqs.len_of(seq);
         let ambiguous = self.seqs.has_exceptions_in(seq, 0, usize::MAX);
         if let Some(t) = self.seeding.get_mut(seq as usize) {
-            t.shape = match u16::try_from(len + 1) {
+            t.shape = match u16::try_from(len.saturating_add(1)) {
                 Ok(l) if l < SHAPE_LONG => l | if ambiguous { SHAPE_AMBIGUOUS } else { 0 },
                 _ => SHAPE_LONG,
             };
