@@ -669,13 +669,26 @@ impl<'a> Searcher<'a> {
         // Count, per target, the query positions whose k-mer is one of its minimizers, and the range of
         // diagonals those seeds lie on.
         let shortest = shortest_span(n, params.min_coverage);
+        let max_d = max_edit_distance(n, params.min_identity);
+        // At low identity the budget exceeds what missing seeds can ever prove: one edit per window span
+        // of query is the most (and the windows are not even worked out when the budget exceeds that).
+        let span = w + k - 1;
+        let want_windows = (max_d as usize) < n.saturating_sub(span - 1).div_ceil(span.max(1));
+        let mut windows = SeedWindows::default();
         let mut kmers: Vec<(usize, u32)> = Vec::with_capacity(n);
         if self.seed_filters && bounds.windows_guaranteed(shortest) {
             let mut mins = Vec::with_capacity(n / 4);
-            edna_seq::kmer::minimizer_positions(query, k, w, seeds.hash_seed, &mut mins);
+            if want_windows {
+                windows = SeedWindows::with_minimizers(query, k, w, seeds.hash_seed, &mut mins);
+            } else {
+                edna_seq::kmer::minimizer_positions(query, k, w, seeds.hash_seed, &mut mins);
+            }
             kmers.extend(mins.into_iter().map(|(km, p)| (p as usize, km)));
         } else {
             edna_seq::kmer::for_each_kmer(query, k, |p, km| kmers.push((p, km)));
+            if want_windows {
+                windows = SeedWindows::new(query, k, w, seeds.hash_seed);
+            }
         }
         self.seed_keys.clear();
         self.seed_keys.extend(kmers.iter().map(|&(_, km)| km));
@@ -696,16 +709,7 @@ impl<'a> Searcher<'a> {
         );
         let by_span = &bounds.seeds_by_span;
         let threshold = by_span[shortest];
-        let max_d = max_edit_distance(n, params.min_identity);
         let slack = max_d as i64 + 2;
-        // At low identity the budget exceeds what missing seeds can ever prove: one edit per window span
-        // of query is the most (and the windows are not even worked out when the budget exceeds that).
-        let span = w + k - 1;
-        let windows = if (max_d as usize) < n.saturating_sub(span - 1).div_ceil(span.max(1)) {
-            SeedWindows::new(query, k, w, seeds.hash_seed)
-        } else {
-            SeedWindows::default()
-        };
         let positional = windows.most_edits() > max_d;
         // Neither per-target bound can reject anything when both are vacuous (low identity).
         let per_target = self.seed_filters && (positional || by_span[n] > threshold);

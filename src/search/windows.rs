@@ -61,6 +61,24 @@ impl SeedWindows {
     /// The full minimizer windows of `query` (windows with a non-ACGT base do not exist, as in the index),
     /// with the index's k, w and hash seed.
     pub fn new(query: &[u8], k: usize, w: usize, hash_seed: u32) -> Self {
+        Self::build(query, k, w, hash_seed, |_, _| {})
+    }
+
+    /// [`SeedWindows::new`], also appending the query's minimizers to `mins` as `(k-mer, position)`, each
+    /// position once, as [`edna_seq::kmer::minimizer_positions`] does: seeding needs both, and they come
+    /// from the same pass over the query's window minima.
+    pub fn with_minimizers(query: &[u8], k: usize, w: usize, hash_seed: u32, mins: &mut Vec<(u32, u32)>) -> Self {
+        let mut last_emitted = usize::MAX;
+        Self::build(query, k, w, hash_seed, |pos, kmer| {
+            if last_emitted != pos {
+                last_emitted = pos;
+                mins.push((kmer, pos as u32));
+            }
+        })
+    }
+
+    /// The windows, with `on_minimum(position, k-mer)` called for every window minimum on the way.
+    fn build(query: &[u8], k: usize, w: usize, hash_seed: u32, mut on_minimum: impl FnMut(usize, u32)) -> Self {
         let len = query.len();
         let w = w.max(1);
         let mut runs: Vec<WindowRun> = Vec::new();
@@ -68,7 +86,8 @@ impl SeedWindows {
         // stays for ~w/2 windows).
         let mut last = (usize::MAX, 0u64);
         // Windows are w consecutive k-mer positions; a break in the positions (an ambiguity code) ends them.
-        edna_seq::kmer::for_each_window_minimum(query, k, w, hash_seed, |start, minimizer, _| {
+        edna_seq::kmer::for_each_window_minimum(query, k, w, hash_seed, |start, minimizer, kmer| {
+            on_minimum(minimizer, kmer);
             let Some(start) = start else {
                 return;
             };
@@ -287,6 +306,27 @@ mod tests {
                 }
             }
             prop_assert_eq!(sw.edits_needed(seeds, pad_left, pad_right, max_edits), naive);
+        }
+
+        /// One pass gives the same windows as `new` and the same minimizers as `minimizer_positions`, also
+        /// around ambiguity codes.
+        #[test]
+        fn windows_with_minimizers_equal_the_two_passes(
+            query in proptest::collection::vec(0u8..5, 0..300),
+            k in 8usize..16,
+            w in 1usize..12,
+        ) {
+            let q: Vec<u8> = query.iter().map(|&b| if b == 4 { b'N' } else { base(b) }).collect();
+            let mut expected = vec![(7, 7)];
+            edna_seq::kmer::minimizer_positions(&q, k, w, 5, &mut expected);
+            let mut mins = vec![(7, 7)];
+            let one = SeedWindows::with_minimizers(&q, k, w, 5, &mut mins);
+            let two = SeedWindows::new(&q, k, w, 5);
+            prop_assert_eq!(mins, expected);
+            prop_assert_eq!(&one.runs, &two.runs);
+            prop_assert_eq!(&one.next_window, &two.next_window);
+            prop_assert_eq!(one.first_start_of_bit, two.first_start_of_bit);
+            prop_assert_eq!((one.run_bits, one.most_edits), (two.run_bits, two.most_edits));
         }
 
         /// A query prefix and suffix that hang off the target are excused.
