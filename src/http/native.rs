@@ -296,13 +296,8 @@ struct Md5Hex([u8; 16]);
 
 impl Serialize for Md5Hex {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = [0u8; 32];
-        for (pair, b) in out.chunks_exact_mut(2).zip(self.0) {
-            pair[0] = HEX[(b >> 4) as usize];
-            pair[1] = HEX[(b & 15) as usize];
-        }
-        serializer.serialize_str(std::str::from_utf8(&out).unwrap_or_default())
+        let hex = edna_seq::normalize::to_hex_bytes(&self.0);
+        serializer.serialize_str(std::str::from_utf8(&hex).unwrap_or_default())
     }
 }
 

@@ -79,13 +79,18 @@ pub fn md5_bytes(bytes: &[u8]) -> [u8; 16] {
 
 /// Lower-case hex of a digest.
 pub fn to_hex(d: &[u8; 16]) -> String {
+    String::from_utf8_lossy(&to_hex_bytes(d)).into_owned()
+}
+
+/// Lower-case hex of a digest as ASCII bytes, for writers that need no `String`.
+pub fn to_hex_bytes(d: &[u8; 16]) -> [u8; 32] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(32);
-    for b in d {
-        s.push(HEX[(b >> 4) as usize] as char);
-        s.push(HEX[(b & 15) as usize] as char);
+    let mut out = [0u8; 32];
+    for (pair, b) in out.chunks_exact_mut(2).zip(d) {
+        pair[0] = HEX[(b >> 4) as usize];
+        pair[1] = HEX[(b & 15) as usize];
     }
-    s
+    out
 }
 
 /// Parses 32 hex characters (either case) into a digest.
