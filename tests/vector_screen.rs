@@ -2,7 +2,8 @@
 //! bundled set, and its reverse complement, gets the same hits with the vector band screen, the per-target
 //! seed bounds (span and missing-seed positions, the marker's id spans) and the common-subsequence bound on
 //! and off, for every target kind, several thresholds, with or without `max_hits` and a marker. Neither does
-//! aligning in the seeds' band without an edit-distance placement first.
+//! aligning in the seeds' band without an edit-distance placement first, nor taking an exact occurrence of
+//! the query as its alignment without filling a matrix.
 
 use edna_index::meta::ShardInfo;
 use edna_index::Index;
@@ -105,6 +106,11 @@ fn compare_on(index: &Index) -> (u64, u64, u64) {
         screened.stats.direct > 100,
         "too few direct alignments: {}",
         screened.stats.direct
+    );
+    assert!(
+        screened.stats.exact > 500,
+        "too few queries found exactly and aligned without a matrix: {}",
+        screened.stats.exact
     );
     (
         screened.stats.band_rejected,

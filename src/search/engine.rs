@@ -269,6 +269,8 @@ pub struct SearchStats {
     pub direct: u64,
     /// Targets passing the edit-distance bound (aligned).
     pub aligned: u64,
+    /// Of those, queries found exactly in their target, aligned without a matrix ([`edna_align::exact_alignment`]).
+    pub exact: u64,
     /// Hits kept.
     pub hits: u64,
 }
@@ -1038,7 +1040,22 @@ impl<'a> Searcher<'a> {
             }
         };
         self.stats.aligned += 1;
-        let mut aln = self.aligner.align(query, &self.align_buf, &v.scoring, Some(band));
+        // A query found exactly, and only once, where all its seeds say needs no matrix (a third of the
+        // hits of ASVs against reference libraries); `exact_alignment` vouches for it being the matrix's answer.
+        let exact = if direct && c.dmin == c.dmax {
+            usize::try_from(c.dmin as i64 - wstart as i64)
+                .ok()
+                .and_then(|offset| edna_align::exact_alignment(query, &self.align_buf, offset, &v.scoring, Some(band)))
+        } else {
+            None
+        };
+        let mut aln = match exact {
+            Some(aln) => {
+                self.stats.exact += 1;
+                aln
+            }
+            None => self.aligner.align(query, &self.align_buf, &v.scoring, Some(band)),
+        };
         let params = v.params;
         let passes = |aln: &edna_align::Alignment| {
             aln.identity() + 1e-12 >= params.min_identity

@@ -124,6 +124,83 @@ impl Scoring {
         };
         open + len as i32 * ext
     }
+
+    /// Whether, for an unambiguous query found exactly and only once in an unambiguous target, that exact
+    /// occurrence is the one optimal alignment ([`exact_alignment`]). Next to it, any other path gives
+    /// up a mismatch (`match − mismatch`), a query base off the target (`match + 2 · terminal extension`:
+    /// its match, its own gap column and one more target base in a gap) or an interior gap (`gap_open`
+    /// beyond the extensions), and saves at most the two terminal gap opens of the exact path; so the
+    /// exact path wins outright when each of those exceeds `2 · terminal_gap_open` (vsearch's: 6, 4 and 18
+    /// against 2), with gap costs never negative and interior extensions no cheaper than terminal ones.
+    pub fn exact_occurrence_is_optimal(&self) -> bool {
+        let saved = 2 * i64::from(self.terminal_gap_open);
+        self.terminal_gap_open >= 0
+            && self.terminal_gap_extend >= 0
+            && self.gap_open >= 0
+            && self.gap_extend >= self.terminal_gap_extend
+            && i64::from(self.match_score) - i64::from(self.mismatch_score) > saved
+            && i64::from(self.match_score) + 2 * i64::from(self.terminal_gap_extend) > saved
+            && i64::from(self.gap_open) > saved
+    }
+}
+
+/// The alignment [`Aligner::align`] gives when `query` occurs in `target` at `offset` and nowhere else,
+/// both written in `A`, `C`, `G`, `T` only, under a scoring that passes
+/// [`Scoring::exact_occurrence_is_optimal`] and a band (if any) holding diagonal `offset`: that occurrence
+/// with the rest of the target as terminal gaps, found without filling a matrix (a third of the hits of
+/// real ASVs against reference libraries are exact). `None` when any of that does not hold.
+pub fn exact_alignment(
+    query: &[u8],
+    target: &[u8],
+    offset: usize,
+    scoring: &Scoring,
+    band: Option<Band>,
+) -> Option<Alignment> {
+    let n = query.len();
+    let end = offset.checked_add(n)?;
+    if n == 0 || target.get(offset..end)? != query || !scoring.exact_occurrence_is_optimal() {
+        return None;
+    }
+    if band.is_some_and(|b| (offset as i64) < b.lo || offset as i64 > b.hi) {
+        return None;
+    }
+    let unambiguous = |s: &[u8]| s.iter().all(|b| matches!(b, b'A' | b'C' | b'G' | b'T'));
+    if !unambiguous(query) || !unambiguous(target) {
+        return None;
+    }
+    // A second occurrence could tie or win (fewer terminal gap opens): leave it to the matrix.
+    let elsewhere = (0..=target.len() - n)
+        .filter(|&o| o != offset && target[o] == query[0])
+        .any(|o| &target[o..o + n] == query);
+    if elsewhere {
+        return None;
+    }
+    let right = target.len() - end;
+    let mut ops = Vec::with_capacity(3);
+    for (op, len) in [(Op::Del, offset), (Op::Match, n), (Op::Del, right)] {
+        if len > 0 {
+            ops.push((op, u32::try_from(len).ok()?));
+        }
+    }
+    let columns = u32::try_from(n).ok()?;
+    let score = scoring
+        .match_score
+        .checked_mul(i32::try_from(n).ok()?)?
+        .checked_sub(scoring.gap_cost(u32::try_from(offset).ok()?, true))?
+        .checked_sub(scoring.gap_cost(u32::try_from(right).ok()?, true))?;
+    Some(Alignment {
+        ops,
+        score,
+        query_start: 0,
+        query_end: n,
+        target_start: offset,
+        target_end: end,
+        matches: columns,
+        mismatches: 0,
+        gap_opens: 0,
+        gap_columns: 0,
+        columns,
+    })
 }
 
 impl Default for Scoring {

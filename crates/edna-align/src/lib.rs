@@ -15,7 +15,7 @@ pub mod align;
 pub mod iupac;
 pub mod myers;
 
-pub use align::{align, widest_fast_band, Aligner, Alignment, Band, CigarStyle, Op, Scoring};
+pub use align::{align, exact_alignment, widest_fast_band, Aligner, Alignment, Band, CigarStyle, Op, Scoring};
 pub use iupac::{compatible, nt_mask, NT_MASK};
 pub use myers::{
     identity_upper_bound, identity_upper_bound_in, max_edits_for_identity, max_edits_for_identity_in, Hit, MyersQuery,

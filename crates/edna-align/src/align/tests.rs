@@ -689,3 +689,64 @@ fn gap_or_mismatches_near_tie_as_vsearch() {
     assert_eq!(a.cigar_string(), "44=1X68=1X39=1D7=");
     check_consistency(&a, &q, &t);
 }
+
+/// Bases drawn from a small alphabet `alphabet` (a two-letter one makes repeats, and so second occurrences,
+/// common).
+fn bases(alphabet: &'static [u8], len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop::sample::select(alphabet.to_vec()), len)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Whenever `exact_alignment` answers, the matrix gives that very alignment: unbanded, and in bands
+    /// around the occurrence as the search draws them; with vsearch's scoring and random others.
+    #[test]
+    fn prop_exact_alignment_equals_the_matrix(
+        q in prop_oneof![bases(b"ACGT", 1..80), bases(b"AC", 1..12), bases(b"ACGTN", 1..40)],
+        left in prop_oneof![bases(b"ACGT", 0..40), bases(b"AC", 0..12)],
+        right in prop_oneof![bases(b"ACGT", 0..40), bases(b"AC", 0..12)],
+        reach in 0i64..30, skew in -3i64..3,
+        mm in -6i32..3, go in -2i32..25, ge in 0i32..4, tgo in -1i32..5, tge in -1i32..3,
+    ) {
+        let t = [&left[..], &q[..], &right[..]].concat();
+        let offset = left.len();
+        let other = Scoring { mismatch_score: mm, gap_open: go, gap_extend: ge, terminal_gap_open: tgo,
+                              terminal_gap_extend: tge, ..SC };
+        for sc in [&SC, &other] {
+            let centre = offset as i64 + skew;
+            for band in [None, Some(Band::new(centre - reach, centre + reach))] {
+                if let Some(exact) = exact_alignment(&q, &t, offset, sc, band) {
+                    let dp = align(&q, &t, sc, band);
+                    prop_assert_eq!(&exact, &dp, "{:?} {:?} {:?}", String::from_utf8_lossy(&q),
+                                    String::from_utf8_lossy(&t), band);
+                    check_consistency(&exact, &q, &t);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn exact_alignment_declines_what_it_cannot_vouch_for() {
+    let q = b"ACGTTGCAAC";
+    let t = [&b"GGA"[..], q, b"TTC"].concat();
+    let a = exact_alignment(q, &t, 3, &SC, None).expect("a sole exact occurrence");
+    assert_eq!(a.ops, vec![(Op::Del, 3), (Op::Match, 10), (Op::Del, 3)]);
+    assert_eq!(a, align(q, &t, &SC, None));
+    // Not at that offset, out of the band, or past the end.
+    assert!(exact_alignment(q, &t, 2, &SC, None).is_none());
+    assert!(exact_alignment(q, &t, 3, &SC, Some(Band::new(4, 9))).is_none());
+    assert!(exact_alignment(q, &t, 10, &SC, None).is_none());
+    // A second occurrence, an ambiguity code, a scoring under which a mismatch buys a cheaper end.
+    let twice = [&t[..], q].concat();
+    assert!(exact_alignment(q, &twice, 3, &SC, None).is_none());
+    let ambiguous = [&b"GNA"[..], q, b"TTC"].concat();
+    assert!(exact_alignment(q, &ambiguous, 3, &SC, None).is_none());
+    let cheap_mismatch = Scoring {
+        mismatch_score: 0,
+        terminal_gap_open: 2,
+        ..SC
+    };
+    assert!(exact_alignment(q, &t, 3, &cheap_mismatch, None).is_none());
+}
