@@ -68,6 +68,7 @@ fn compare_on(index: &Index) -> (u64, u64, u64) {
     plain.set_seed_filters(false);
     plain.set_lcs_bound(false);
     plain.set_direct_alignment(false);
+    plain.set_exact_alignment(false);
     let mut compared = 0usize;
     // With a marker, seeding reads only the postings inside its id spans (a seed filter too).
     let settings = [
@@ -87,6 +88,7 @@ fn compare_on(index: &Index) -> (u64, u64, u64) {
                 target,
                 marker: marker.map(String::from),
                 strand: Strand::Both,
+                with_alignment: true,
                 ..Default::default()
             };
             for (id, seq) in &queries {

@@ -236,6 +236,8 @@ pub struct Searcher<'a> {
     lcs_bound: bool,
     /// The widest band aligned without a placement first (see [`Searcher::set_direct_alignment`]).
     fast_band: usize,
+    /// See [`Searcher::set_exact_alignment`].
+    exact_alignment: bool,
     /// Eligibility per sequence for the most recent target kinds and markers, the current one first
     /// ([`Searcher::prepare_eligibility`]).
     eligibility_caches: Vec<EligibilityCache>,
@@ -418,6 +420,7 @@ impl<'a> Searcher<'a> {
             seed_filters: true,
             lcs_bound: true,
             fast_band: edna_align::widest_fast_band(),
+            exact_alignment: true,
             eligibility_caches: Vec::new(),
             stats: SearchStats::default(),
         }
@@ -448,6 +451,13 @@ impl<'a> Searcher<'a> {
     /// allows; tests compare the two.
     pub fn set_direct_alignment(&mut self, on: bool) {
         self.fast_band = if on { edna_align::widest_fast_band() } else { 0 };
+    }
+
+    /// Turns off or on (on by default) taking an exact occurrence of the query as its alignment without
+    /// filling a matrix, where [`edna_align::exact_alignment`] vouches that the matrix gives the same; tests
+    /// compare the two.
+    pub fn set_exact_alignment(&mut self, on: bool) {
+        self.exact_alignment = on;
     }
 
     /// The index searched.
@@ -1027,12 +1037,14 @@ impl<'a> Searcher<'a> {
         let direct = c.dmin != FULL_SCAN
             && v.params.min_identity >= DIRECT_ALIGNMENT_MIN_IDENTITY
             && (c.dmax - c.dmin) as i64 + 2 * reach < self.fast_band as i64;
-        let (mut wstart, mut wend, band) = if direct {
+        // Where the query may occur exactly (target coordinates): on the diagonal of all its seeds, or
+        // where a placement without an edit ends.
+        let (mut wstart, mut wend, band, exact_start) = if direct {
             self.stats.direct += 1;
             let (ws, we) = stretch(c, n, reach);
             let band = Band::new(c.dmin as i64 - reach - ws as i64, c.dmax as i64 + reach - ws as i64);
             self.seqs.range_into(s, ws, we, &mut self.align_buf);
-            (ws, we, band)
+            (ws, we, band, (c.dmin == c.dmax).then_some(c.dmin as i64))
         } else {
             match self.place(v, job, max_d) {
                 Some(window) => window,
@@ -1040,15 +1052,12 @@ impl<'a> Searcher<'a> {
             }
         };
         self.stats.aligned += 1;
-        // A query found exactly, and only once, where all its seeds say needs no matrix (a third of the
-        // hits of ASVs against reference libraries); `exact_alignment` vouches for it being the matrix's answer.
-        let exact = if direct && c.dmin == c.dmax {
-            usize::try_from(c.dmin as i64 - wstart as i64)
-                .ok()
-                .and_then(|offset| edna_align::exact_alignment(query, &self.align_buf, offset, &v.scoring, Some(band)))
-        } else {
-            None
-        };
+        // A query found exactly, and only once, needs no matrix (a quarter of the alignments of ASVs against
+        // reference libraries); `exact_alignment` vouches for it being the matrix's answer.
+        let exact = exact_start
+            .filter(|_| self.exact_alignment)
+            .and_then(|start| usize::try_from(start - wstart as i64).ok())
+            .and_then(|offset| edna_align::exact_alignment(query, &self.align_buf, offset, &v.scoring, Some(band)));
         let mut aln = match exact {
             Some(aln) => {
                 self.stats.exact += 1;
@@ -1106,9 +1115,10 @@ impl<'a> Searcher<'a> {
     }
 
     /// The window and band to align a candidate in below [`DIRECT_ALIGNMENT_MIN_IDENTITY`] (or with unknown
-    /// seed positions): around the query's best edit-distance placement, unpacked into `align_buf`; `None`
-    /// when no placement is within `max_d` edits or the common-subsequence bound rules the alignment out.
-    fn place(&mut self, v: &Verification, job: &Job, max_d: u32) -> Option<(usize, usize, Band)> {
+    /// seed positions): around the query's best edit-distance placement, unpacked into `align_buf`, and
+    /// where the query starts in the target when that placement has no edit; `None` when no placement is
+    /// within `max_d` edits or the common-subsequence bound rules the alignment out.
+    fn place(&mut self, v: &Verification, job: &Job, max_d: u32) -> Option<(usize, usize, Band, Option<i64>)> {
         let c = &job.c;
         let (s, n, tlen) = (c.seq, v.ctx.n, c.tlen as usize);
         let (fs, fe, pad_left, pad_right) = (job.fs, job.fe, job.pad_left, job.pad_right);
@@ -1140,7 +1150,7 @@ impl<'a> Searcher<'a> {
             self.stats.lcs_rejected += 1;
             return None;
         }
-        Some((wstart, wend, band))
+        Some((wstart, wend, band, (m.distance == 0).then_some(end - n as i64)))
     }
 
     /// Whether no alignment of the query in the window just unpacked into `align_buf` (within `band`) can
