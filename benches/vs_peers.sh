@@ -28,49 +28,71 @@ python3 benches/unique_labels.py "$OUT/ref.fasta" r
 python3 benches/unique_labels.py "$OUT/queries.fasta" q
 T="$OUT/timings.tsv"; printf 'tool\twall_s\tmax_rss_kib\tqueries_per_s\n' > "$T"
 NQ=$(grep -c '>' "$OUT/queries.fasta")
-# Every timed command runs REPEAT times (default 3; the exhaustive vsearch runs and the index build once):
-# its wall time is the median, read to the millisecond (GNU time's %e steps by 10 ms, a fifth of a 0.05 s
-# run), and its peak RSS the largest. All the walls go to $OUT/<name>.walls.
-REPEAT=${REPEAT:-3}
-timed() { # [-1] name cmd...
-  local runs=$REPEAT; [[ $1 == -1 ]] && { runs=1; shift; }
-  local name=$1; shift
-  local walls=() rss=0 r t0 m
-  for ((r = 0; r < runs; r++)); do
-    t0=$EPOCHREALTIME
-    /usr/bin/time -f '%M' -o "$OUT/$name.rss" "$@" > "$OUT/$name.log" 2>&1 || { echo "$name failed" >&2; cat "$OUT/$name.log" >&2; }
-    walls+=("$(printf %.4f "$(echo "$EPOCHREALTIME - $t0" | bc -l)")")
-    m=$(tail -n 1 "$OUT/$name.rss"); ((m > rss)) && rss=$m
-  done
-  printf '%s\n' "${walls[@]}" > "$OUT/$name.walls"
-  local e; e=$(sort -g "$OUT/$name.walls" | sed -n "$(((runs + 1) / 2))p")
+UF=query+target+id+alnlen+mism+opens+qilo+qihi+tilo+tihi+ql+tl
+# The command of each timed tool, by name, into CMD (`vsearch_exh*` and `ours_index` run once; the others
+# take part in the rounds).
+command_of() {
+  local vsearch=(vsearch --usearch_global "$OUT/queries.fasta" --db "$OUT/ref.fasta" --threads "$THREADS"
+    --userout "$OUT/$1.tsv" --userfields $UF --quiet)
+  case $1 in
+    ours_index) CMD=("$BIN" build --out "$OUT/idx" --reference "$OUT/ref.fasta" --name ref) ;;
+    vsearch_exh97) CMD=("${vsearch[@]}" --id 0.97 --query_cov 0.5 --maxaccepts 0 --maxrejects 0 --maxhits 0) ;;
+    vsearch_exh90) CMD=("${vsearch[@]}" --id 0.90 --query_cov 0.5 --maxaccepts 0 --maxrejects 0 --maxhits 0) ;;
+    vsearch_gbif) CMD=("${vsearch[@]}" --id 0.9 --query_cov 0.5 --maxaccepts 100 --maxrejects 100 --maxhits 100) ;;
+    vsearch_default97) CMD=("${vsearch[@]}" --id 0.97) ;;
+    vsearch_default90) CMD=("${vsearch[@]}" --id 0.90) ;;
+    blast_megablast) CMD=(blastn -task megablast -query "$OUT/queries.fasta" -db "$OUT/blastdb" -outfmt
+      "6 qseqid sseqid pident length mismatch gapopen qstart qend sstart send evalue bitscore"
+      -max_target_seqs 5 -max_hsps 1 -qcov_hsp_perc 50 -num_threads "$THREADS" -out "$OUT/blast_megablast.tsv") ;;
+    ours_0.97 | ours_0.90) CMD=("$BIN" search --index "$OUT/idx" "$OUT/queries.fasta" --min-identity "${1#ours_}"
+      --min-coverage 0.5 --max-hits 0 --strand plus --format blast6 --threads "$THREADS" --out "$OUT/$1.b6") ;;
+  esac
+}
+# One run of tool NAME: its wall time to the millisecond (GNU time's %e steps by 10 ms, a fifth of a 0.05 s
+# run) appended to $OUT/NAME.walls, its peak RSS to $OUT/NAME.rss.
+run_once() {
+  local name=$1 t0
+  command_of "$name"
+  t0=$EPOCHREALTIME
+  /usr/bin/time -f '%M' -a -o "$OUT/$name.rss" "${CMD[@]}" > "$OUT/$name.log" 2>&1 \
+    || { echo "$name failed" >&2; cat "$OUT/$name.log" >&2; }
+  printf '%.4f\n' "$(echo "$EPOCHREALTIME - $t0" | bc -l)" >> "$OUT/$name.walls"
+}
+# The median wall and the largest peak RSS of NAME's runs, as a row of the table (and $OUT/NAME.time).
+report() {
+  local name=$1 n e rss
+  n=$(wc -l < "$OUT/$name.walls")
+  e=$(sort -g "$OUT/$name.walls" | sed -n "$(((n + 1) / 2))p")
+  rss=$(sort -n "$OUT/$name.rss" | tail -n 1)
   printf '%.3f %s\n' "$e" "$rss" > "$OUT/$name.time"
   printf '%s\t%.3f\t%s\t%.1f\n' "$name" "$e" "$rss" "$(echo "$NQ / $e" | bc -l)" >> "$T"
 }
-UF=query+target+id+alnlen+mism+opens+qilo+qihi+tilo+tihi+ql+tl
-# REUSE=1 keeps existing peer outputs (the exhaustive runs take minutes) and re-times only ours: for
-# development only. Its ratios mix two runs (session 8 found the reused peer times twice as slow as a fresh
-# run); published figures come from a full run.
-vs() {
-  local name=$1; shift
-  if [[ -n ${REUSE:-} && -s $OUT/$name.tsv && -s $OUT/$name.time ]]; then
-    read -r e m < "$OUT/$name.time"; printf '%s\t%s\t%s\t%.1f\n' "$name" "$e" "$m" "$(echo "$NQ / $e" | bc -l)" >> "$T"; return
-  fi
-  local once=(); [[ $name == vsearch_exh* ]] && once=(-1)
-  timed "${once[@]}" "$name" vsearch --usearch_global "$OUT/queries.fasta" --db "$OUT/ref.fasta" --threads "$THREADS" --userout "$OUT/$name.tsv" --userfields $UF --quiet "$@"; }
-timed -1 ours_index "$BIN" build --out "$OUT/idx" --reference "$OUT/ref.fasta" --name ref
-vs vsearch_exh97 --id 0.97 --query_cov 0.5 --maxaccepts 0 --maxrejects 0 --maxhits 0
-vs vsearch_exh90 --id 0.90 --query_cov 0.5 --maxaccepts 0 --maxrejects 0 --maxhits 0
-vs vsearch_gbif --id 0.9 --query_cov 0.5 --maxaccepts 100 --maxrejects 100 --maxhits 100
-vs vsearch_default97 --id 0.97
-vs vsearch_default90 --id 0.90
-makeblastdb -in "$OUT/ref.fasta" -dbtype nucl -out "$OUT/blastdb" >/dev/null
-[[ -n ${REUSE:-} && -s $OUT/blast_megablast.tsv ]] && { read -r e m < "$OUT/blast_megablast.time"; printf 'blast_megablast\t%s\t%s\t%.1f\n' "$e" "$m" "$(echo "$NQ / $e" | bc -l)" >> "$T"; } || \
-timed blast_megablast blastn -task megablast -query "$OUT/queries.fasta" -db "$OUT/blastdb" -outfmt "6 qseqid sseqid pident length mismatch gapopen qstart qend sstart send evalue bitscore" -max_target_seqs 5 -max_hsps 1 -qcov_hsp_perc 50 -num_threads "$THREADS" -out "$OUT/blast_megablast.tsv"
-for id in 0.97 0.90; do
-  timed "ours_$id" "$BIN" search --index "$OUT/idx" "$OUT/queries.fasta" --min-identity $id --min-coverage 0.5 --max-hits 0 --strand plus --format blast6 --threads "$THREADS" --out "$OUT/ours_$id.b6"
+# REUSE=1 keeps existing peer outputs and times (the exhaustive runs take minutes) and re-times only ours:
+# for development only. Its ratios mix two runs (session 8 found the reused peer times twice as slow as a
+# fresh run); published figures come from a full run.
+PEERS=(vsearch_exh97 vsearch_exh90 vsearch_gbif vsearch_default97 vsearch_default90 blast_megablast)
+reused() { [[ -n ${REUSE:-} && $1 != ours_* && -s $OUT/$1.time ]]; }
+for name in ours_index "${PEERS[@]}" ours_0.97 ours_0.90; do reused "$name" || rm -f "$OUT/$name.walls" "$OUT/$name.rss"; done
+reused blast_megablast || makeblastdb -in "$OUT/ref.fasta" -dbtype nucl -out "$OUT/blastdb" >/dev/null
+run_once ours_index
+for name in vsearch_exh97 vsearch_exh90; do reused "$name" || run_once "$name"; done
+# The tools the ratios compare run in REPEAT rounds (default 3), one run of each per round, so that a slow
+# spell of this VM (runs of one tool have differed by a third within minutes) falls on every tool alike;
+# each tool's wall is its median.
+REPEAT=${REPEAT:-3}
+for ((round = 0; round < REPEAT; round++)); do
+  for name in vsearch_gbif vsearch_default97 vsearch_default90 blast_megablast ours_0.97 ours_0.90; do
+    reused "$name" || run_once "$name"
+  done
 done
-echo "== timings ($NQ queries, $THREADS threads; wall: median of $REPEAT runs, exhaustive vsearch and build once)"; column -t "$T"
+for name in ours_index "${PEERS[@]}" ours_0.97 ours_0.90; do
+  if reused "$name"; then
+    read -r e m < "$OUT/$name.time"; printf '%s\t%s\t%s\t%.1f\n' "$name" "$e" "$m" "$(echo "$NQ / $e" | bc -l)" >> "$T"
+  else
+    report "$name"
+  fi
+done
+echo "== timings ($NQ queries, $THREADS threads; wall: median of $REPEAT alternating rounds; exhaustive vsearch and the build once)"; column -t "$T"
 echo "== recall at 97% vs exhaustive vsearch"; python3 benches/compare_vsearch.py "$OUT/vsearch_exh97.tsv" "$OUT/ours_0.97.b6" "$OUT/queries.fasta"
 echo "== recall at 90% vs exhaustive vsearch"; python3 benches/compare_vsearch.py "$OUT/vsearch_exh90.tsv" "$OUT/ours_0.90.b6" "$OUT/queries.fasta"
 echo "== best hit of the peers vs exhaustive vsearch at 90%"
