@@ -4,7 +4,9 @@
 #
 # Corpus: a reference FASTA and real ASVs from ../shared/data (default: 12S mitohelper, 38k references;
 # 500 random PacMAN 12S MiFish ASVs, seed 42). Run with: benches/vs_peers.sh [REF.fasta[.gz] QUERIES.fasta[.gz] N]
-# Needs vsearch and blastn (bash ../shared/peers/install.sh). Writes bench-out/peers-<name>/ and prints a table.
+# Needs vsearch and blastn (bash ../shared/peers/install.sh). Writes bench-out/peers-<name>/ and prints the
+# timings (median of REPEAT alternating rounds, default 3), the same per query (each tool's run on the first
+# query alone subtracted), the issue's ratios both ways, and recall against exhaustive vsearch.
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME and bc agree on the decimal point
 cd "$(dirname "$0")/.."
