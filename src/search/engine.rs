@@ -1052,8 +1052,9 @@ impl<'a> Searcher<'a> {
             }
         };
         self.stats.aligned += 1;
-        // A query found exactly, and only once, needs no matrix (a quarter of the alignments of ASVs against
-        // reference libraries); `exact_alignment` vouches for it being the matrix's answer.
+        // A query found exactly, and only once, needs no matrix (a quarter of the alignments of UNITE ITS1
+        // against itself at 97 %, 4 % of 12S ASVs' against all the data); `exact_alignment` vouches for it
+        // being the matrix's answer.
         let exact = exact_start
             .filter(|_| self.exact_alignment)
             .and_then(|start| usize::try_from(start - wstart as i64).ok())

@@ -147,8 +147,8 @@ impl Scoring {
 /// The alignment [`Aligner::align`] gives when `query` occurs in `target` at `offset` and nowhere else,
 /// both written in `A`, `C`, `G`, `T` only, under a scoring that passes
 /// [`Scoring::exact_occurrence_is_optimal`] and a band (if any) holding diagonal `offset`: that occurrence
-/// with the rest of the target as terminal gaps, found without filling a matrix (a third of the hits of
-/// real ASVs against reference libraries are exact). `None` when any of that does not hold.
+/// with the rest of the target as terminal gaps, found without filling a matrix (a quarter of the
+/// alignments of UNITE ITS1 searched against itself at 97 %). `None` when any of that does not hold.
 pub fn exact_alignment(
     query: &[u8],
     target: &[u8],
