@@ -61,13 +61,16 @@ run_once() {
     || { echo "$name failed" >&2; cat "$OUT/$name.log" >&2; }
   printf '%.4f\n' "$(echo "$EPOCHREALTIME - $t0" | bc -l)" >> "$OUT/$name.walls"
 }
-# The median wall and the largest peak RSS of NAME's runs, as a row of the table (and $OUT/NAME.time).
+# The median of the numbers in file $1, one per line.
+median() { sort -g "$1" | sed -n "$((($(wc -l < "$1") + 1) / 2))p"; }
+# NAME's row of the table: the median wall and the largest peak RSS of its runs, kept in $OUT/NAME.time (a
+# reused tool's row comes from the .time of the run that timed it).
 report() {
-  local name=$1 n e rss
-  n=$(wc -l < "$OUT/$name.walls")
-  e=$(sort -g "$OUT/$name.walls" | sed -n "$(((n + 1) / 2))p")
-  rss=$(sort -n "$OUT/$name.rss" | tail -n 1)
-  printf '%.3f %s\n' "$e" "$rss" > "$OUT/$name.time"
+  local name=$1 e rss
+  if ! reused "$name"; then
+    printf '%.3f %s\n' "$(median "$OUT/$name.walls")" "$(sort -n "$OUT/$name.rss" | tail -n 1)" > "$OUT/$name.time"
+  fi
+  read -r e rss < "$OUT/$name.time"
   printf '%s\t%.3f\t%s\t%.1f\n' "$name" "$e" "$rss" "$(echo "$NQ / $e" | bc -l)" >> "$T"
 }
 # REUSE=1 keeps existing peer outputs and times (the exhaustive runs take minutes) and re-times only ours:
@@ -93,17 +96,10 @@ for ((round = 0; round < REPEAT; round++)); do
     reused "$name" || { run_once "$name"; run_once "${name}_1q"; }
   done
 done
-for name in ours_index "${PEERS[@]}" ours_0.97 ours_0.90; do
-  if reused "$name"; then
-    read -r e m < "$OUT/$name.time"; printf '%s\t%s\t%s\t%.1f\n' "$name" "$e" "$m" "$(echo "$NQ / $e" | bc -l)" >> "$T"
-  else
-    report "$name"
-  fi
-done
+for name in ours_index "${PEERS[@]}" ours_0.97 ours_0.90; do report "$name"; done
 echo "== timings ($NQ queries, $THREADS threads; wall: median of $REPEAT alternating rounds; exhaustive vsearch and the build once)"; column -t "$T"
 # Per query, the fixed cost taken out: (NQ − 1) / (wall − one-query wall), what a batch of many more
 # queries sees; and the ratios of the issue, end to end (as timed above) and per query.
-median() { sort -g "$1" | sed -n "$((($(wc -l < "$1") + 1) / 2))p"; }
 M="$OUT/marginal.tsv"; printf 'tool\tone_query_s\tper_query_q_per_s\n' > "$M"
 declare -A WALL ONE
 for name in "${COMPARED[@]}"; do
