@@ -121,7 +121,8 @@ pub fn write_result(
             }
         }
         Format::Tsv => {
-            let qlen = q.sequence.as_ref().map_or(0, |s| s.len());
+            // Query positions are on the query as given.
+            let qlen = q.given.as_ref().or(q.sequence.as_ref()).map_or(0, |s| s.len());
             if q.hits.is_empty() {
                 writeln!(out, "{}\t\t\t\t\t\t\t\t\t\t\t\t\t\t{}\t{qlen}\t\t\t\t", q.id, q.status)?;
             }
@@ -188,11 +189,18 @@ pub fn write_result(
             writeln!(out, "{v}")?;
         }
         Format::Sam | Format::Bam => {
-            let seq = q.sequence.as_deref().unwrap_or("*");
+            let normal = q.sequence.as_deref().unwrap_or("*");
             if q.hits.is_empty() {
+                let seq = q.given.as_deref().unwrap_or(normal);
                 writeln!(out, "{}\t4\t*\t0\t0\t*\t*\t0\t0\t{seq}\t*", sam_name(&q.id))?;
             }
             for (i, h) in q.hits.iter().enumerate() {
+                // SEQ is the form the CIGAR walks (they differ only for a query GBIF trims or caps).
+                let seq = if h.normalised_query {
+                    normal
+                } else {
+                    q.given.as_deref().unwrap_or(normal)
+                };
                 for (j, row) in target_rows(index, h, target).iter().enumerate() {
                     let mut flag = if h.strand == '-' { 16 } else { 0 };
                     if i > 0 || j > 0 {

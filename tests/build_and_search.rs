@@ -913,3 +913,98 @@ fn decoding_into_a_reused_buffer_equals_appending() {
         "{compared} stretches, {ambiguous} ambiguous"
     );
 }
+
+/// Query length a SAM CIGAR walks (M, I, S, = and X consume the query).
+fn cigar_query_len(cigar: &str) -> usize {
+    let (mut total, mut n) = (0, 0);
+    for c in cigar.chars() {
+        match c.to_digit(10) {
+            Some(d) => n = n * 10 + d as usize,
+            None => {
+                if "MIS=X".contains(c) {
+                    total += n;
+                }
+                n = 0;
+            }
+        }
+    }
+    total
+}
+
+/// A query GBIF's normaliser changes (a run of 40 N, capped to 5; a leading ambiguity code, trimmed) meets
+/// each target in the form that target is stored in: the reference barcode, which keeps every base as peer
+/// aligners do, as given (aligned to the normal form it would open a 35-base gap, 93.5 % identity, and be
+/// lost at 97 %); the occurrence sequence, stored normalised, in the normal form. Query positions are on the
+/// query as given either way, and each SAM record's SEQ is the form its CIGAR walks.
+#[test]
+fn a_query_meets_each_target_in_the_form_it_is_stored_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x1234_5678_9abc_def1u64;
+    let (left, right) = (random_dna(250, &mut state), random_dna(250, &mut state));
+    let with_n_run = |n: usize| [&left[..], &vec![b'N'; n], &right[..]].concat();
+    let as_given = [b"R".to_vec(), with_n_run(40)].concat();
+    let fasta = tmp.path().join("refs.fasta");
+    std::fs::write(
+        &fasta,
+        format!(">barcode\n{}\n", String::from_utf8_lossy(&with_n_run(40))),
+    )
+    .unwrap();
+    let download = tmp.path().join("download.fasta");
+    std::fs::write(
+        &download,
+        format!(">x|1|ITS\n{}\n", String::from_utf8_lossy(&with_n_run(12))),
+    )
+    .unwrap();
+    let out = tmp.path().join("idx");
+    let mut cfg = config_with(&out, fasta);
+    cfg.dwca = vec![download];
+    build(&cfg, &NoProgress).expect("build");
+    let index = Index::open(&out).expect("open");
+    let mut searcher = Searcher::new(&index);
+    let params = |target| SearchParams {
+        target,
+        max_hits: 0,
+        with_alignment: true,
+        ..Default::default()
+    };
+    let all = searcher.search("q", &as_given, &params(Target::All));
+    let found: Vec<_> = all
+        .hits
+        .iter()
+        .map(|h| (h.identity, h.normalised_query, h.q_start, h.q_end, h.t_end))
+        .collect();
+    // Both start after the trimmed R; the occurrence hit's last base maps back past the run. It covers all of
+    // the normal form, the reference hit all but the R of the query as given, so it ranks first.
+    assert_eq!(found, [(1.0, true, 2, 541, 505), (1.0, false, 2, 541, 540)]);
+    let text = |s: &[u8]| Some(String::from_utf8_lossy(s).into_owned());
+    assert_eq!((&all.given, &all.sequence), (&text(&as_given), &text(&with_n_run(5))));
+    for target in [Target::References, Target::Occurrences] {
+        let alone = searcher.search("q", &as_given, &params(target));
+        let want: Vec<&Hit> = all
+            .hits
+            .iter()
+            .filter(|h| h.normalised_query == (target == Target::Occurrences))
+            .collect();
+        assert_eq!(
+            format!("{:?}", alone.hits.iter().collect::<Vec<_>>()),
+            format!("{want:?}")
+        );
+    }
+    for hit in &all.hits {
+        let mut only = all.clone();
+        only.hits = vec![hit.clone()];
+        let mut sam = Vec::new();
+        edna_search::output::write_result(
+            &mut sam,
+            &index,
+            edna_search::output::Format::Sam,
+            Target::All,
+            &only,
+            None,
+        )
+        .unwrap();
+        let sam = String::from_utf8(sam).unwrap();
+        let fields: Vec<&str> = sam.trim_end().split('\t').collect();
+        assert_eq!(cigar_query_len(fields[5]), fields[9].len(), "{sam}");
+    }
+}

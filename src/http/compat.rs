@@ -869,6 +869,7 @@ mod tests {
             target_length: 10,
             cigar: None,
             aligned: Some(["ACGTACGTAC".into(), "||||| ||||".into(), "ACGTAGGTAC".into()]),
+            normalised_query: false,
         }
     }
 

@@ -95,10 +95,12 @@ impl Default for SearchParams {
 impl SearchParams {
     /// The same settings restricted to reference targets.
     pub fn references_only(&self) -> SearchParams {
-        SearchParams {
-            target: Target::References,
-            ..self.clone()
-        }
+        self.with_target(Target::References)
+    }
+
+    /// The same settings with another target kind.
+    pub fn with_target(&self, target: Target) -> SearchParams {
+        SearchParams { target, ..self.clone() }
     }
 }
 
@@ -142,6 +144,11 @@ pub struct Hit {
     /// Aligned query, midline and target, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aligned: Option<[String; 3]>,
+    /// The query was aligned in GBIF's normal form although its form as given differs (an occurrence target
+    /// of a query with trimmed ends or capped N runs, see [`QueryResult::given`]): the CIGAR and aligned
+    /// strings are on the normal form, the query positions on the query as given.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub normalised_query: bool,
 }
 
 /// How a query fared.
@@ -177,6 +184,12 @@ pub struct QueryResult {
     pub sequence: Option<String>,
     /// nucleotideSequenceID of the normalised query.
     pub nucleotide_sequence_id: Option<String>,
+    /// The query as given (cleaned like a reference barcode: no end trimming, no N-run capping) when that
+    /// differs from `sequence`. Reference targets keep every base, so the query meets them in this form,
+    /// as a peer aligner would; occurrence sequences are stored in the normal form and meet it in that.
+    /// Query positions of every hit are on this form.
+    #[serde(skip)]
+    pub given: Option<String>,
     /// Indexed sequence identical to the query, if any.
     #[serde(skip)]
     pub exact: Option<u32>,
@@ -576,6 +589,7 @@ impl<'a> Searcher<'a> {
             status: QueryStatus::NoHits,
             sequence: None,
             nucleotide_sequence_id: None,
+            given: None,
             exact: None,
             hits: Vec::new(),
             total_hits: 0,
@@ -615,13 +629,34 @@ impl<'a> Searcher<'a> {
         let md5 = edna_seq::normalize::md5_bytes(&query);
         result.nucleotide_sequence_id = Some(edna_seq::normalize::to_hex(&md5));
         result.exact = self.index.find_md5(&md5);
-        let rc;
-        let mut strands: Vec<(&[u8], char)> = vec![(&query, '+')];
-        if params.strand == Strand::Both {
-            rc = edna_seq::pack::reverse_complement(&query);
-            strands.push((&rc, '-'));
-        }
-        let mut hits = self.verify(&strands, params);
+        let given = given_form(raw, &query, params);
+        let mut hits = match &given {
+            None => self.verify_both_strands(&query, params),
+            Some((given, positions)) => {
+                let on_normal = |s: &mut Self, params: &SearchParams| {
+                    let mut hits = s.verify_both_strands(&query, params);
+                    for h in &mut hits {
+                        h.normalised_query = true;
+                        h.q_start = positions[h.q_start as usize - 1] + 1;
+                        h.q_end = positions[h.q_end as usize - 1] + 1;
+                    }
+                    hits
+                };
+                let hits = match params.target {
+                    Target::References => self.verify_both_strands(given, params),
+                    Target::Occurrences => on_normal(self, params),
+                    Target::All => {
+                        let mut hits = self.verify_both_strands(given, &params.references_only());
+                        hits.extend(on_normal(self, &params.with_target(Target::Occurrences)));
+                        // The reference hits below are read from the cache of `params`' own target kind.
+                        self.prepare_eligibility(params);
+                        hits
+                    }
+                };
+                result.given = Some(String::from_utf8_lossy(given).into_owned());
+                hits
+            }
+        };
         // Keep the better strand per target.
         hits.sort_by(|a, b| a.seq.cmp(&b.seq).then(order(a, b)));
         hits.dedup_by_key(|h| h.seq);
@@ -661,6 +696,17 @@ impl<'a> Searcher<'a> {
         result.hits = hits;
         result.sequence = Some(String::from_utf8_lossy(&query).into_owned());
         result
+    }
+
+    /// Finds the hits of one form of the query, on the strands `params` asks for.
+    fn verify_both_strands(&mut self, query: &[u8], params: &SearchParams) -> Vec<Hit> {
+        let rc;
+        let mut strands: Vec<(&[u8], char)> = vec![(query, '+')];
+        if params.strand == Strand::Both {
+            rc = edna_seq::pack::reverse_complement(query);
+            strands.push((&rc, '-'));
+        }
+        self.verify(&strands, params)
     }
 
     /// Seeds one strand: appends `(seed count, target, strand, dmin, dmax)` for every eligible target that
@@ -1812,6 +1858,7 @@ fn to_hit(
         query_coverage: aln.query_coverage(n),
         score: aln.score,
         target_length: tlen as u32,
+        normalised_query: false,
         cigar: with_alignment.then(|| aln.cigar_string()),
         aligned: with_alignment.then(|| {
             let (a, b, c) = aln.aligned_strings(query, window);
@@ -1837,6 +1884,22 @@ impl Hit {
         let evalue = query_len as f64 * db_bases.max(1) as f64 * (-bits).exp2();
         (bits, evalue)
     }
+}
+
+/// The query cleaned like a reference barcode, with the positions of its normal form's bases in it, when
+/// the two differ (ends trimmed or N runs capped) and it is within the length limit; `None` for almost every
+/// query (the fast path of [`edna_seq::normalize::clean`] returns the input itself).
+fn given_form(raw: &[u8], normal: &[u8], params: &SearchParams) -> Option<(Vec<u8>, Vec<u32>)> {
+    if raw == normal {
+        return None;
+    }
+    let given = edna_seq::normalize::clean_reference(raw).ok()?;
+    if given == normal || given.len() > params.max_query_len {
+        return None;
+    }
+    let (again, positions) = edna_seq::normalize::normal_form_with_positions(&given);
+    // The same rules in the same order: a mismatch would be a normaliser bug, and mapping through it wrong.
+    (again == normal).then_some((given, positions))
 }
 
 /// The documented total order: identity desc, coverage desc, nucleotideSequenceID asc (then plus strand

@@ -242,8 +242,22 @@ fn clean_stages(raw: &[u8]) -> (Vec<u8>, bool, bool, bool) {
     (s, has_ws, has_gaps, natural)
 }
 
+/// GBIF's normal form of a sequence already cleaned by [`clean_reference`] (ends trimmed to the anchor
+/// runs, runs of N capped), with each of its bases' 0-based position in `cleaned`: maps coordinates on the
+/// normal form back to the sequence as given. Empty when no anchor run exists.
+pub fn normal_form_with_positions(cleaned: &[u8]) -> (Vec<u8>, Vec<u32>) {
+    let mut positions = Vec::with_capacity(cleaned.len());
+    let ((normal, _), _) = trim_and_cap_tracked(cleaned, Some(&mut positions));
+    (normal, positions)
+}
+
 // Stages F-G: returns ((cleaned, n runs capped), ends trimmed).
 fn trim_and_cap(s: &[u8]) -> ((Vec<u8>, usize), bool) {
+    trim_and_cap_tracked(s, None)
+}
+
+// [`trim_and_cap`], recording each output base's position in `s` when asked.
+fn trim_and_cap_tracked(s: &[u8], mut positions: Option<&mut Vec<u32>>) -> ((Vec<u8>, usize), bool) {
     // F: first and last run of >= 8 anchor bases.
     let mut first: Option<usize> = None;
     let mut last_end = 0usize;
@@ -281,15 +295,22 @@ fn trim_and_cap(s: &[u8]) -> ((Vec<u8>, usize), bool) {
                 j += 1;
             }
             let run = j - i;
-            if run >= N_RUN_CAP_FROM {
+            let kept = if run >= N_RUN_CAP_FROM {
                 capped += 1;
-                out.extend(std::iter::repeat_n(b'N', N_RUN_CAP_TO));
+                N_RUN_CAP_TO
             } else {
-                out.extend(std::iter::repeat_n(b'N', run));
+                run
+            };
+            out.extend(std::iter::repeat_n(b'N', kept));
+            if let Some(p) = positions.as_deref_mut() {
+                p.extend((start + i..start + i + kept).map(|x| x as u32));
             }
             i = j;
         } else {
             out.push(core[i]);
+            if let Some(p) = positions.as_deref_mut() {
+                p.push((start + i) as u32);
+            }
             i += 1;
         }
     }
@@ -511,6 +532,33 @@ mod tests {
         );
         assert_eq!(clean(b"cacygcggttatacgg-gagg").unwrap(), b"GCGGTTATACGGGAGG");
         assert!(clean_reference(b"ACGT_ACGT").is_err());
+    }
+
+    #[test]
+    fn normal_form_positions_point_back_into_the_sequence_as_given() {
+        let given = b"RNACGTACGTNNNNNNNNNNNNACGTACGTAAYN";
+        let (normal, positions) = normal_form_with_positions(given);
+        assert_eq!(normal, clean(given).unwrap());
+        assert_eq!(normal, b"ACGTACGTNNNNNACGTACGTAA");
+        assert_eq!(&positions[..9], &[2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        // The capped run keeps its first five N; the bases after it keep their place in the input.
+        assert_eq!(positions[13], 22);
+        assert_eq!(normal_form_with_positions(b"NNNN"), (Vec::new(), Vec::new()));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normal_form_with_positions_agrees_with_clean(
+            given in proptest::collection::vec(proptest::sample::select(b"ACGTNNNNR".to_vec()), 0..80)
+        ) {
+            let (normal, positions) = normal_form_with_positions(&given);
+            proptest::prop_assert_eq!(&normal, &clean(&given).unwrap());
+            proptest::prop_assert_eq!(positions.len(), normal.len());
+            proptest::prop_assert!(positions.windows(2).all(|w| w[0] < w[1]));
+            for (&p, &b) in positions.iter().zip(&normal) {
+                proptest::prop_assert_eq!(given[p as usize], b);
+            }
+        }
     }
 
     #[test]
