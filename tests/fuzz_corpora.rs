@@ -49,8 +49,13 @@ fn normalize_corpus() {
         let raw = String::from_utf8_lossy(&data);
         let n = edna_seq::normalize::normalize(&raw);
         assert_eq!(n.sequence.is_none(), n.invalid, "{}", path.display());
-        let _ = edna_seq::normalize::clean(&data);
-        let _ = edna_seq::normalize::clean_reference(&data);
+        let clean = edna_seq::normalize::clean(&data);
+        if let (Ok(c), Ok(r)) = (clean, edna_seq::normalize::clean_reference(&data)) {
+            // The engine maps hit positions on the normal form back to the form as given through this.
+            let (normal, positions) = edna_seq::normalize::normal_form_with_positions(&r);
+            assert_eq!(normal, c, "{}", path.display());
+            assert!(positions.iter().zip(&normal).all(|(&p, &b)| r[p as usize] == b));
+        }
     }
 }
 

@@ -3,11 +3,13 @@
 //! Invariants: cleaned output holds only IUPAC codes; `clean` is idempotent and agrees with `normalize`
 //! whenever it accepts; `nucleotideSequenceID` is the 32-hex MD5 of the cleaned sequence; fractions lie
 //! in [0, 1]; the legacy id is `None` exactly for empty input and 32 lower-case hex otherwise;
-//! `clean_reference` keeps a superset of what `clean` keeps.
+//! `clean_reference`, when it accepts, keeps a superset of what `clean` keeps, and `clean`'s result is its
+//! normal form with positions pointing back into it.
 #![no_main]
 
 use edna_seq::normalize::{
-    clean, clean_reference, is_iupac_dna, legacy_dna_sequence_id, md5_hex, normalize, parse_hex_md5,
+    clean, clean_reference, is_iupac_dna, legacy_dna_sequence_id, md5_hex, normal_form_with_positions, normalize,
+    parse_hex_md5,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -47,13 +49,21 @@ fuzz_target!(|data: &[u8]| {
             if std::str::from_utf8(data).is_ok() {
                 assert_eq!(n.sequence.as_deref().map(str::as_bytes), Some(&c[..]));
             }
-            let r = clean_reference(data).expect("clean accepted what clean_reference refuses");
-            assert!(r.len() >= c.len());
-            assert_eq!(
-                clean_reference(&r).as_ref(),
-                Ok(&r),
-                "clean_reference is not idempotent"
-            );
+            // clean_reference refuses junk that clean trims off the ends; whatever it keeps, clean's
+            // result is its normal form, and each normal-form base points back at its own base.
+            if let Ok(r) = clean_reference(data) {
+                assert!(r.len() >= c.len());
+                assert_eq!(
+                    clean_reference(&r).as_ref(),
+                    Ok(&r),
+                    "clean_reference is not idempotent"
+                );
+                let (normal, positions) = normal_form_with_positions(&r);
+                assert_eq!(normal, c, "the normal form of the form as given is not clean's");
+                assert_eq!(positions.len(), normal.len());
+                assert!(positions.windows(2).all(|w| w[0] < w[1]));
+                assert!(positions.iter().zip(&normal).all(|(&p, &b)| r[p as usize] == b));
+            }
         }
         Err(why) => assert!(!why.to_string().is_empty()),
     }
