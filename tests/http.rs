@@ -1153,3 +1153,37 @@ async fn hostile_bodies_get_clear_answers() {
     }
     assert_eq!(n, N);
 }
+
+/// A query GBIF's normaliser trims (leading `NNN`) reports its whole form, and hits on occurrence sequences,
+/// which are stored normalised, say so; positions are on the query as given.
+#[tokio::test]
+async fn a_trimmed_query_reports_the_form_its_hits_are_on() {
+    let app = app();
+    let mut asv = String::new();
+    for (_, q) in fixture_queries() {
+        let r = post_json(&app, "/v1/search", &json!({"sequence": q, "target": "occurrences"})).await;
+        if r.json()["results"][0]["hits"][0]["identity"] == 100.0 {
+            asv = q;
+            break;
+        }
+    }
+    assert!(!asv.is_empty(), "no fixture query is an occurrence sequence");
+    let given = format!("NNN{asv}");
+    let body = json!({"sequence": given, "target": "occurrences", "minIdentity": 0.97, "include": ["alignment"]});
+    let r = post_json(&app, "/v1/search", &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let res = &r.json()["results"][0];
+    assert_eq!(res["sequence"], asv.to_ascii_uppercase());
+    assert_eq!(res["queryAsGiven"], given.to_ascii_uppercase());
+    let hit = &res["hits"][0];
+    assert_eq!(hit["normalisedQuery"], true, "{res}");
+    assert_eq!((&hit["identity"], &hit["qstart"]), (&json!(100.0), &json!(4)), "{hit}");
+    assert_eq!(hit["qend"], asv.len() + 3);
+    // An untouched query carries neither field.
+    let r = post_json(&app, "/v1/search", &json!({"sequence": asv})).await;
+    let res = &r.json()["results"][0];
+    assert!(
+        res.get("queryAsGiven").is_none() && res["hits"][0].get("normalisedQuery").is_none(),
+        "{res}"
+    );
+}

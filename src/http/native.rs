@@ -370,6 +370,8 @@ pub(crate) struct ResultOut<'a> {
     message: Option<&'a str>,
     #[serde(rename = "nucleotideSequenceID")]
     nucleotide_sequence_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query_as_given: Option<&'a str>,
     sequence: Option<&'a str>,
     sequence_length: Option<usize>,
     status: &'static str,
@@ -399,6 +401,8 @@ struct HitOut<'a> {
     gap_opens: u32,
     identity: f64,
     mismatches: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    normalised_query: bool,
     #[serde(rename = "nucleotideSequenceID")]
     nucleotide_sequence_id: Md5Hex,
     occurrence_count: usize,
@@ -452,6 +456,7 @@ pub(crate) fn result_out<'a>(index: &'a Index, r: &'a QueryResult, include: Incl
                 gap_opens: h.gap_opens,
                 identity: (h.identity * 100_000.0).round() / 1000.0,
                 mismatches: h.mismatches,
+                normalised_query: h.normalised_query,
                 nucleotide_sequence_id: Md5Hex(h.digest),
                 occurrence_count: occs.len(),
                 occurrences: include.occurrences.then(|| {
@@ -482,6 +487,7 @@ pub(crate) fn result_out<'a>(index: &'a Index, r: &'a QueryResult, include: Incl
         id: &r.id,
         message,
         nucleotide_sequence_id: r.nucleotide_sequence_id.as_deref(),
+        query_as_given: r.given.as_deref(),
         sequence: r.sequence.as_deref(),
         sequence_length: r.sequence.as_ref().map(String::len),
         status,
