@@ -219,6 +219,13 @@ fn raw_hits(line: &str) -> Option<Vec<&str>> {
     None
 }
 
+/// The length TSV reports for a query: of the form hit positions are on (see `output::write_result`).
+fn query_len(query: &Value) -> usize {
+    str_field(query, "queryAsGiven")
+        .or_else(|| str_field(query, "sequence"))
+        .map_or(0, str::len)
+}
+
 fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
@@ -235,7 +242,7 @@ fn merge_query(
     let first = &parts[0].value;
     let id = str_field(first, "id").unwrap_or_default();
     for p in &parts[1..] {
-        for key in ["id", "sequence", "nucleotideSequenceID"] {
+        for key in ["id", "sequence", "queryAsGiven", "nucleotideSequenceID"] {
             if p.value.get(key) != first.get(key) {
                 return Err(mismatch(format!(
                     "{key} differs between inputs ({} vs {}): outputs of different query files or orders?",
@@ -316,7 +323,7 @@ fn merge_query(
                 .cloned()
                 .unwrap_or(Value::Null);
             // Same construction as the search output, so keys come out in the same order.
-            let v = json!({
+            let mut v = json!({
                 "id": first.get("id"),
                 "status": status,
                 "sequence": first.get("sequence"),
@@ -326,6 +333,9 @@ fn merge_query(
                 "hits": [],
                 "assignment": null,
             });
+            if let Some(given) = first.get("queryAsGiven") {
+                v["queryAsGiven"] = given.clone();
+            }
             let raw: Vec<&str> = hits.iter().map(|h| h.raw).collect();
             let text = v
                 .to_string()
@@ -333,7 +343,7 @@ fn merge_query(
             write(writeln!(out, "{text}"))?;
         }
         Format::Tsv if hits.is_empty() => {
-            let qlen = str_field(first, "sequence").map_or(0, str::len);
+            let qlen = query_len(first);
             write(writeln!(
                 out,
                 "{id}\t\t\t\t\t\t\t\t\t\t\t\t\t\t{status}\t{qlen}\t\t\t\t"
@@ -407,7 +417,7 @@ fn write_hit_rows(
                 h.identity * 100.0,
                 h.coverage * 100.0,
                 str_field(t, "taxon").unwrap_or(""),
-                str_field(query, "sequence").map_or(0, str::len),
+                query_len(query),
                 int("target_length")?,
                 int("occurrences")?,
                 str_field(v, "cigar").unwrap_or("")

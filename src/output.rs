@@ -176,7 +176,7 @@ pub fn write_result(
                     v
                 })
                 .collect();
-            let v = json!({
+            let mut v = json!({
                 "id": q.id,
                 "status": q.status.to_string(),
                 "sequence": q.sequence,
@@ -186,6 +186,10 @@ pub fn write_result(
                 "hits": hits,
                 "assignment": assignment,
             });
+            if let Some(given) = &q.given {
+                // Only for a query GBIF trims or caps: the form hit positions (and reference alignments) are on.
+                v["queryAsGiven"] = json!(given);
+            }
             writeln!(out, "{v}")?;
         }
         Format::Sam | Format::Bam => {

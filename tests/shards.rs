@@ -42,6 +42,9 @@ fn fixture() -> &'static Fixture {
         text.push_str(
             ">bad_char\nACGTACGTACGTJACGTACGTACGT\n>no_anchor\nACGNNACG\n>lonely\nACGTTGCAACGTTGCAGGCCTTAA\n",
         );
+        // And one GBIF's normaliser trims, whose hits are on its form as given (`queryAsGiven`).
+        let first = text.lines().nth(1).expect("a bundled query").to_string();
+        text.push_str(&format!(">trimmed\nRN{first}\n"));
         let queries = dir.path().join("queries.fasta");
         std::fs::write(&queries, text).expect("write queries");
         Fixture {
