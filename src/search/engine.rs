@@ -1888,7 +1888,8 @@ impl Hit {
 
 /// The query cleaned like a reference barcode, with the positions of its normal form's bases in it, when
 /// the two differ (ends trimmed or N runs capped) and it is within the length limit; `None` for almost every
-/// query (the fast path of [`edna_seq::normalize::clean`] returns the input itself).
+/// query (the fast path of [`edna_seq::normalize::clean`] returns the input itself), and for one whose ends
+/// hold characters GBIF accepts only because it trims them off (such a query is searched in its normal form).
 fn given_form(raw: &[u8], normal: &[u8], params: &SearchParams) -> Option<(Vec<u8>, Vec<u32>)> {
     if raw == normal {
         return None;
