@@ -145,8 +145,8 @@ pub struct Hit {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aligned: Option<[String; 3]>,
     /// The query was aligned in GBIF's normal form although its form as given differs (an occurrence target
-    /// of a query with trimmed ends or capped N runs, see [`QueryResult::given`]): the CIGAR and aligned
-    /// strings are on the normal form, the query positions on the query as given.
+    /// of a query with trimmed ends or capped N runs, see [`QueryResult::given`]): the CIGAR, aligned strings
+    /// and coverage are of the normal form, the query positions on the query as given.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub normalised_query: bool,
 }
