@@ -1008,3 +1008,80 @@ fn a_query_meets_each_target_in_the_form_it_is_stored_in() {
         assert_eq!(cigar_query_len(fields[5]), fields[9].len(), "{sam}");
     }
 }
+
+/// The exact-run bound loses nothing near its edge: a 200-base query whose second half is found with a base
+/// inserted after every 25 (identity 100/103, coverage 0.5) shares no exact run longer than 25 bases, where
+/// the bound asks for 24 at 97 % (spans of 97 bases with 3 errors, once the seed diagonals' slack lets the
+/// query hang off further), and is found; a target whose runs are 19 bases is rejected by the bound.
+#[test]
+fn a_hit_with_the_shortest_exact_runs_the_bound_allows_is_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x0bad_5eed_1234_5678u64;
+    let query = random_dna(200, &mut state);
+    let other = |b: u8| if b == b'A' { b'C' } else { b'A' };
+    // Runs of 25: a base inserted after each of the first three quarters of the second half, unlike the
+    // query bases on either side of it (so no run reaches across).
+    let mut spaced = Vec::new();
+    for (i, chunk) in query[100..].chunks(25).enumerate() {
+        spaced.extend_from_slice(chunk);
+        if i < 3 {
+            let next = query[100 + 25 * (i + 1)];
+            spaced.push(*b"ACGT".iter().find(|&&b| b != chunk[24] && b != next).unwrap_or(&b'A'));
+        }
+    }
+    // Runs of 19: a mismatch every 20 bases (identity 0.95), sharing seeds with the query.
+    let mut short_runs = query[100..].to_vec();
+    for i in (19..100).step_by(20) {
+        short_runs[i] = other(short_runs[i]);
+    }
+    let fasta = tmp.path().join("refs.fasta");
+    std::fs::write(
+        &fasta,
+        format!(
+            ">spaced\n{}\n>short_runs\n{}\n",
+            String::from_utf8_lossy(&spaced),
+            String::from_utf8_lossy(&short_runs)
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("idx");
+    build(&config_with(&out, fasta), &NoProgress).expect("build");
+    let index = Index::open(&out).expect("open");
+    let params = SearchParams {
+        min_identity: 0.97,
+        min_coverage: 0.5,
+        max_hits: 0,
+        strand: Strand::Plus,
+        target: Target::References,
+        with_alignment: true,
+        ..Default::default()
+    };
+    let mut searcher = Searcher::new(&index);
+    let found = searcher.search("q", &query, &params);
+    let hits: Vec<_> = found
+        .hits
+        .iter()
+        .map(|h| {
+            (
+                h.alignment_length,
+                h.mismatches,
+                h.gap_opens,
+                h.q_start,
+                h.cigar.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hits,
+        [(103, 0, 3, 101, Some("100S25=1D25=1D25=1D25=".to_string()))],
+        "{:?}",
+        found.hits
+    );
+    assert_eq!(searcher.stats.run_rejected, 1, "{:?}", searcher.stats);
+    let mut plain = Searcher::new(&index);
+    plain.set_seed_filters(false);
+    assert_eq!(
+        format!("{:?}", plain.search("q", &query, &params).hits),
+        format!("{:?}", found.hits)
+    );
+}

@@ -1,6 +1,7 @@
 //! The lossless filters in front of the exact scan and the alignment change no answer: every query of the
 //! bundled set, and its reverse complement, gets the same hits with the vector band screen, the per-target
-//! seed bounds (span and missing-seed positions, the marker's id spans) and the common-subsequence bound on
+//! seed bounds (span and missing-seed positions, the marker's id spans, the exact run every hit holds on a seed
+//! diagonal) and the common-subsequence bound on
 //! and off, for every target kind, several thresholds, with or without `max_hits` and a marker. Neither does
 //! aligning in the seeds' band without an edit-distance placement first, nor taking an exact occurrence of
 //! the query as its alignment without filling a matrix.
@@ -29,17 +30,18 @@ fn reverse_complement(s: &[u8]) -> Vec<u8> {
 #[test]
 fn screen_changes_no_hit() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut rejected, mut seed_rejected, mut match_rejected) = (0, 0, 0);
+    let (mut rejected, mut seed_rejected, mut match_rejected, mut run_rejected) = (0, 0, 0, 0);
     for shard in [None, Some(0), Some(1), Some(2)] {
         let out = dir.path().join(format!("idx{shard:?}"));
         let mut cfg = default_build_config(&repo_root(), out.clone());
         cfg.shard = shard.map(|index| ShardInfo { index, count: 3 });
         build(&cfg, &NoProgress).expect("build");
         let index = Index::open(&out).expect("open");
-        let (band, seeds, matches) = compare_on(&index);
+        let (band, seeds, matches, runs) = compare_on(&index);
         rejected += band;
         seed_rejected += seeds;
         match_rejected += matches;
+        run_rejected += runs;
     }
     assert!(rejected > 10_000, "the screen hardly ran: {rejected} rejections");
     assert!(
@@ -50,11 +52,15 @@ fn screen_changes_no_hit() {
         match_rejected > 5_000,
         "the common-subsequence bound hardly ran: {match_rejected} rejections"
     );
+    assert!(
+        run_rejected > 3_000,
+        "the exact-run bound hardly ran: {run_rejected} rejections"
+    );
 }
 
 /// Compares every query with the filters on and off; returns how many candidates the band screen, the seed
-/// bounds and the common-subsequence bound rejected.
-fn compare_on(index: &Index) -> (u64, u64, u64) {
+/// bounds, the common-subsequence bound and the exact-run bound rejected.
+fn compare_on(index: &Index) -> (u64, u64, u64, u64) {
     let mut reader = edna_seq::fastx::Reader::from_path(&default_queries()).expect("queries");
     let mut queries = Vec::new();
     while let Some(rec) = reader.next_record() {
@@ -118,5 +124,6 @@ fn compare_on(index: &Index) -> (u64, u64, u64) {
         screened.stats.band_rejected,
         screened.stats.position_rejected,
         screened.stats.lcs_rejected,
+        screened.stats.run_rejected,
     )
 }

@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::ops::Range;
 
+use super::runs::{shares_exact_run, PackedQuery};
 use super::windows::SeedWindows;
 use edna_align::align::{Aligner, Alignment, Band, Scoring};
 use edna_align::myers::lanes::{
@@ -288,6 +289,8 @@ pub struct SearchStats {
     pub exact: u64,
     /// Hits kept.
     pub hits: u64,
+    /// Candidates without an exact run as long as every hit holds on their seed diagonals ([`super::runs`]).
+    pub run_rejected: u64,
 }
 
 /// Minimum number of query positions whose k-mer must be a minimizer of any target that aligns at
@@ -338,6 +341,9 @@ struct SpanBounds {
     seeds_by_span: Vec<u32>,
     /// The longest aligned span (0 for none) that [`window_bases`] says may hold no whole window.
     windowless_up_to: usize,
+    /// Entry `m`: the fewest bases in the longest exact run of any alignment covering at least `m` query
+    /// bases, `min ⌈(L − e)/(e + 1)⌉` over `max(m, 1) ≤ L ≤ qlen` with `e` its errors and ambiguity codes.
+    runs_by_span: Vec<u32>,
 }
 
 impl SpanBounds {
@@ -345,6 +351,7 @@ impl SpanBounds {
         let p = min_identity.clamp(0.01, 1.0);
         let n = qlen.max(1);
         let mut seeds_by_span = vec![1u32; n + 1];
+        let mut runs_by_span = vec![0u32; n + 1];
         let mut windowless_up_to = 0;
         // The budget of span l, max_edit_distance(l, p), never shrinks as l grows (l/(l + d) grows with l, and
         // a correctly rounded division keeps that order), so one forward walk settles all of them.
@@ -354,6 +361,8 @@ impl SpanBounds {
             while identity_upper_bound(l, d + 1) >= slack_p {
                 d += 1;
             }
+            let breaks = d as usize + ambiguous;
+            runs_by_span[l] = (l.saturating_sub(breaks)).div_ceil(breaks + 1) as u32;
             let good = window_bases(l, d as usize + ambiguous, k, w);
             if good <= 0 {
                 windowless_up_to = l;
@@ -367,11 +376,14 @@ impl SpanBounds {
         // Entry m is the fewest over every span of at least m bases.
         for l in (1..n).rev() {
             seeds_by_span[l] = seeds_by_span[l].min(seeds_by_span[l + 1]);
+            runs_by_span[l] = runs_by_span[l].min(runs_by_span[l + 1]);
         }
         seeds_by_span[0] = seeds_by_span[1];
+        runs_by_span[0] = runs_by_span[1];
         SpanBounds {
             seeds_by_span,
             windowless_up_to,
+            runs_by_span,
         }
     }
 
@@ -390,6 +402,10 @@ impl SpanBounds {
 fn window_bases(l: usize, e: usize, k: usize, w: usize) -> i64 {
     l as i64 - e as i64 - (e as i64 + 1) * (w as i64 + k as i64 - 2)
 }
+
+/// Seed diagonals (`dmax − dmin + 1`) up to which a candidate's diagonals are searched for an exact run;
+/// checking more costs about what the band screen it may save does.
+const RUN_BOUND_MAX_DIAGONALS: i32 = 8;
 
 /// Every bound is taken at identity `p − BOUND_SLACK`: looser than the final check's `1e-12`, so rounding can
 /// never make a bound reject an alignment that the check keeps.
@@ -815,6 +831,7 @@ impl<'a> Searcher<'a> {
                 tlen: shape.map_or_else(|| self.seqs.len_of(s), |shape| shape.len),
                 packed_offset: 0,
                 is_ref: e.reference,
+                seeds: tally.seeds,
             };
             // The bound for the query span the seed diagonals force (see `verify`), unless a target ambiguity
             // code, which breaks seeds without being an error, lies where the alignment could be.
@@ -867,6 +884,12 @@ impl<'a> Searcher<'a> {
         for (i, (q, _)) in strands.iter().enumerate() {
             self.seed_candidates(q, i, params, &bounds, &mut candidates);
         }
+        // The exact-run bound needs the query's bases packed like the targets', when it can apply at all.
+        let run_bound = self.seed_filters && bounds.runs_by_span[n] as usize >= k + w - 1;
+        let packed_queries: Vec<Option<PackedQuery>> = strands
+            .iter()
+            .map(|(q, _)| run_bound.then(|| PackedQuery::new(q)).flatten())
+            .collect();
         // Most seeds first (only the order of counts matters: it lets the bar stop the walk early); ties
         // stay in seeding order, which depends on the query and index alone, never on threads. A counting
         // sort: counts are small integers, and a comparison sort of the candidates cost 15 % of a search.
@@ -941,6 +964,28 @@ impl<'a> Searcher<'a> {
             // room for an overhang).
             if !ambiguous && dmin != FULL_SCAN && c.count < bar.seeds_by_span[n.saturating_sub(pad_left + pad_right)] {
                 continue;
+            }
+            // Every hit holds an exact run of `need` bases; when that is a whole minimizer window, the run holds
+            // a seed, so it lies on a diagonal in dmin..=dmax (see `runs`). Checked only where the seeds leave
+            // few diagonals: most candidates have one.
+            if let Some(query) = &packed_queries[c.strand as usize] {
+                let need = bounds.runs_by_span[n.saturating_sub(pad_left + pad_right)] as usize;
+                if !ambiguous
+                    && dmin != FULL_SCAN
+                    && need >= k + w - 1
+                    && dmax - dmin < RUN_BOUND_MAX_DIAGONALS
+                    && !shares_exact_run(
+                        query,
+                        packed,
+                        c.tlen as usize,
+                        (dmin.into(), dmax.into()),
+                        (c.seeds, k),
+                        need,
+                    )
+                {
+                    self.stats.run_rejected += 1;
+                    continue;
+                }
             }
             // The same diagonal argument bounds the band: every cell of such an alignment lies on a diagonal
             // in [dmin − max_d, dmax + max_d] (target coordinates), so the scan may stop once that band holds
@@ -1594,6 +1639,8 @@ struct Candidate {
     /// Where the target's packed bases start (for the prefetch hint).
     packed_offset: u64,
     is_ref: bool,
+    /// Query positions that are seeds, as [`SeedWindows::bit`]s.
+    seeds: u64,
 }
 
 /// Stable counting sort of `candidates` by seed count, highest first (`scratch` is reused between calls).

@@ -10,7 +10,9 @@
 //!    ends may overhang the target by the uncovered fraction) must satisfy `n / (n + d) ≥ p`
 //!    ([`edna_align::myers::identity_upper_bound`]). The seed count bound is applied per target to the query
 //!    span its seed diagonals force, and the *positions* of the missing seeds give a second bound
-//!    ([`SeedWindows`]): every query window whose minimizer the target lacks holds an edit.
+//!    ([`SeedWindows`]): every query window whose minimizer the target lacks holds an edit. An alignment's
+//!    longest exact run has a length bound too; when it spans a minimizer window it lies on a seed diagonal,
+//!    which the 2-bit bases there must show (`runs`).
 //! 4. **Align** the survivors with vsearch's scoring and keep those whose identity (vsearch `--iddef 2`)
 //!    and query coverage pass the thresholds.
 //!
@@ -19,6 +21,7 @@
 
 mod assign;
 mod engine;
+mod runs;
 mod windows;
 
 pub use assign::{assign, Assignment, MatchType, RankThresholds};
