@@ -884,8 +884,9 @@ impl<'a> Searcher<'a> {
         for (i, (q, _)) in strands.iter().enumerate() {
             self.seed_candidates(q, i, params, &bounds, &mut candidates);
         }
-        // The exact-run bound needs the query's bases packed like the targets', when it can apply at all.
-        let run_bound = self.seed_filters && bounds.runs_by_span[n] as usize >= k + w - 1;
+        // The exact-run bound needs the query's bases packed like the targets', when it can apply at all: from
+        // the start, or once a top-hits bar rises.
+        let run_bound = self.seed_filters && (bounds.runs_by_span[n] as usize >= k + w - 1 || params.max_hits > 0);
         let packed_queries: Vec<Option<PackedQuery>> = strands
             .iter()
             .map(|(q, _)| run_bound.then(|| PackedQuery::new(q)).flatten())
@@ -904,11 +905,11 @@ impl<'a> Searcher<'a> {
         };
         // With max_hits, one bar over all targets; with target `all` a second over references alone, so the
         // reference hits a taxon assignment needs are found however many occurrence hits rank above them.
-        let all_bar = TopBar::new(strands, params.min_identity, &bounds.seeds_by_span);
+        let all_bar = TopBar::new(strands, params.min_identity, &bounds);
         let two_classes = params.max_hits > 0 && params.target == Target::All && params.find_reference_hits;
         let ref_bar = two_classes.then(|| TopBar {
             window: Some(ASSIGNMENT_WINDOW),
-            ..TopBar::new(strands, params.min_identity, &bounds.seeds_by_span)
+            ..TopBar::new(strands, params.min_identity, &bounds)
         });
         let mut v = Verification {
             strands,
@@ -969,7 +970,7 @@ impl<'a> Searcher<'a> {
             // a seed, so it lies on a diagonal in dmin..=dmax (see `runs`). Checked only where the seeds leave
             // few diagonals: most candidates have one.
             if let Some(query) = &packed_queries[c.strand as usize] {
-                let need = bounds.runs_by_span[n.saturating_sub(pad_left + pad_right)] as usize;
+                let need = bar.runs_by_span[n.saturating_sub(pad_left + pad_right)] as usize;
                 if !ambiguous
                     && dmin != FULL_SCAN
                     && need >= k + w - 1
@@ -1345,6 +1346,8 @@ struct TopBar {
     /// Seeds a target needs when its seed diagonals say a hit covers at least `m` query bases, by `m`
     /// ([`seeds_by_span`]).
     seeds_by_span: Vec<u32>,
+    /// The exact run every hit holds, by the same `m` ([`SpanBounds::runs_by_span`]).
+    runs_by_span: Vec<u32>,
     /// [`TopBar::budget_for`] by target length below `n + max_d`, plus one (0: not worked out yet).
     budgets: Vec<Cell<u32>>,
     /// Best identity found per target.
@@ -1357,8 +1360,8 @@ struct TopBar {
 }
 
 impl TopBar {
-    /// The bar before any hit: `min_identity`, whose [`seeds_by_span`] the caller has worked out.
-    fn new(strands: &[(&[u8], char)], min_identity: f64, by_span: &[u32]) -> Self {
+    /// The bar before any hit: `min_identity`, whose bounds the caller has worked out.
+    fn new(strands: &[(&[u8], char)], min_identity: f64, bounds: &SpanBounds) -> Self {
         let n = strands[0].0.len();
         let max_d = max_edit_distance(n, min_identity);
         TopBar {
@@ -1366,7 +1369,8 @@ impl TopBar {
             max_d,
             pieces: strands.iter().map(|(q, _)| Pieces::new(q, max_d as usize)).collect(),
             min_seeds: 0,
-            seeds_by_span: by_span.to_vec(),
+            seeds_by_span: bounds.seeds_by_span.clone(),
+            runs_by_span: bounds.runs_by_span.clone(),
             budgets: (0..n + max_d as usize).map(|_| Cell::new(0)).collect(),
             window: None,
             best: 0.0,
@@ -1424,7 +1428,8 @@ impl TopBar {
                 self.max_d = d;
                 self.pieces = strands.iter().map(|(q, _)| Pieces::new(q, d as usize)).collect();
             }
-            self.seeds_by_span = seeds_by_span(ctx.n, ctx.ambiguous, self.bar, ctx.k, ctx.w);
+            let bounds = SpanBounds::new(ctx.n, ctx.ambiguous, self.bar, ctx.k, ctx.w);
+            (self.seeds_by_span, self.runs_by_span) = (bounds.seeds_by_span, bounds.runs_by_span);
             self.min_seeds = self.seeds_by_span[shortest_span(ctx.n, ctx.min_coverage)];
         }
     }
