@@ -50,13 +50,13 @@ fn load32(packed: &[u8], at: usize) -> u64 {
     (wide >> shift) as u64
 }
 
-/// Whether `query` and the target (`tlen` bases, 2-bit `packed`, only ACGT) share an exact run of at
+/// Whether `query` and the target (`tlen` bases, 2-bit `packed`, only ACGT) may share an exact run of at
 /// least `need` bases that holds a seed: a k-mer (`k` ≤ `need`) starting at a query position whose
 /// [`super::SeedWindows::bit`] is in `seeds`, on a diagonal `d` (target position − query position) in
-/// `dmin..=dmax`.
+/// `dmin..=dmax`. False only when no such run exists.
 ///
-/// Such a run, if it holds the seed at `p`, has `need` of its bases in `p + k − need .. p + need`, so only
-/// those stretches around the seeds' buckets are read.
+/// A run holding the seed at `p` has `need` of its bases in `p + k − need .. p + need`, so only the stretch
+/// from the first seed bucket's start to the last one's end, widened so, is read.
 pub(crate) fn shares_exact_run(
     query: &PackedQuery,
     packed: &[u8],
@@ -65,66 +65,21 @@ pub(crate) fn shares_exact_run(
     (seeds, k): (u64, usize),
     need: usize,
 ) -> bool {
+    if seeds == 0 {
+        return false;
+    }
     let need = need.max(k).max(1);
     let n = query.len;
+    // Positions of bucket b are ⌈b·n/64⌉..⌈(b+1)·n/64⌉.
+    let first = seeds.trailing_zeros() as usize;
+    let last = 63 - seeds.leading_zeros() as usize;
+    let from = ((first * n).div_ceil(64) + k).saturating_sub(need);
+    let to = ((last + 1) * n).div_ceil(64) + need;
     (dmin..=dmax).any(|d| {
         let (qs, qe) = ((-d).max(0) as usize, (n as i64).min(tlen as i64 - d).max(0) as usize);
-        SeedStretches::new(seeds, n, k, need).any(|(a, b)| {
-            let (a, b) = (a.max(qs), b.min(qe));
-            b >= a + need && diagonal_has_run(query, packed, a, b, d, need)
-        })
+        let (a, b) = (from.max(qs), to.min(qe));
+        b >= a + need && diagonal_has_run(query, packed, a, b, d, need)
     })
-}
-
-/// The query stretches around blocks of consecutive seed buckets that a run of `need` bases holding one
-/// of their seeds leaves `need` bases in, in order, overlapping ones merged.
-#[derive(Clone, Copy)]
-struct SeedStretches {
-    rest: u64,
-    n: usize,
-    k: usize,
-    need: usize,
-}
-
-impl SeedStretches {
-    fn new(seeds: u64, n: usize, k: usize, need: usize) -> Self {
-        SeedStretches {
-            rest: seeds,
-            n,
-            k,
-            need,
-        }
-    }
-
-    /// The next block's stretch: positions of bucket b are `⌈b·n/64⌉..⌈(b+1)·n/64⌉`.
-    fn block(&mut self) -> Option<(usize, usize)> {
-        if self.rest == 0 {
-            return None;
-        }
-        let first = self.rest.trailing_zeros() as usize;
-        let end = first + (self.rest >> first).trailing_ones() as usize;
-        self.rest = if end == 64 { 0 } else { self.rest & (u64::MAX << end) };
-        let (lo, hi) = ((first * self.n).div_ceil(64), (end * self.n).div_ceil(64));
-        Some(((lo + self.k).saturating_sub(self.need), (hi + self.need).min(self.n)))
-    }
-}
-
-impl Iterator for SeedStretches {
-    type Item = (usize, usize);
-
-    fn next(&mut self) -> Option<(usize, usize)> {
-        let (a, mut b) = self.block()?;
-        // Take in the following blocks while they overlap.
-        let mut ahead = *self;
-        while let Some((c, e)) = ahead.block() {
-            if c > b {
-                break;
-            }
-            b = b.max(e);
-            *self = ahead;
-        }
-        Some((a, b))
-    }
 }
 
 /// [`shares_exact_run`] on one diagonal, query bases `qs..qe`.
