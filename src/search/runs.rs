@@ -2,8 +2,8 @@
 //! columns, which cut its matched bases (at least `L − d`) into at most `d + 1` exact runs, so one of them is
 //! at least `⌈(L − d)/(d + 1)⌉` bases long, all on one diagonal. When that is at least a minimizer window
 //! (`w + k − 1` bases), the run holds a seed, so it lies on a seed diagonal: a target none of whose seed
-//! diagonals carries such a run cannot be a hit. Checking one diagonal costs a few word operations per 32
-//! bases, a tenth of what the band screen spends on a candidate it rejects.
+//! diagonals carries such a run cannot be a hit. Checking a diagonal costs a few word operations per 32
+//! bases, and the candidate's bases need not be unpacked for the band screen.
 
 /// The 2-bit packed bases of one query strand (the index's layout: base `i` in bits `2·(i % 4)` of byte
 /// `i / 4`), padded so 16 bytes can be read from any base.
