@@ -210,10 +210,15 @@ pub fn write_result(
                     if i > 0 || j > 0 {
                         flag |= 256;
                     }
-                    let s = if h.strand == '-' {
-                        String::from_utf8_lossy(&edna_seq::pack::reverse_complement(seq.as_bytes())).into_owned()
+                    // Only the primary record carries SEQ; secondary ones write `*`, so nothing is copied for them.
+                    let s: std::borrow::Cow<str> = if flag & 256 != 0 {
+                        "*".into()
+                    } else if h.strand == '-' {
+                        String::from_utf8_lossy(&edna_seq::pack::reverse_complement(seq.as_bytes()))
+                            .into_owned()
+                            .into()
                     } else {
-                        seq.to_string()
+                        seq.into()
                     };
                     // The aligner's CIGAR already soft-clips the unaligned query ends (S), so it spans the read.
                     let cigar = h.cigar.as_deref().unwrap_or("*");
@@ -223,7 +228,7 @@ pub fn write_result(
                         sam_name(&q.id),
                         sam_name(&row.sseqid),
                         h.t_start,
-                        if flag & 256 != 0 { "*" } else { &s },
+                        s,
                         h.score,
                         h.alignment_length - (h.identity * h.alignment_length as f64).round() as u32,
                         h.identity
