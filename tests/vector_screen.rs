@@ -82,6 +82,8 @@ fn compare_on(index: &Index) -> (u64, u64, u64, u64) {
         (0.9, 0, None),
         (0.97, 0, None),
         (0.9, 5, None),
+        // blast-ws's defaults: the common-subsequence bound at a rising top-hits bar.
+        (0.8, 5, Some("12S")),
         (0.9, 0, Some("12S")),
         (0.97, 5, Some("12S")),
         (0.9, 0, Some("ITS")),
