@@ -24,14 +24,15 @@
 #   ours_search_c1    /v1/search, marker 12S     -t1 -c1   $DURATION  (latency alone, like the baseline's one job)
 #   ours_search_12s   /v1/search, marker 12S     -t2 -c16  $DURATION
 #   ours_search_any   /v1/search, no marker      -t2 -c16  $DURATION
-#   ours_batch25      /blast/batch, 25 seqs      -t1 -c4   $DURATION
-#   ours_batch25_id90 /blast/batch, 25 seqs, 90 % -t1 -c4  $DURATION
+#   ours_batch25_c1   /blast/batch, 25 seqs      -t1 -c1   $DURATION  (one call alone: its latency)
+#   ours_batch25      /blast/batch, 25 seqs      -t1 -c4   $DURATION  (the toolkit's 4 calls in parallel)
+#   ours_batch25_id90_c1 / ours_batch25_id90  the same at 90 %
 #   ours_overload     /v1/search, marker 12S     -t2 -c256 $OVERLOAD_DURATION  (excess must get 503, not errors)
 #   gbif_direct_1 / gbif_direct_25                50 / 8 sequential vsearch processes of 1 / 25 queries
 #   gbif_search_c1 / gbif_search_c16 / gbif_batch25_c1   the stand-in server under wrk
 # wrk and the servers share the machine's cores (2 here): the figures include the load generator's CPU.
 #
-# Run:   benches/http/load.sh            (from anywhere; ~4½ min plus build and, if needed, the ~40 s index build)
+# Run:   benches/http/load.sh            (from anywhere; ~5 min plus build and, if needed, the ~40 s index build)
 # Knobs: DURATION=20s OVERLOAD_DURATION=10s BASELINE_DURATION=20s QUERIES=1000 VSEARCH_THREADS=$(nproc)
 #        INDEX=bench-out/all-index SHARED_DATA=../shared/data
 # Output: bench-out/http/ (bodies, wrk outputs, server logs, metrics) and the table in bench-out/http-load.md.
@@ -167,9 +168,15 @@ health ours_search_12s
 run_wrk ours_search_any edna-search '`POST /v1/search` no marker' gbif_search_c1 \
   "$OUT/search_any.jsonl" "$URL/v1/search" -t2 -c16 -d"$DURATION" --timeout 5s
 health ours_search_any
+run_wrk ours_batch25_c1 edna-search '`POST /blast/batch` 25 seqs' gbif_batch25_c1 \
+  "$OUT/batch25.jsonl" "$URL/blast/batch" -t1 -c1 -d"$DURATION" --timeout 30s
+health ours_batch25_c1
 run_wrk ours_batch25 edna-search '`POST /blast/batch` 25 seqs' gbif_batch25_c1 \
   "$OUT/batch25.jsonl" "$URL/blast/batch" -t1 -c4 -d"$DURATION" --timeout 30s
 health ours_batch25
+run_wrk ours_batch25_id90_c1 edna-search '`POST /blast/batch` 25 seqs, perc_identity 90' gbif_batch25_c1 \
+  "$OUT/batch25_id90.jsonl" "$URL/blast/batch" -t1 -c1 -d"$DURATION" --timeout 30s
+health ours_batch25_id90_c1
 run_wrk ours_batch25_id90 edna-search '`POST /blast/batch` 25 seqs, perc_identity 90' gbif_batch25_c1 \
   "$OUT/batch25_id90.jsonl" "$URL/blast/batch" -t1 -c4 -d"$DURATION" --timeout 30s
 health ours_batch25_id90

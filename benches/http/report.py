@@ -110,8 +110,14 @@ def main():
     print("Targets:")
     print(check("ours_search_12s", "p50_ms", "<=", 2, "`/v1/search` 16 clients p50 ms"))
     print(check("ours_search_12s", "p99_ms", "<=", 10, "`/v1/search` 16 clients p99 ms"))
-    print(check("ours_batch25", "p50_ms", "<=", 20, "`/blast/batch` 25 sequences p50 ms"))
-    print(check("ours_batch25_id90", "p50_ms", "<=", 20, "(like for like) `/blast/batch` 25 sequences at 90 % p50 ms"))
+    # The issue gives no client count for batches: one call alone is its latency; four in parallel (the
+    # toolkit's) share the two cores, so their p50 is bound by throughput. Both are reported.
+    print(check("ours_batch25_c1", "p50_ms", "<=", 20, "`/blast/batch` 25 sequences p50 ms, one call at a time"))
+    print(check("ours_batch25", "p50_ms", "<=", 20, "`/blast/batch` 25 sequences p50 ms, 4 calls in parallel"))
+    print(check("ours_batch25_id90_c1", "p50_ms", "<=", 20,
+                "(like for like) `/blast/batch` 25 sequences at 90 % p50 ms, one call at a time"))
+    print(check("ours_batch25_id90", "p50_ms", "<=", 20,
+                "(like for like) `/blast/batch` 25 sequences at 90 % p50 ms, 4 calls in parallel"))
     print(check("ours_search_12s", "rps", ">=", 2000, "sustained `/v1/search` queries/s, no errors"))
 
 
