@@ -15,7 +15,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use edna_index::Index;
-use tokio::sync::oneshot;
 
 use super::error::ApiError;
 use crate::search::Searcher;
@@ -58,8 +57,11 @@ impl Workers {
 
     /// Runs `f` over `items` on the search threads and returns the results in input order.
     ///
-    /// Dropping the returned future (client gone, request timed out) sets a flag that makes the threads
-    /// skip the items not started yet, so abandoned work stops within one item.
+    /// The items go out in chunks, at most [`WINDOW`] per thread queued or running at once; a new one goes
+    /// out as soon as *any* finishes, so a thread that is done never waits for a slower chunk ahead of it
+    /// (a batch of 25 ASVs mixes queries 100 times apart in cost). Dropping the returned future (client
+    /// gone, request timed out) sets a flag that makes the threads skip the items not started yet, so
+    /// abandoned work stops within one item.
     pub async fn map<T, R>(&self, items: Vec<T>, f: ItemFn<T, R>) -> Result<Vec<R>, ApiError>
     where
         T: Send + 'static,
@@ -67,18 +69,25 @@ impl Workers {
     {
         let n = items.len();
         let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
-        // Small chunks keep every thread busy on mid-sized batches; the cap bounds the latency others see.
-        let chunk = (n / (self.threads * 4)).clamp(1, 64);
-        let mut pending = std::collections::VecDeque::new();
-        let mut out = Vec::with_capacity(n);
+        // Chunks of one item up to a few per thread (a batch's last chunk decides when it is done), larger
+        // on big batches to keep the per-chunk cost small; the cap bounds the latency others see.
+        let chunk = (n / (self.threads * CHUNKS_PER_THREAD)).clamp(1, 64);
+        let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+        // Finished chunks, by position, until all are in.
+        let mut parts: Vec<Option<Vec<R>>> = Vec::with_capacity(n.div_ceil(chunk));
+        let mut in_flight = 0;
         let mut items = items.into_iter();
         loop {
-            while pending.len() < WINDOW * self.threads {
+            while in_flight < WINDOW * self.threads {
                 let part: Vec<T> = items.by_ref().take(chunk).collect();
                 if part.is_empty() {
                     break;
                 }
-                let (otx, orx) = oneshot::channel();
+                let reply = Reply {
+                    slot: parts.len(),
+                    tx: Some(done_tx.clone()),
+                };
+                parts.push(None);
                 let f = Arc::clone(&f);
                 let flag = Arc::clone(&cancel.0);
                 let job: Job = Box::new(move |s: &mut Searcher<'_>| {
@@ -89,22 +98,58 @@ impl Workers {
                         }
                         done.push(f(s, t));
                     }
-                    let _ = otx.send(done);
+                    reply.send(done);
                 });
                 self.tx.send(job).map_err(|_| {
                     tracing::error!("search threads are gone");
                     ApiError::internal()
                 })?;
-                pending.push_back(orx);
+                in_flight += 1;
             }
-            let Some(next) = pending.pop_front() else { break };
-            let done = next.await.map_err(|_| {
-                tracing::error!("a search job failed (see the panic above)");
-                ApiError::internal()
-            })?;
-            out.extend(done);
+            if in_flight == 0 {
+                break;
+            }
+            // Never `None`: this function holds a sender.
+            let Some((slot, done)) = done_rx.recv().await else {
+                return Err(ApiError::internal());
+            };
+            in_flight -= 1;
+            match (done, parts.get_mut(slot)) {
+                (Some(done), Some(part)) => *part = Some(done),
+                _ => {
+                    tracing::error!("a search job failed (see the panic above)");
+                    return Err(ApiError::internal());
+                }
+            }
         }
-        Ok(out)
+        Ok(parts.into_iter().flatten().flatten().collect())
+    }
+}
+
+/// Chunks per search thread a batch is cut into, at least (until chunks reach 64 items).
+const CHUNKS_PER_THREAD: usize = 8;
+
+/// Where a chunk's results go: sent once when it finishes; dropped unsent (the job panicked or was
+/// cancelled), it reports the chunk as failed, so the request never waits for an answer that cannot come.
+struct Reply<R> {
+    slot: usize,
+    tx: Option<tokio::sync::mpsc::UnboundedSender<(usize, Option<Vec<R>>)>>,
+}
+
+impl<R> Reply<R> {
+    fn send(mut self, done: Vec<R>) {
+        if let Some(tx) = self.tx.take() {
+            // The request may be gone (cancelled); then nobody wants the results.
+            let _ = tx.send((self.slot, Some(done)));
+        }
+    }
+}
+
+impl<R> Drop for Reply<R> {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send((self.slot, None));
+        }
     }
 }
 
@@ -130,5 +175,75 @@ fn worker_loop(index: &Index, rx: &Mutex<mpsc::Receiver<Job>>) {
             tracing::error!("a search job panicked; the thread's searcher was rebuilt");
             searcher = Searcher::new(index);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edna_index_builder::build::{build, BuildConfig, NoProgress, DEFAULT_SEEDS};
+    use edna_index_builder::reference::LibrarySpec;
+    use std::time::Duration;
+
+    /// An index of two sequences: the threads need one to build their searchers.
+    fn tiny_index(dir: &std::path::Path) -> Arc<Index> {
+        let fasta = dir.join("lib.fasta");
+        let seq = |step: usize| -> String { (0..120).map(|i| ['A', 'C', 'G', 'T'][(i * step + i / 7) % 4]).collect() };
+        std::fs::write(
+            &fasta,
+            format!(">a;tax=k:Animalia;\n{}\n>b;tax=k:Animalia;\n{}\n", seq(1), seq(3)),
+        )
+        .expect("write");
+        let out = dir.join("idx");
+        let cfg = BuildConfig {
+            out: out.clone(),
+            references: vec![LibrarySpec {
+                fasta,
+                marker: Some("12S".into()),
+                ..Default::default()
+            }],
+            refdbs: Vec::new(),
+            dwca: Vec::new(),
+            seeds: DEFAULT_SEEDS,
+            limits: Default::default(),
+            shard: None,
+            only_markers: Vec::new(),
+        };
+        build(&cfg, &NoProgress).expect("build");
+        Arc::new(Index::open(&out).expect("open"))
+    }
+
+    #[tokio::test]
+    async fn results_keep_input_order_when_later_chunks_finish_first() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let workers = Workers::new(tiny_index(tmp.path()), 2).expect("threads");
+        for n in [1usize, 3, 25, 200] {
+            // Early items are the slow ones, so later chunks finish first.
+            let f: ItemFn<usize, usize> = Arc::new(move |_, i| {
+                std::thread::sleep(Duration::from_micros(((n - i) % 7) as u64 * 300));
+                i * 2
+            });
+            let out = workers.map((0..n).collect(), f).await.expect("map");
+            assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>(), "{n} items");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_item_fails_its_request_and_the_threads_go_on() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let workers = Workers::new(tiny_index(tmp.path()), 2).expect("threads");
+        let f: ItemFn<usize, usize> = Arc::new(|_, i| {
+            assert!(i != 13, "item 13 fails on purpose");
+            i
+        });
+        let failed = tokio::time::timeout(Duration::from_secs(20), workers.map((0..40).collect(), Arc::clone(&f)))
+            .await
+            .expect("the request must not wait for a chunk that cannot come");
+        assert!(failed.is_err());
+        let ok = workers
+            .map((14..40).collect(), f)
+            .await
+            .expect("the threads still serve");
+        assert_eq!(ok, (14..40).collect::<Vec<_>>());
     }
 }
