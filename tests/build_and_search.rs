@@ -1085,3 +1085,79 @@ fn a_hit_with_the_shortest_exact_runs_the_bound_allows_is_found() {
         format!("{:?}", found.hits)
     );
 }
+
+/// The band screen charges a query's overhang past a target's end one edit per `⌈p/(1 − p)⌉` bases, what the
+/// shorter aligned span takes off the edit budget, and loses nothing at the edge: at 90 % a 200-base query
+/// hanging 90 bases off a target's start, whose other 110 align with a 12-base deletion (identity 110/122,
+/// the most edits 110 bases allow), costs the screen 12 + ⌊90/9⌋ = 22 edits, the whole query's budget, and
+/// is found; with a 13-base deletion (identity 110/123, not a hit) it costs 23 and is screened out instead
+/// of aligned. Charging one edit per 8 bases would lose the hit.
+#[test]
+fn an_overhanging_hit_at_its_spans_budget_passes_the_charged_screen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x0005_eed0_f0e4_a1a9_u64;
+    let query = random_dna(200, &mut state);
+    let tail = random_dna(400, &mut state);
+    // A deletion of `len` bases (target bases the query lacks) between query bases 144 and 145, unlike both
+    // neighbours at its ends so that it cannot slide.
+    let target = |len: usize, state: &mut u64| {
+        let mut t = query[90..145].to_vec();
+        let mut gap = random_dna(len, state);
+        gap[0] = *b"ACGT".iter().find(|&&b| b != query[145]).unwrap_or(&b'A');
+        gap[len - 1] = *b"ACGT".iter().find(|&&b| b != query[144]).unwrap_or(&b'A');
+        t.extend_from_slice(&gap);
+        t.extend_from_slice(&query[145..]);
+        t.extend_from_slice(&tail);
+        t
+    };
+    let (hit, decoy) = (target(12, &mut state), target(13, &mut state));
+    let fasta = tmp.path().join("refs.fasta");
+    std::fs::write(
+        &fasta,
+        format!(
+            ">hit\n{}\n>decoy\n{}\n",
+            String::from_utf8_lossy(&hit),
+            String::from_utf8_lossy(&decoy)
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("idx");
+    build(&config_with(&out, fasta), &NoProgress).expect("build");
+    let index = Index::open(&out).expect("open");
+    let params = SearchParams {
+        min_identity: 0.9,
+        min_coverage: 0.5,
+        max_hits: 0,
+        strand: Strand::Plus,
+        target: Target::References,
+        with_alignment: true,
+        ..Default::default()
+    };
+    let mut searcher = Searcher::new(&index);
+    let found = searcher.search("q", &query, &params);
+    let hits: Vec<_> = found
+        .hits
+        .iter()
+        .map(|h| (h.alignment_length, h.gap_opens, h.q_start, h.q_end, h.cigar.clone()))
+        .collect();
+    assert_eq!(
+        hits,
+        [(122, 1, 91, 200, Some("90S55=12D55=".to_string()))],
+        "{:?}",
+        found.hits
+    );
+    assert!((found.hits[0].identity - 110.0 / 122.0).abs() < 1e-9);
+    // The decoy goes no further than the screen; the hit is the one alignment.
+    assert_eq!(
+        (searcher.stats.band_rejected, searcher.stats.aligned),
+        (1, 1),
+        "{:?}",
+        searcher.stats
+    );
+    let mut plain = Searcher::new(&index);
+    plain.set_vector_screen(false);
+    assert_eq!(
+        format!("{:?}", plain.search("q", &query, &params).hits),
+        format!("{:?}", found.hits)
+    );
+}

@@ -422,6 +422,39 @@ const DIRECT_ALIGNMENT_MIN_IDENTITY: f64 = 0.9;
 /// placement ([`Searcher::place`]); on 12S ASVs at 80 % every rejection came from stretches under 4×.
 const LCS_STRETCH_MAX_FACTOR: usize = 4;
 
+/// The band-screen slot of a target column that matches no query base (an empty IUPAC mask).
+const NO_MATCH_SLOT: u8 = 0;
+
+/// Every how many bases of query overhang the band screen may charge one edit at identity `bar`:
+/// `r = ⌈p/(1 − p)⌉`. An alignment hanging `o` query bases off the target aligns `n − o`, which allows
+/// `e(n − o)` edits, and `e(n) ≥ e(n − o) + ⌊o/r⌋` (`e(l) = ⌊l(1 − p)/p⌋`, and `1/r ≤ (1 − p)/p`), so an alignment
+/// that passes still fits the whole query's budget with its overhang charged. `None` when nothing can be
+/// charged (`p` of 1 or out of range).
+fn overhang_charge_every(bar: f64) -> Option<usize> {
+    let p = bar - BOUND_SLACK;
+    if !(0.0..1.0).contains(&p) {
+        return None;
+    }
+    let r = (p / (1.0 - p)).ceil();
+    (1.0..1e6).contains(&r).then_some(r as usize)
+}
+
+/// Turns every `every`-th wildcard column of a candidate's padding, counted outward from the target's ends,
+/// into one that matches nothing (`slots`: `pad_left` wildcards, `bases` target columns, the right padding).
+/// Crossing such a column costs the scan one edit however the alignment does it (a mismatch, or a gap that
+/// skips it), so a query hanging `o` bases off an end pays at least `⌊o/every⌋`: what its shorter aligned span
+/// takes off the edit budget ([`overhang_charge_every`]). A homolog that only reaches the budget by hanging
+/// far off the target is rejected by the vector screen instead of being placed or aligned.
+fn charge_overhang(slots: &mut [u8], (pad_left, bases): (usize, usize), every: usize) {
+    let right = pad_left + bases;
+    for j in (every..=pad_left).step_by(every.max(1)) {
+        slots[pad_left - j] = NO_MATCH_SLOT;
+    }
+    for j in (every..=slots.len().saturating_sub(right)).step_by(every.max(1)) {
+        slots[right + j - 1] = NO_MATCH_SLOT;
+    }
+}
+
 /// Largest edit distance that still allows identity ≥ `p` (less [`BOUND_SLACK`]) for `n` query bases:
 /// `n/(n+d) ≥ p`.
 fn max_edit_distance(n: usize, p: f64) -> u32 {
@@ -948,6 +981,7 @@ impl<'a> Searcher<'a> {
             }
             let n = v.ctx.n;
             let max_d = bar.budget_for(n, c.tlen as usize);
+            let charge_every = overhang_charge_every(bar.bar);
             self.stats.candidates += 1;
             let (s, dmin, dmax) = (c.seq, c.dmin, c.dmax);
             // Every alignment with at most max_d errors that contains one of the seeds lies inside
@@ -1050,6 +1084,12 @@ impl<'a> Searcher<'a> {
                         .range_decoded_to(s, fs, &SLOT_DECODING, &mut slots[pad_left..most - pad_right]);
                 let used = pad_left + bases + pad_right;
                 slots[pad_left + bases..used].fill(PAD_SLOT);
+                // The bar's own budget (a target shorter than that already has its overhang in its budget).
+                if c.tlen as usize >= n + bar.max_d as usize {
+                    if let Some(every) = charge_every {
+                        charge_overhang(&mut slots[..used], (pad_left, bases), every);
+                    }
+                }
                 pending[g].push(Job { slots: used, ..job });
                 let full = match scan {
                     BandScan::Tight => self.tight_group,
@@ -2010,6 +2050,48 @@ fn eligible(index: &Index, seq: u32, target: Target, want: Option<&str>) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_overhang_charge_never_exceeds_what_the_shorter_span_saves() {
+        for p in [
+            0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999,
+        ] {
+            let every = overhang_charge_every(p).expect("an identity below 1 charges");
+            for n in (1..700).chain([1_000, 2_999, 10_000]) {
+                let whole = max_edit_distance(n, p);
+                for o in 0..=n {
+                    let charged = (o / every) as u32;
+                    assert!(
+                        max_edit_distance(n - o, p) + charged <= whole,
+                        "p {p}, n {n}, overhang {o}: charged {charged} of {whole}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            (overhang_charge_every(0.9), overhang_charge_every(0.97)),
+            (Some(9), Some(33))
+        );
+        assert_eq!(overhang_charge_every(1.0), None);
+        // Columns counted outward from each end of the target.
+        let mut slots = vec![PAD_SLOT; 7 + 3 + 5];
+        slots[7..10].fill(1);
+        charge_overhang(&mut slots, (7, 3), 3);
+        let expect = [
+            PAD_SLOT,
+            NO_MATCH_SLOT,
+            PAD_SLOT,
+            PAD_SLOT,
+            NO_MATCH_SLOT,
+            PAD_SLOT,
+            PAD_SLOT,
+            1,
+            1,
+            1,
+        ];
+        assert_eq!(&slots[..10], &expect);
+        assert_eq!(&slots[10..], &[PAD_SLOT, PAD_SLOT, NO_MATCH_SLOT, PAD_SLOT, PAD_SLOT]);
+    }
 
     #[test]
     fn a_widened_alignment_window_is_capped() {
