@@ -1009,6 +1009,19 @@ fn a_query_meets_each_target_in_the_form_it_is_stored_in() {
     }
 }
 
+/// An index in `dir` of the reference sequences `refs` (id, bases).
+fn index_of(dir: &Path, refs: &[(&str, &[u8])]) -> Index {
+    let fasta = dir.join("refs.fasta");
+    let text: String = refs
+        .iter()
+        .map(|(id, seq)| format!(">{id}\n{}\n", String::from_utf8_lossy(seq)))
+        .collect();
+    std::fs::write(&fasta, text).unwrap();
+    let out = dir.join("idx");
+    build(&config_with(&out, fasta), &NoProgress).expect("build");
+    Index::open(&out).expect("open")
+}
+
 /// The exact-run bound loses nothing near its edge: a 200-base query whose second half is found with a base
 /// inserted after every 25 (identity 100/103, coverage 0.5) shares no exact run longer than 25 bases, where
 /// the bound asks for 24 at 97 % (spans of 97 bases with 3 errors, once the seed diagonals' slack lets the
@@ -1034,27 +1047,10 @@ fn a_hit_with_the_shortest_exact_runs_the_bound_allows_is_found() {
     for i in (19..100).step_by(20) {
         short_runs[i] = other(short_runs[i]);
     }
-    let fasta = tmp.path().join("refs.fasta");
-    std::fs::write(
-        &fasta,
-        format!(
-            ">spaced\n{}\n>short_runs\n{}\n",
-            String::from_utf8_lossy(&spaced),
-            String::from_utf8_lossy(&short_runs)
-        ),
-    )
-    .unwrap();
-    let out = tmp.path().join("idx");
-    build(&config_with(&out, fasta), &NoProgress).expect("build");
-    let index = Index::open(&out).expect("open");
+    let index = index_of(tmp.path(), &[("spaced", &spaced), ("short_runs", &short_runs)]);
     let params = SearchParams {
-        min_identity: 0.97,
-        min_coverage: 0.5,
-        max_hits: 0,
-        strand: Strand::Plus,
-        target: Target::References,
         with_alignment: true,
-        ..Default::default()
+        ..plus_strand_references(0.97, 0.5)
     };
     let mut searcher = Searcher::new(&index);
     let found = searcher.search("q", &query, &params);
@@ -1111,27 +1107,10 @@ fn an_overhanging_hit_at_its_spans_budget_passes_the_charged_screen() {
         t
     };
     let (hit, decoy) = (target(12, &mut state), target(13, &mut state));
-    let fasta = tmp.path().join("refs.fasta");
-    std::fs::write(
-        &fasta,
-        format!(
-            ">hit\n{}\n>decoy\n{}\n",
-            String::from_utf8_lossy(&hit),
-            String::from_utf8_lossy(&decoy)
-        ),
-    )
-    .unwrap();
-    let out = tmp.path().join("idx");
-    build(&config_with(&out, fasta), &NoProgress).expect("build");
-    let index = Index::open(&out).expect("open");
+    let index = index_of(tmp.path(), &[("hit", &hit), ("decoy", &decoy)]);
     let params = SearchParams {
-        min_identity: 0.9,
-        min_coverage: 0.5,
-        max_hits: 0,
-        strand: Strand::Plus,
-        target: Target::References,
         with_alignment: true,
-        ..Default::default()
+        ..plus_strand_references(0.9, 0.5)
     };
     let mut searcher = Searcher::new(&index);
     let found = searcher.search("q", &query, &params);

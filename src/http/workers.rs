@@ -181,42 +181,20 @@ fn worker_loop(index: &Index, rx: &Mutex<mpsc::Receiver<Job>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edna_index_builder::build::{build, BuildConfig, NoProgress, DEFAULT_SEEDS};
-    use edna_index_builder::reference::LibrarySpec;
+    use edna_index_builder::build::{build, NoProgress};
     use std::time::Duration;
 
-    /// An index of two sequences: the threads need one to build their searchers.
-    fn tiny_index(dir: &std::path::Path) -> Arc<Index> {
-        let fasta = dir.join("lib.fasta");
-        let seq = |step: usize| -> String { (0..120).map(|i| ['A', 'C', 'G', 'T'][(i * step + i / 7) % 4]).collect() };
-        std::fs::write(
-            &fasta,
-            format!(">a;tax=k:Animalia;\n{}\n>b;tax=k:Animalia;\n{}\n", seq(1), seq(3)),
-        )
-        .expect("write");
-        let out = dir.join("idx");
-        let cfg = BuildConfig {
-            out: out.clone(),
-            references: vec![LibrarySpec {
-                fasta,
-                marker: Some("12S".into()),
-                ..Default::default()
-            }],
-            refdbs: Vec::new(),
-            dwca: Vec::new(),
-            seeds: DEFAULT_SEEDS,
-            limits: Default::default(),
-            shard: None,
-            only_markers: Vec::new(),
-        };
+    /// The bundled index: the threads need one to build their searchers.
+    fn bundled_index(dir: &std::path::Path) -> Arc<Index> {
+        let cfg = crate::defaults::default_build_config(&crate::defaults::repo_root(), dir.to_path_buf());
         build(&cfg, &NoProgress).expect("build");
-        Arc::new(Index::open(&out).expect("open"))
+        Arc::new(Index::open(dir).expect("open"))
     }
 
     #[tokio::test]
     async fn results_keep_input_order_when_later_chunks_finish_first() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let workers = Workers::new(tiny_index(tmp.path()), 2).expect("threads");
+        let workers = Workers::new(bundled_index(tmp.path()), 2).expect("threads");
         for n in [1usize, 3, 25, 200] {
             // Early items are the slow ones, so later chunks finish first.
             let f: ItemFn<usize, usize> = Arc::new(move |_, i| {
@@ -231,7 +209,7 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_item_fails_its_request_and_the_threads_go_on() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let workers = Workers::new(tiny_index(tmp.path()), 2).expect("threads");
+        let workers = Workers::new(bundled_index(tmp.path()), 2).expect("threads");
         let f: ItemFn<usize, usize> = Arc::new(|_, i| {
             assert!(i != 13, "item 13 fails on purpose");
             i
