@@ -478,13 +478,22 @@ fn single_hit(index: &Index, query: &[u8], min_identity: f64, min_coverage: f64)
     r.hits[0].clone()
 }
 
-/// An index in `dir` of one reference sequence, `target`.
-fn index_of_one_target(dir: &Path, target: &[u8]) -> Index {
-    let fasta = dir.join("one.fasta");
-    std::fs::write(&fasta, format!(">target\n{}\n", String::from_utf8_lossy(target))).unwrap();
+/// An index in `dir` of the reference sequences `refs` (id, bases).
+fn index_of(dir: &Path, refs: &[(&str, &[u8])]) -> Index {
+    let fasta = dir.join("refs.fasta");
+    let text: String = refs
+        .iter()
+        .map(|(id, seq)| format!(">{id}\n{}\n", String::from_utf8_lossy(seq)))
+        .collect();
+    std::fs::write(&fasta, text).unwrap();
     let out = dir.join("idx");
     build(&config_with(&out, fasta), &NoProgress).expect("build");
     Index::open(&out).expect("open")
+}
+
+/// An index in `dir` of one reference sequence, `target`.
+fn index_of_one_target(dir: &Path, target: &[u8]) -> Index {
+    index_of(dir, &[("target", target)])
 }
 
 /// A hit that shares a single seed with its query: 100 of 188 query bases aligned at exactly 97 %, the three
@@ -1007,19 +1016,6 @@ fn a_query_meets_each_target_in_the_form_it_is_stored_in() {
         let fields: Vec<&str> = sam.trim_end().split('\t').collect();
         assert_eq!(cigar_query_len(fields[5]), fields[9].len(), "{sam}");
     }
-}
-
-/// An index in `dir` of the reference sequences `refs` (id, bases).
-fn index_of(dir: &Path, refs: &[(&str, &[u8])]) -> Index {
-    let fasta = dir.join("refs.fasta");
-    let text: String = refs
-        .iter()
-        .map(|(id, seq)| format!(">{id}\n{}\n", String::from_utf8_lossy(seq)))
-        .collect();
-    std::fs::write(&fasta, text).unwrap();
-    let out = dir.join("idx");
-    build(&config_with(&out, fasta), &NoProgress).expect("build");
-    Index::open(&out).expect("open")
 }
 
 /// The exact-run bound loses nothing near its edge: a 200-base query whose second half is found with a base
