@@ -1085,7 +1085,7 @@ impl<'a> Searcher<'a> {
                 slots[pad_left + bases..used].fill(PAD_SLOT);
                 // The bar's own budget (a target shorter than that already has its overhang in its budget).
                 if c.tlen as usize >= n + bar.max_d as usize {
-                    if let Some(every) = overhang_charge_every(bar.bar) {
+                    if let Some(every) = bar.charge_every {
                         charge_overhang(&mut slots[..used], (pad_left, bases), every);
                     }
                 }
@@ -1403,6 +1403,8 @@ struct TopBar {
     runs_by_span: Vec<u32>,
     /// [`TopBar::budget_for`] by target length below `n + max_d`, plus one (0: not worked out yet).
     budgets: Vec<Cell<u32>>,
+    /// [`overhang_charge_every`] at `bar`.
+    charge_every: Option<usize>,
     /// Best identity found per target.
     best_per_target: HashMap<u32, f64>,
     /// The `max_hits`-th best of those, once there are that many.
@@ -1425,6 +1427,7 @@ impl TopBar {
             seeds_by_span: bounds.seeds_by_span.clone(),
             runs_by_span: bounds.runs_by_span.clone(),
             budgets: (0..n + max_d as usize).map(|_| Cell::new(0)).collect(),
+            charge_every: overhang_charge_every(min_identity),
             window: None,
             best: 0.0,
             best_per_target: HashMap::new(),
@@ -1476,6 +1479,7 @@ impl TopBar {
         if kth > self.bar {
             self.bar = kth;
             self.budgets.iter().for_each(|b| b.set(0));
+            self.charge_every = overhang_charge_every(kth);
             let d = max_edit_distance(ctx.n, self.bar);
             if d < self.max_d {
                 self.max_d = d;
