@@ -84,7 +84,15 @@ fn time(label: &str, pairs: &[(Vec<u8>, Vec<u8>, Option<Band>)]) {
 
 fn main() {
     let mut rng = Rng(42);
-    for (len, edits) in [(300usize, 9usize), (188, 0), (188, 5), (188, 18), (313, 31)] {
+    for (len, edits) in [
+        (300usize, 9usize),
+        (188, 0),
+        (188, 5),
+        (188, 18),
+        (313, 31),
+        (1650, 50),
+        (1650, 80),
+    ] {
         let radius = 2 * edits as i64 + 8;
         let flank = radius as usize;
         let pairs: Vec<_> = (0..200).map(|_| pair(&mut rng, len, edits, flank)).collect();

@@ -833,24 +833,35 @@ impl Cell for i16 {
     }
 }
 
-/// Whether 16-bit cells are exact for an `m × n` problem: every real score lies in
-/// `[−(m+n)·c, match·(m+n)]` (`c` the dearest column; a real cell is reached by a terminal gap along the
-/// edge and then its diagonal), the row offsets add at most `n·ext`, and a value that started at minus
-/// infinity rises by at most `(match + ext)` per row and column, so it stays below every real one.
+/// Whether 16-bit cells are exact for an `m × n` problem. Minus infinity is `i16::MIN`, and a value that
+/// started there rises by at most `up = match + ext` per row and column (`(m + n)·up` in all). Every real
+/// cell is reached by a terminal gap along row or column 0 to its diagonal and then down that diagonal, so
+/// it scores at least `−(t_open + max(m, n)·max(t_ext, dearest diagonal step))`; its row offset (`j·ext`)
+/// and one more step's penalty take it at most `n·ext + pen` lower. When the risen minus infinity stays
+/// below that, and the highest real value (`(m + n)·up` with its offsets) and the terminal gap of any
+/// anti-diagonal fit, saturating 16-bit arithmetic makes every comparison the 32-bit one does. (The bound
+/// once charged the dearest gap to every column, `(m + n)·(open + ext)`, which sent every pair longer than
+/// 676 + 676 bases to 32-bit cells and a kernel half as wide: 18S barcodes aligned 2.4× slower per cell.)
 fn fits_i16(m: usize, n: usize, sc: &Scoring) -> bool {
-    let dearest = [
-        -sc.mismatch_score,
-        -sc.ambiguous_score,
-        sc.gap_open + sc.gap_extend,
-        sc.terminal_gap_open + sc.terminal_gap_extend,
-    ]
-    .into_iter()
-    .max()
-    .unwrap_or(0)
-    .max(0) as i64;
-    let up = (sc.match_score.max(sc.ambiguous_score).max(0) + sc.gap_extend.max(sc.terminal_gap_extend).max(0)) as i64;
-    let cells = (m + n + 2) as i64;
-    cells.saturating_mul(dearest + up).saturating_add(256) < i64::from(i16::MAX)
+    let clamp = |v: i32| i64::from(v.max(0));
+    let up = clamp(sc.match_score.max(sc.ambiguous_score)) + clamp(sc.gap_extend.max(sc.terminal_gap_extend));
+    let diagonal_step = clamp(-sc.match_score)
+        .max(clamp(-sc.mismatch_score))
+        .max(clamp(-sc.ambiguous_score));
+    let (t_open, t_ext) = (
+        i64::from(sc.terminal_gap_open).abs(),
+        i64::from(sc.terminal_gap_extend).abs(),
+    );
+    let ext = i64::from(sc.gap_extend).abs().max(t_ext);
+    let pen = (i64::from(sc.gap_open).abs() + i64::from(sc.gap_extend).abs()).max(t_open + t_ext);
+    let (m, n) = (m as i64, n as i64);
+    let steps = m + n + 2;
+    let risen_minus_infinity = steps.saturating_mul(up);
+    let lowest_real = t_open + (m.max(n) + 1).saturating_mul(t_ext.max(diagonal_step)) + (n + 1) * ext + pen;
+    let limit = i64::from(i16::MAX) - 256;
+    risen_minus_infinity.saturating_add(lowest_real) < limit
+        && steps.saturating_mul(up) < limit
+        && steps.saturating_mul(t_ext).saturating_add(t_open) < limit
 }
 
 /// Cells per chunk of the row passes. They run whole chunks, into slack past each row buffer's end, so a

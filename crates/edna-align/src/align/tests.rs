@@ -652,26 +652,78 @@ proptest! {
     }
 }
 
-/// Near the 16-bit limit: a long pair whose worst score still fits uses 16-bit cells and agrees with
-/// 32-bit ones; one past the limit takes 32-bit cells.
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// Long pairs up to the 16-bit limit (18S and full-length barcodes): 16-bit cells give the 32-bit answer
+    /// with vsearch's scoring and others, related (a few hundred edits, N runs) or unrelated, banded or not,
+    /// through both the row kernel and the anti-diagonal one.
+    #[test]
+    fn prop_long_cells16_equal_cells32(len in 900usize..2_000, seed in any::<u64>(), related in any::<bool>(),
+                                       edits in 0usize..200, radius in prop_oneof![Just(None), (0u32..400).prop_map(Some)],
+                                       mm in -6i32..0, go in 0i32..25, tgo in 0i32..5, tge in 0i32..3) {
+        let q = random_dna(len, seed);
+        let t = if related {
+            let mut t = q.clone();
+            let mut x = seed | 1;
+            for _ in 0..edits {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                let at = (x >> 33) as usize % t.len();
+                match (x >> 20) % 4 {
+                    0 => t[at] = b"ACGT"[(x >> 8) as usize & 3],
+                    1 => t.insert(at, b"ACGT"[(x >> 8) as usize & 3]),
+                    2 => { t.remove(at); }
+                    _ => t[at] = b'N',
+                }
+            }
+            [random_dna(60, seed ^ 1), t, random_dna(40, seed ^ 2)].concat()
+        } else {
+            random_dna(len + 100, seed ^ 3)
+        };
+        let band = radius.map(|r| Band::around(60, r));
+        let other = Scoring { mismatch_score: mm, gap_open: go, terminal_gap_open: tgo, terminal_gap_extend: tge, ..SC };
+        prop_assert!(fits_i16(q.len(), t.len(), &SC));
+        for sc in [&SC, &other] {
+            if !fits_i16(q.len(), t.len(), sc) {
+                continue;
+            }
+            let wide = Aligner::new().align_cells32(&q, &t, sc, band);
+            let portable = Aligner::new().align_portable(&q, &t, sc, band);
+            prop_assert_eq!(format!("{:?}", &portable), format!("{:?}", &wide));
+            let dispatched = Aligner::new().align(&q, &t, sc, band);
+            prop_assert_eq!(format!("{:?}", &dispatched), format!("{:?}", &wide));
+        }
+    }
+}
+
+/// Near the 16-bit limit: the longest pair that still fits uses 16-bit cells and agrees with 32-bit ones,
+/// related or not, banded or not (an unrelated pair gives the most negative real scores of the problem); one
+/// base more takes 32-bit cells. The limit covers full-length 18S barcodes (1,800 bases against 2,000).
 #[test]
 fn cells16_limit() {
-    let q = random_dna(560, 7);
+    let longest = (1..10_000)
+        .take_while(|&len| fits_i16(len, len + 100, &SC))
+        .last()
+        .unwrap_or(0);
+    assert!(!fits_i16(longest + 1, longest + 101, &SC));
+    assert!(fits_i16(1_800, 2_000, &SC));
+    let q = random_dna(longest, 7);
     let mut t = q.clone();
     for i in (0..t.len()).step_by(37) {
         t[i] = if t[i] == b'A' { b'C' } else { b'A' };
     }
     t.extend(random_dna(100, 8));
-    assert!(fits_i16(q.len(), t.len(), &SC));
-    let a = Aligner::new().align_portable(&q, &t, &SC, None);
-    let b = Aligner::new().align_cells32(&q, &t, &SC, None);
-    assert_eq!(format!("{a:?}"), format!("{b:?}"));
-    assert!(!fits_i16(1000, 1000, &SC));
-    // Unrelated sequences: the most negative real scores of the problem.
-    let u = random_dna(600, 9);
-    let a = Aligner::new().align_portable(&q, &u, &SC, None);
-    let b = Aligner::new().align_cells32(&q, &u, &SC, None);
-    assert_eq!(format!("{a:?}"), format!("{b:?}"));
+    let u = random_dna(longest + 100, 9);
+    for target in [&t, &u] {
+        assert!(fits_i16(q.len(), target.len(), &SC));
+        for band in [None, Some(Band::around(50, 200))] {
+            let a = Aligner::new().align_portable(&q, target, &SC, band);
+            let b = Aligner::new().align_cells32(&q, target, &SC, band);
+            assert_eq!(format!("{a:?}"), format!("{b:?}"));
+            let c = Aligner::new().align(&q, target, &SC, band);
+            assert_eq!(format!("{c:?}"), format!("{b:?}"));
+        }
+    }
 }
 
 /// A near tie between a gap and mismatches goes the way vsearch takes it. The target has two substitutions
