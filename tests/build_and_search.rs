@@ -2,6 +2,8 @@
 //! determinism and the golden `info` output.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use edna_index::Index;
 use edna_index_builder::build::{build, BuildConfig, NoProgress};
@@ -494,6 +496,28 @@ fn index_of(dir: &Path, refs: &[(&str, &[u8])]) -> Index {
 /// An index in `dir` of one reference sequence, `target`.
 fn index_of_one_target(dir: &Path, target: &[u8]) -> Index {
     index_of(dir, &[("target", target)])
+}
+
+/// A raised stop flag ends a search at its first look (the HTTP threads raise it for requests that are gone):
+/// no candidate verified, no hit; lowered again, the same searcher finds the hit.
+#[test]
+fn a_raised_stop_flag_ends_the_search() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let target = random_dna(400, &mut state);
+    let index = index_of_one_target(tmp.path(), &target);
+    let query = &target[60..300];
+    let params = plus_strand_references(0.97, 0.5);
+    let mut searcher = Searcher::new(&index);
+    let flag = Arc::new(AtomicBool::new(true));
+    searcher.set_stop(Some(Arc::clone(&flag)));
+    let stopped = searcher.search("q", query, &params);
+    assert!(stopped.hits.is_empty());
+    assert_eq!(searcher.stats.candidates, 0);
+    flag.store(false, Ordering::Relaxed);
+    let found = searcher.search("q", query, &params);
+    assert_eq!(found.hits.len(), 1, "{}", found.status);
+    assert_eq!(searcher.stats.candidates, 1);
 }
 
 /// A hit that shares a single seed with its query: 100 of 188 query bases aligned at exactly 97 %, the three

@@ -60,8 +60,9 @@ impl Workers {
     /// The items go out in chunks, at most [`WINDOW`] per thread queued or running at once; a new one goes
     /// out as soon as *any* finishes, so a thread that is done never waits for a slower chunk ahead of it
     /// (a batch of 25 ASVs mixes queries 100 times apart in cost). Dropping the returned future (client
-    /// gone, request timed out) sets a flag that makes the threads skip the items not started yet, so
-    /// abandoned work stops within one item.
+    /// gone, request timed out) raises a flag that makes the threads skip the items not started yet and stop
+    /// the searches under way (see [`Searcher::set_stop`]), so abandoned work stops within a few dozen
+    /// candidates.
     pub async fn map<T, R>(&self, items: Vec<T>, f: ItemFn<T, R>) -> Result<Vec<R>, ApiError>
     where
         T: Send + 'static,
@@ -91,14 +92,20 @@ impl Workers {
                 let f = Arc::clone(&f);
                 let flag = Arc::clone(&cancel.0);
                 let job: Job = Box::new(move |s: &mut Searcher<'_>| {
+                    // The searcher looks at the flag inside a query too: one query can be seconds of work.
+                    s.set_stop(Some(Arc::clone(&flag)));
                     let mut done = Vec::with_capacity(part.len());
                     for t in part {
                         if flag.load(Ordering::Relaxed) {
-                            return;
+                            break;
                         }
                         done.push(f(s, t));
                     }
-                    reply.send(done);
+                    s.set_stop(None);
+                    // A raised flag may have cut the last answer short: send nothing (nobody waits for it).
+                    if !flag.load(Ordering::Relaxed) {
+                        reply.send(done);
+                    }
                 });
                 self.tx.send(job).map_err(|_| {
                     tracing::error!("search threads are gone");
@@ -204,6 +211,29 @@ mod tests {
             let out = workers.map((0..n).collect(), f).await.expect("map");
             assert_eq!(out, (0..n).map(|i| i * 2).collect::<Vec<_>>(), "{n} items");
         }
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_request_stops_the_search_under_way() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let workers = Workers::new(bundled_index(tmp.path()), 1).expect("threads");
+        // An item that works until its searcher is told to stop (30 s at most), like a 10 kb query at 80 %.
+        let slow: ItemFn<usize, usize> = Arc::new(|s, i| {
+            let started = std::time::Instant::now();
+            while !s.stop_requested() && started.elapsed() < Duration::from_secs(30) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            i
+        });
+        let abandoned = tokio::time::timeout(Duration::from_millis(100), workers.map(vec![0], slow)).await;
+        assert!(abandoned.is_err(), "the slow item cannot finish in 100 ms");
+        // The one thread is free again at once, not after the item's 30 s.
+        let quick: ItemFn<usize, usize> = Arc::new(|_, i| i + 1);
+        let answer = tokio::time::timeout(Duration::from_secs(5), workers.map(vec![1], quick))
+            .await
+            .expect("the thread must have stopped the abandoned search")
+            .expect("map");
+        assert_eq!(answer, vec![2]);
     }
 
     #[tokio::test]

@@ -3,6 +3,8 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::runs::{shares_exact_run, PackedQuery};
 use super::windows::SeedWindows;
@@ -255,6 +257,8 @@ pub struct Searcher<'a> {
     /// Eligibility per sequence for the most recent target kinds and markers, the current one first
     /// ([`Searcher::prepare_eligibility`]).
     eligibility_caches: Vec<EligibilityCache>,
+    /// See [`Searcher::set_stop`].
+    stop: Option<Arc<AtomicBool>>,
     /// Work counters, for benchmarks and tuning.
     pub stats: SearchStats,
 }
@@ -488,8 +492,22 @@ impl<'a> Searcher<'a> {
             fast_band: edna_align::widest_fast_band(),
             exact_alignment: true,
             eligibility_caches: Vec::new(),
+            stop: None,
             stats: SearchStats::default(),
         }
+    }
+
+    /// A flag that, once raised, stops the search under way within [`STOP_CHECK_EVERY`] candidates: it
+    /// returns what it has found, an incomplete answer its caller must discard. The HTTP search threads
+    /// raise it when the request is gone (client disconnected, timed out), so a 10 kb query at 80 %, tens
+    /// of seconds of work, does not keep a thread from the next request. `None` (the default): never stop.
+    pub fn set_stop(&mut self, flag: Option<Arc<AtomicBool>>) {
+        self.stop = flag;
+    }
+
+    /// Whether the flag of [`Searcher::set_stop`] is raised.
+    pub fn stop_requested(&self) -> bool {
+        self.stop.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 
     /// Turns the vector band screen off or on (on by default). The hits are the same either way; this
@@ -972,7 +990,7 @@ impl<'a> Searcher<'a> {
             }
             // Candidates come most-seeded first: once they fall below what the current bar requires, no
             // later one can enter the top either.
-            if c.count < v.seed_floor() {
+            if c.count < v.seed_floor() || (i % STOP_CHECK_EVERY == 0 && self.stop_requested()) {
                 break;
             }
             let bar = v.bar_for(&c);
@@ -2011,6 +2029,9 @@ fn given_form(raw: &[u8], normal: &[u8], params: &SearchParams) -> Option<(Vec<u
     // The same rules in the same order: a mismatch would be a normaliser bug, and mapping through it wrong.
     (again == normal).then_some((given, positions))
 }
+
+/// Candidates verified between two looks at the flag of [`Searcher::set_stop`] (a relaxed load each).
+pub const STOP_CHECK_EVERY: usize = 64;
 
 /// The documented total order: identity desc, coverage desc, nucleotideSequenceID asc (then plus strand
 /// first).
