@@ -859,7 +859,9 @@ fn fits_i16(m: usize, n: usize, sc: &Scoring) -> bool {
     let risen_minus_infinity = steps.saturating_mul(up);
     let lowest_real = t_open + (m.max(n) + 1).saturating_mul(t_ext.max(diagonal_step)) + (n + 1) * ext + pen;
     let limit = i64::from(i16::MAX) - 256;
-    risen_minus_infinity.saturating_add(lowest_real) < limit
+    // Row and anti-diagonal numbers are 16-bit too (lanes compare them with `t`, and with −30,000 for none).
+    steps < 30_000
+        && risen_minus_infinity.saturating_add(lowest_real) < limit
         && steps.saturating_mul(up) < limit
         && steps.saturating_mul(t_ext).saturating_add(t_open) < limit
 }

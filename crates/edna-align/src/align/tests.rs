@@ -707,6 +707,18 @@ fn cells16_limit() {
         .unwrap_or(0);
     assert!(!fits_i16(longest + 1, longest + 101, &SC));
     assert!(fits_i16(1_800, 2_000, &SC));
+    // Whatever the scores, row and anti-diagonal numbers must fit 16 bits too.
+    let flat = Scoring {
+        match_score: 0,
+        mismatch_score: 0,
+        ambiguous_score: 0,
+        gap_open: 0,
+        gap_extend: 0,
+        terminal_gap_open: 0,
+        terminal_gap_extend: 0,
+    };
+    assert!(fits_i16(10_000, 10_000, &flat));
+    assert!(!fits_i16(20_000, 20_000, &flat));
     let q = random_dna(longest, 7);
     let mut t = q.clone();
     for i in (0..t.len()).step_by(37) {
