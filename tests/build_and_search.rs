@@ -498,6 +498,43 @@ fn index_of_one_target(dir: &Path, target: &[u8]) -> Index {
     index_of(dir, &[("target", target)])
 }
 
+/// Two references that hold the same stretch around the query, with flanks of other bases and lengths beyond
+/// it, get one alignment computed and one reused: the same hits as computing both, each at its own target
+/// coordinates.
+#[test]
+fn references_with_the_same_window_share_one_alignment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut state = 0x51_7cc1_b727_220au64;
+    let query = random_dna(200, &mut state);
+    let mut stretch = random_dna(80, &mut state);
+    let mut copy = query.clone();
+    copy[50] = if copy[50] == b'A' { b'C' } else { b'A' };
+    copy[150] = if copy[150] == b'G' { b'T' } else { b'G' };
+    stretch.extend_from_slice(&copy);
+    stretch.extend(random_dna(80, &mut state));
+    let a = [
+        random_dna(100, &mut state),
+        stretch.clone(),
+        random_dna(300, &mut state),
+    ]
+    .concat();
+    let b = [random_dna(170, &mut state), stretch, random_dna(40, &mut state)].concat();
+    let index = index_of(tmp.path(), &[("a", &a), ("b", &b)]);
+    let params = plus_strand_references(0.95, 0.5);
+    let mut memoised = Searcher::new(&index);
+    let mut computed = Searcher::new(&index);
+    computed.set_alignment_memo(false);
+    let found = memoised.search("q", &query, &params);
+    let again = computed.search("q", &query, &params);
+    assert_eq!(format!("{:?}", found.hits), format!("{:?}", again.hits));
+    assert_eq!(found.hits.len(), 2, "{}", found.status);
+    assert_eq!(memoised.stats.memo_hits, 1);
+    assert_eq!(computed.stats.memo_hits, 0);
+    let mut starts: Vec<u32> = found.hits.iter().map(|h| h.t_start).collect();
+    starts.sort_unstable();
+    assert_eq!(starts, [181, 251]);
+}
+
 /// A raised stop flag ends a search at its first look (the HTTP threads raise it for requests that are gone):
 /// no candidate verified, no hit; lowered again, the same searcher finds the hit.
 #[test]

@@ -4,7 +4,8 @@
 //! diagonal) and the common-subsequence bound on
 //! and off, for every target kind, several thresholds, with or without `max_hits` and a marker. Neither does
 //! aligning in the seeds' band without an edit-distance placement first, nor taking an exact occurrence of
-//! the query as its alignment without filling a matrix.
+//! the query as its alignment without filling a matrix, nor reusing an alignment for every candidate whose
+//! window holds the same bases.
 
 use edna_index::meta::ShardInfo;
 use edna_index::Index;
@@ -75,6 +76,7 @@ fn compare_on(index: &Index) -> (u64, u64, u64, u64) {
     plain.set_lcs_bound(false);
     plain.set_direct_alignment(false);
     plain.set_exact_alignment(false);
+    plain.set_alignment_memo(false);
     let mut compared = 0usize;
     // With a marker, seeding reads only the postings inside its id spans (a seed filter too).
     let settings = [
@@ -121,6 +123,11 @@ fn compare_on(index: &Index) -> (u64, u64, u64, u64) {
         screened.stats.exact > 500,
         "too few queries found exactly and aligned without a matrix: {}",
         screened.stats.exact
+    );
+    assert!(
+        screened.stats.memo_hits > 20,
+        "too few alignments taken from an earlier candidate's: {}",
+        screened.stats.memo_hits
     );
     (
         screened.stats.band_rejected,
