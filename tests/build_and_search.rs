@@ -499,8 +499,8 @@ fn index_of_one_target(dir: &Path, target: &[u8]) -> Index {
 }
 
 /// Two references that hold the same stretch around the query, with flanks of other bases and lengths beyond
-/// it, get one alignment computed and one reused: the same hits as computing both, each at its own target
-/// coordinates.
+/// it, get one alignment (and placement) computed and one reused: the same hits as computing both, each at
+/// its own target coordinates.
 #[test]
 fn references_with_the_same_window_share_one_alignment() {
     let tmp = tempfile::tempdir().unwrap();
@@ -520,19 +520,23 @@ fn references_with_the_same_window_share_one_alignment() {
     .concat();
     let b = [random_dna(170, &mut state), stretch, random_dna(40, &mut state)].concat();
     let index = index_of(tmp.path(), &[("a", &a), ("b", &b)]);
-    let params = plus_strand_references(0.95, 0.5);
-    let mut memoised = Searcher::new(&index);
-    let mut computed = Searcher::new(&index);
-    computed.set_alignment_memo(false);
-    let found = memoised.search("q", &query, &params);
-    let again = computed.search("q", &query, &params);
-    assert_eq!(format!("{:?}", found.hits), format!("{:?}", again.hits));
-    assert_eq!(found.hits.len(), 2, "{}", found.status);
-    assert_eq!(memoised.stats.memo_hits, 1);
-    assert_eq!(computed.stats.memo_hits, 0);
-    let mut starts: Vec<u32> = found.hits.iter().map(|h| h.t_start).collect();
-    starts.sort_unstable();
-    assert_eq!(starts, [181, 251]);
+    // 95 %: aligned in the seeds' band; 85 %: placed by edit distance first, then aligned around the placement.
+    for (min_identity, placements) in [(0.95, 0), (0.85, 1)] {
+        let params = plus_strand_references(min_identity, 0.5);
+        let mut memoised = Searcher::new(&index);
+        let mut computed = Searcher::new(&index);
+        computed.set_alignment_memo(false);
+        let found = memoised.search("q", &query, &params);
+        let again = computed.search("q", &query, &params);
+        assert_eq!(format!("{:?}", found.hits), format!("{:?}", again.hits));
+        assert_eq!(found.hits.len(), 2, "{}", found.status);
+        assert_eq!(memoised.stats.memo_hits, 1, "{min_identity}");
+        assert_eq!(memoised.stats.placement_memo_hits, placements, "{min_identity}");
+        assert_eq!(computed.stats.memo_hits + computed.stats.placement_memo_hits, 0);
+        let mut starts: Vec<u32> = found.hits.iter().map(|h| h.t_start).collect();
+        starts.sort_unstable();
+        assert_eq!(starts, [181, 251]);
+    }
 }
 
 /// A raised stop flag ends a search at its first look (the HTTP threads raise it for requests that are gone):

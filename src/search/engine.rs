@@ -259,8 +259,8 @@ pub struct Searcher<'a> {
     eligibility_caches: Vec<EligibilityCache>,
     /// See [`Searcher::set_stop`].
     stop: Option<Arc<AtomicBool>>,
-    /// The current query's alignments by window (see [`AlignmentMemo`]); `None` when turned off.
-    memo: Option<AlignmentMemo>,
+    /// The current query's alignments and placements by window (see [`WindowMemo`]); `None` when turned off.
+    memo: Option<Memos>,
     /// Work counters, for benchmarks and tuning.
     pub stats: SearchStats,
 }
@@ -300,6 +300,9 @@ pub struct SearchStats {
     /// Alignments taken from an earlier candidate of the query with the same window and band
     /// ([`Searcher::set_alignment_memo`]).
     pub memo_hits: u64,
+    /// Edit-distance placements taken from an earlier candidate of the query with the same stretch, pads,
+    /// band and budget ([`Searcher::set_alignment_memo`]).
+    pub placement_memo_hits: u64,
 }
 
 /// Minimum number of query positions whose k-mer must be a minimizer of any target that aligns at
@@ -498,7 +501,7 @@ impl<'a> Searcher<'a> {
             exact_alignment: true,
             eligibility_caches: Vec::new(),
             stop: None,
-            memo: Some(AlignmentMemo::default()),
+            memo: Some(Memos::default()),
             stats: SearchStats::default(),
         }
     }
@@ -512,9 +515,10 @@ impl<'a> Searcher<'a> {
     }
 
     /// Turns off or on (on by default) reusing a query's alignment for every candidate whose aligned window
-    /// holds the same bases in the same band ([`AlignmentMemo`]); tests compare the two.
+    /// holds the same bases in the same band, and its edit-distance placement for every candidate whose
+    /// scanned stretch does, with the same pads, band and budget ([`WindowMemo`]); tests compare the two.
     pub fn set_alignment_memo(&mut self, on: bool) {
-        self.memo = on.then(AlignmentMemo::default);
+        self.memo = on.then(Memos::default);
     }
 
     /// Whether the flag of [`Searcher::set_stop`] is raised.
@@ -937,9 +941,10 @@ impl<'a> Searcher<'a> {
     fn verify(&mut self, strands: &[(&[u8], char)], params: &SearchParams) -> Vec<Hit> {
         let index = self.index;
         self.prepare_eligibility(params);
-        // Memoised alignments hold for these strands only.
+        // Memoised alignments and placements hold for these strands only.
         if let Some(memo) = &mut self.memo {
-            memo.clear();
+            memo.alignments.clear();
+            memo.placements.clear();
         }
         let n = strands[0].0.len();
         let seeds = &index.meta().seeds;
@@ -1288,17 +1293,41 @@ impl<'a> Searcher<'a> {
     /// memo's when an earlier candidate of the query had the same window bases and band, else computed (and
     /// kept for the next one).
     fn align_window(&mut self, query: &[u8], strand: u8, band: Band, scoring: &Scoring) -> Alignment {
-        let Some(memo) = self.memo.as_mut() else {
+        let Some(memo) = self.memo.as_mut().map(|m| &mut m.alignments) else {
             return self.aligner.align(query, &self.align_buf, scoring, Some(band));
         };
-        let key = AlignmentMemo::key(strand, band, &self.align_buf);
-        if let Some(aln) = memo.get(key, strand, band, &self.align_buf) {
+        let params = [band.lo, band.hi, 0, 0];
+        let key = WindowMemo::<Alignment>::key(strand, params, &self.align_buf);
+        if let Some(aln) = memo.get(key, strand, params, &self.align_buf) {
             self.stats.memo_hits += 1;
             return aln.clone();
         }
         let aln = self.aligner.align(query, &self.align_buf, scoring, Some(band));
-        memo.insert(key, strand, band, &self.align_buf, &aln);
+        memo.insert(key, strand, params, &self.align_buf, &aln);
         aln
+    }
+
+    /// The best edit-distance placement of `myers` (strand `strand`) in the stretch unpacked into `target_buf`,
+    /// within `(budget, pad_left, pad_right, max_diag)` as [`MyersQuery::best_padded_in_band`] takes them: the
+    /// memo's when an earlier candidate of the query had the same stretch and parameters, else computed.
+    fn place_in_stretch(
+        &mut self,
+        myers: &MyersQuery,
+        strand: u8,
+        (budget, pad_left, pad_right, max_diag): (u32, usize, usize, usize),
+    ) -> Option<edna_align::Hit> {
+        let Some(memo) = self.memo.as_mut().map(|m| &mut m.placements) else {
+            return myers.best_padded_in_band(&self.target_buf, budget, pad_left, pad_right, max_diag);
+        };
+        let params = [i64::from(budget), pad_left as i64, pad_right as i64, max_diag as i64];
+        let key = WindowMemo::<Option<edna_align::Hit>>::key(strand, params, &self.target_buf);
+        if let Some(&placement) = memo.get(key, strand, params, &self.target_buf) {
+            self.stats.placement_memo_hits += 1;
+            return placement;
+        }
+        let placement = myers.best_padded_in_band(&self.target_buf, budget, pad_left, pad_right, max_diag);
+        memo.insert(key, strand, params, &self.target_buf, &placement);
+        placement
     }
 
     /// The window and band to align a candidate in below [`DIRECT_ALIGNMENT_MIN_IDENTITY`] (or with unknown
@@ -1311,7 +1340,7 @@ impl<'a> Searcher<'a> {
         let (fs, fe, pad_left, pad_right) = (job.fs, job.fe, job.pad_left, job.pad_right);
         self.seqs.range_into(s, fs, fe, &mut self.target_buf);
         let myers = &v.myers[c.strand as usize];
-        let m = myers.best_padded_in_band(&self.target_buf, max_d, pad_left, pad_right, job.max_diag)?;
+        let m = self.place_in_stretch(myers, c.strand, (max_d, pad_left, pad_right, job.max_diag))?;
         // Every alignment that can pass lies in this stretch, so it matches at most the common subsequence's
         // bases and, with identity at least the bar, has at most the edits that allows (see `cannot_reach`),
         // while it has at least the placement's. On blast-ws's 80 % this rejects three in four of the 12S
@@ -2063,33 +2092,53 @@ fn given_form(raw: &[u8], normal: &[u8], params: &SearchParams) -> Option<(Vec<u
     (again == normal).then_some((given, positions))
 }
 
-/// One query's alignments by the window they were computed in. An alignment is a function of the query
-/// strand, the window's bases and the band alone (coordinates are relative to the window), so a candidate
-/// whose window holds the same bases in the same band gets the same one: a short query against long,
-/// closely related references meets the same stretch in many of them (400 bases of 18S against 3,100 PR2
-/// Chlorophyta references at 90 %: 46 % of the alignments; 12S ASVs against mitohelper at 90 %: 22 %).
-/// Windows are compared base for base, never by hash alone.
+/// A query's alignments and edit-distance placements by the target bases they were computed on
+/// ([`WindowMemo`]).
 #[derive(Debug, Default)]
-struct AlignmentMemo {
-    /// Hash of (strand, band, bases) to the entry holding them; a second window with the same hash is not kept.
+struct Memos {
+    alignments: WindowMemo<Alignment>,
+    placements: WindowMemo<Option<edna_align::Hit>>,
+}
+
+/// Results of one query by the target window they were computed on. An alignment is a function of the query
+/// strand, the window's bases and the band alone (coordinates are relative to the window), and a placement
+/// of the strand, the stretch's bases, the pads, the band and the budget; so a candidate whose window holds
+/// the same bases with the same parameters gets the same result. A short query against long, closely related
+/// references meets the same stretch in many of them (400 bases of 18S against 3,100 PR2 Chlorophyta
+/// references at 90 %: 46 % of the alignments; 12S ASVs against mitohelper at 90 %: 22 %). Windows are
+/// compared base for base, never by hash alone.
+#[derive(Debug)]
+struct WindowMemo<V> {
+    /// Hash of (strand, parameters, bases) to the entry holding them; a second window with the same hash is
+    /// not kept.
     by_hash: HashMap<u64, u32>,
-    entries: Vec<MemoEntry>,
+    entries: Vec<MemoEntry<V>>,
     /// The entries' window bases, one after the other.
     bases: Vec<u8>,
 }
 
-#[derive(Debug)]
-struct MemoEntry {
-    strand: u8,
-    band: Band,
-    bases: Range<usize>,
-    alignment: Alignment,
+impl<V> Default for WindowMemo<V> {
+    fn default() -> Self {
+        WindowMemo {
+            by_hash: HashMap::new(),
+            entries: Vec::new(),
+            bases: Vec::new(),
+        }
+    }
 }
 
-/// Window bases an [`AlignmentMemo`] keeps per query at most (beyond, alignments are not memoised).
+#[derive(Debug)]
+struct MemoEntry<V> {
+    strand: u8,
+    params: [i64; 4],
+    bases: Range<usize>,
+    value: V,
+}
+
+/// Window bases a [`WindowMemo`] keeps per query at most (beyond, results are not memoised).
 const MEMO_MAX_BASES: usize = 16 << 20;
 
-impl AlignmentMemo {
+impl<V: Clone> WindowMemo<V> {
     fn clear(&mut self) {
         self.by_hash.clear();
         self.entries.clear();
@@ -2097,8 +2146,11 @@ impl AlignmentMemo {
     }
 
     /// A hash of the key, eight bases a step.
-    fn key(strand: u8, band: Band, window: &[u8]) -> u64 {
-        let mut h = mix(u64::from(strand) ^ (band.lo as u64).rotate_left(21) ^ (band.hi as u64).rotate_left(42));
+    fn key(strand: u8, params: [i64; 4], window: &[u8]) -> u64 {
+        let mut h = mix(u64::from(strand) ^ 0x9e37);
+        for p in params {
+            h = mix(h ^ p as u64);
+        }
         let mut words = window.chunks_exact(8);
         for w in &mut words {
             h = mix(h ^ u64::from_le_bytes(w.try_into().unwrap_or_default()));
@@ -2109,13 +2161,13 @@ impl AlignmentMemo {
         mix(h ^ window.len() as u64)
     }
 
-    fn get(&self, key: u64, strand: u8, band: Band, window: &[u8]) -> Option<&Alignment> {
+    fn get(&self, key: u64, strand: u8, params: [i64; 4], window: &[u8]) -> Option<&V> {
         let e = self.entries.get(*self.by_hash.get(&key)? as usize)?;
-        (e.strand == strand && e.band == band && self.bases.get(e.bases.clone()) == Some(window))
-            .then_some(&e.alignment)
+        (e.strand == strand && e.params == params && self.bases.get(e.bases.clone()) == Some(window))
+            .then_some(&e.value)
     }
 
-    fn insert(&mut self, key: u64, strand: u8, band: Band, window: &[u8], alignment: &Alignment) {
+    fn insert(&mut self, key: u64, strand: u8, params: [i64; 4], window: &[u8], value: &V) {
         if self.bases.len() + window.len() > MEMO_MAX_BASES || self.by_hash.contains_key(&key) {
             return;
         }
@@ -2126,9 +2178,9 @@ impl AlignmentMemo {
         self.bases.extend_from_slice(window);
         self.entries.push(MemoEntry {
             strand,
-            band,
+            params,
             bases: start..self.bases.len(),
-            alignment: alignment.clone(),
+            value: value.clone(),
         });
         self.by_hash.insert(key, at);
     }
