@@ -5,8 +5,9 @@ Random PR2 records are mostly far apart (few pairs at 97 %), so this takes 3,300
 the order of their EukRef export group (the taxonomy TSV's second column; FASTA order within a group) from
 a random start, holds every 16th out as a query (200) and keeps the rest as references (3,100): long
 barcodes (median ~1,650 bases) with many close relatives, where the aligner's cost decides the speed.
-Writes OUTDIR/ref18.fasta and OUTDIR/q18.fasta. With SEED=11 and PR2 v5.0.1 (EukRef 2023 exports) the
-chunk is Chlorophyta."""
+Writes OUTDIR/ref18.fasta and OUTDIR/q18.fasta, and OUTDIR/q18v4.fasta: bases 550-950 of every held-out
+query of 1,000 bases or more (148), a 400-base stretch like a V4 amplicon, the shape of a metabarcoding ASV
+against full-length references. With SEED=11 and PR2 v5.0.1 (EukRef 2023 exports) the chunk is Chlorophyta."""
 import gzip
 import os
 import random
@@ -43,7 +44,8 @@ queries = chunk[::16][:200]
 held = {id(r) for r in queries}
 refs = [r for r in chunk if id(r) not in held]
 os.makedirs(out, exist_ok=True)
-for name, records in (("ref18.fasta", refs), ("q18.fasta", queries)):
+amplicons = [(h, s[550:950]) for h, s in queries if len(s) >= 1000]
+for name, records in (("ref18.fasta", refs), ("q18.fasta", queries), ("q18v4.fasta", amplicons)):
     with open(os.path.join(out, name), "w") as f:
         f.writelines(f">{h}\n{s}\n" for h, s in records)
 print(f"{len(refs)} references, {len(queries)} queries, group {group.get(chunk[0][0], '?')}", file=sys.stderr)
