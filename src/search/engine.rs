@@ -1297,7 +1297,7 @@ impl<'a> Searcher<'a> {
             return self.aligner.align(query, &self.align_buf, scoring, Some(band));
         };
         let params = [band.lo, band.hi, 0, 0];
-        let key = WindowMemo::<Alignment>::key(strand, params, &self.align_buf);
+        let key = window_key(strand, params, &self.align_buf);
         if let Some(aln) = memo.get(key, strand, params, &self.align_buf) {
             self.stats.memo_hits += 1;
             return aln.clone();
@@ -1320,7 +1320,7 @@ impl<'a> Searcher<'a> {
             return myers.best_padded_in_band(&self.target_buf, budget, pad_left, pad_right, max_diag);
         };
         let params = [i64::from(budget), pad_left as i64, pad_right as i64, max_diag as i64];
-        let key = WindowMemo::<Option<edna_align::Hit>>::key(strand, params, &self.target_buf);
+        let key = window_key(strand, params, &self.target_buf);
         if let Some(&placement) = memo.get(key, strand, params, &self.target_buf) {
             self.stats.placement_memo_hits += 1;
             return placement;
@@ -2135,6 +2135,22 @@ struct MemoEntry<V> {
     value: V,
 }
 
+/// The hash a [`WindowMemo`] files a window under: strand, parameters and bases, eight bases a step.
+fn window_key(strand: u8, params: [i64; 4], window: &[u8]) -> u64 {
+    let mut h = mix(u64::from(strand) ^ 0x9e37);
+    for p in params {
+        h = mix(h ^ p as u64);
+    }
+    let mut words = window.chunks_exact(8);
+    for w in &mut words {
+        h = mix(h ^ u64::from_le_bytes(w.try_into().unwrap_or_default()));
+    }
+    for &b in words.remainder() {
+        h = mix(h ^ u64::from(b));
+    }
+    mix(h ^ window.len() as u64)
+}
+
 /// Window bases a [`WindowMemo`] keeps per query at most (beyond, results are not memoised).
 const MEMO_MAX_BASES: usize = 16 << 20;
 
@@ -2143,22 +2159,6 @@ impl<V: Clone> WindowMemo<V> {
         self.by_hash.clear();
         self.entries.clear();
         self.bases.clear();
-    }
-
-    /// A hash of the key, eight bases a step.
-    fn key(strand: u8, params: [i64; 4], window: &[u8]) -> u64 {
-        let mut h = mix(u64::from(strand) ^ 0x9e37);
-        for p in params {
-            h = mix(h ^ p as u64);
-        }
-        let mut words = window.chunks_exact(8);
-        for w in &mut words {
-            h = mix(h ^ u64::from_le_bytes(w.try_into().unwrap_or_default()));
-        }
-        for &b in words.remainder() {
-            h = mix(h ^ u64::from(b));
-        }
-        mix(h ^ window.len() as u64)
     }
 
     fn get(&self, key: u64, strand: u8, params: [i64; 4], window: &[u8]) -> Option<&V> {
