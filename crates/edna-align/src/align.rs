@@ -689,6 +689,8 @@ pub struct Aligner {
     lanes: antidiagonal::Scratch,
     /// Keeps the anti-diagonal fill to AVX2 (tests of that kernel on CPUs with AVX-512).
     avx2_only: bool,
+    /// Sends every band the wide anti-diagonal kernel takes to it, whatever the cost estimate says (tests).
+    always_wide: bool,
 }
 
 /// Where the fill put each band cell's traceback byte.
@@ -998,9 +1000,13 @@ impl Aligner {
         tcodes.extend(target.iter().map(|&b| NT_MASK[b as usize]));
         // 16-bit cells hold twice as many per vector; they are exact whenever every score of the problem fits.
         let cells16 = allow_cells16 && fits_i16(m, n, scoring);
-        // Narrow bands go by anti-diagonals where the build has the kernel (see `antidiagonal`).
+        // Narrow bands go by anti-diagonals where the build has the kernel, and long bands of up to 2,043
+        // diagonals with AVX-512 (see `antidiagonal`).
         #[cfg(target_arch = "x86_64")]
-        let allow_avx512 = !self.avx2_only;
+        let kernels = antidiagonal::Kernels {
+            avx512: !self.avx2_only,
+            always_wide: self.always_wide,
+        };
         #[cfg(target_arch = "x86_64")]
         let by_anti_diagonals = if simd && cells16 {
             #[allow(unsafe_code)]
@@ -1014,7 +1020,7 @@ impl Aligner {
                     &geom,
                     &mut self.dirs,
                     &mut self.lanes,
-                    allow_avx512,
+                    kernels,
                 )
             }
         } else {

@@ -5,12 +5,15 @@
 //! diagonals around an edit-distance placement with `d` edits, `4e + 17` and more around the seeds). The
 //! cells of an anti-diagonal depend only on the two anti-diagonals before it, so a vector of them takes a
 //! fixed handful of operations. On 188 bp this fills a band of 17 diagonals in half the row kernel's time,
-//! one of 37 in 55 % and one of 89 in 78 % (`cargo bench -p edna-align --bench align`); bands wider than 123
-//! diagonals keep the row kernel.
+//! one of 37 in 55 % and one of 89 in 78 % (`cargo bench -p edna-align --bench align`).
 //!
-//! Two builds: AVX2 with 16 cells per vector, AVX-512 (BW) with 32, where the CPU has it. A band of up to
-//! 27 diagonals takes one AVX2 vector; up to 59, two AVX2 vectors or one AVX-512 vector; up to 123, two
-//! AVX-512 vectors.
+//! Three kernels: AVX2 with 16 cells per vector, AVX-512 (BW) with 32, where the CPU has it, both with the
+//! anti-diagonals in registers; and a wide AVX-512 kernel with them in memory. A band of up to 27 diagonals
+//! takes one AVX2 vector; up to 59, two AVX2 vectors or one AVX-512 vector; up to 123, two AVX-512 vectors;
+//! up to 2,043, the wide kernel, when its lanes cost less than the rows (long barcodes; not a whole matrix,
+//! whose anti-diagonals are mostly outside it). With more vectors in registers the state spilled; in
+//! memory a lane moves by an unaligned load, and 1,650 bases in 217 diagonals take 95 µs against the rows'
+//! 153–175. Wider bands, and those the wide kernel would not pay for, keep the row kernel.
 //!
 //! Lane `l` of anti-diagonal `t = i + j` holds row `i = s(t) + l`, with `s(t) = ⌈(t − hi)/2⌉ − 1`: lane 0
 //! is the cell just above the band's highest diagonal, and the cell just below its lowest is kept too, so
@@ -37,6 +40,9 @@ const AVX512_LANES: usize = 32;
 /// outgrew the sixteen registers, and 89 diagonals filled slower than by rows; three AVX-512 vectors
 /// (141 diagonals, 313 bp) filled no faster than by rows.
 const MAX_VECTORS: usize = 2;
+/// Most AVX-512 vectors per anti-diagonal of the wide kernel, which keeps its anti-diagonals in memory
+/// (bands of up to 2·(32·32 − 3) + 1 = 2,043 diagonals).
+const MAX_WIDE_VECTORS: usize = 32;
 
 /// The widest band (in diagonals) the anti-diagonal fill takes on this CPU: 123 with AVX-512, 59 with
 /// AVX2 alone.
@@ -89,12 +95,22 @@ fn first_row(t: i64, hi: i64) -> i64 {
 pub(super) struct Scratch {
     query: Vec<i16>,
     target: Vec<i16>,
+    /// The wide kernel's anti-diagonals ([`fill_avx512_wide`]).
+    wide: Vec<i16>,
+}
+
+/// Which kernels [`fill`] may take: AVX-512 ones where the CPU has them (tests turn them off), and the wide
+/// one whatever its cost estimate (tests).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Kernels {
+    pub(super) avx512: bool,
+    pub(super) always_wide: bool,
 }
 
 /// Fills the traceback bits of every band cell into `dirs` and returns the exit cells and the layout,
-/// or `None` when the band or the problem is too large for 16-bit lane arithmetic and [`MAX_VECTORS`]
-/// (the caller then runs the row kernel). Scores must fit 16-bit cells (`fits_i16`). Bands of more than
-/// 27 diagonals take the AVX-512 kernel where the CPU has it, unless `allow_avx512` is false (tests).
+/// or `None` when the band or the problem is too large for 16-bit lane arithmetic and the kernels, or the
+/// wide kernel would cost more than the rows (the caller then runs the row kernel). Scores must fit 16-bit
+/// cells (`fits_i16`). Bands of more than 27 diagonals take the AVX-512 kernels where the CPU has them.
 #[target_feature(enable = "avx2")]
 pub(super) fn fill(
     query: &[u8],
@@ -103,16 +119,22 @@ pub(super) fn fill(
     geom: &Geom,
     dirs: &mut Vec<u8>,
     scratch: &mut Scratch,
-    allow_avx512: bool,
+    kernels: Kernels,
 ) -> Option<(RowEnds, Layout)> {
     let lanes = (geom.hi - geom.lo).max(0) as usize / 2 + 3;
-    if allow_avx512 && lanes > AVX2_LANES && has_avx512() {
+    if kernels.avx512 && lanes > AVX2_LANES && has_avx512() {
         #[allow(unsafe_code)]
         // SAFETY: the CPU has AVX-512 F and BW (checked just above), what `fill_avx512` needs.
         return unsafe {
             match lanes.div_ceil(AVX512_LANES) {
                 1 => fill_avx512::<1>(query, tcodes, sc, geom, dirs, scratch),
                 MAX_VECTORS => fill_avx512::<MAX_VECTORS>(query, tcodes, sc, geom, dirs, scratch),
+                vectors
+                    if vectors <= MAX_WIDE_VECTORS
+                        && (kernels.always_wide || wide_pays(query.len(), geom, vectors * AVX512_LANES)) =>
+                {
+                    fill_avx512_wide(query, tcodes, sc, geom, dirs, scratch, vectors)
+                }
                 _ => None,
             }
         };
@@ -122,6 +144,25 @@ pub(super) fn fill(
         MAX_VECTORS => fill_avx2::<MAX_VECTORS>(query, tcodes, sc, geom, dirs, scratch),
         _ => None,
     }
+}
+
+/// Whether the wide kernel, which computes `width` lanes on every anti-diagonal of the band, should beat
+/// the rows, which compute the band's cells: with AVX-512 on this machine a lane costs about half what a
+/// row cell does (`cargo bench -p edna-align --bench align`, 1,650 bases: 95 against 153–175 µs for 217
+/// diagonals, 144–196 against 229–260 µs for 337), but a band wider than the matrix is short (a
+/// whole-matrix alignment) leaves most lanes empty: 188 bases, whole matrix, 32 against 22 µs. So the
+/// lanes must stay under 1.6 times the cells.
+fn wide_pays(m: usize, geom: &Geom, width: usize) -> bool {
+    let cells: u64 = (1..=m)
+        .filter_map(|i| geom.range(i))
+        .map(|(a, b)| (b + 1 - a) as u64)
+        .sum();
+    let (first_i, last_i) = ((1 - geom.hi).max(1), (geom.n as i64 - geom.lo).min(m as i64));
+    let (Some((a, _)), Some((_, b))) = (geom.range(first_i.max(1) as usize), geom.range(last_i.max(1) as usize)) else {
+        return false;
+    };
+    let anti_diagonals = (last_i + b as i64) - (first_i + a as i64) + 3;
+    (anti_diagonals.max(0) as u64) * (width as u64) * 5 <= cells * 8
 }
 
 /// Whether the AVX-512 kernel can run here (F and BW).
@@ -227,6 +268,7 @@ impl Plan {
         let Scratch {
             query: qcodes,
             target: rcodes,
+            ..
         } = scratch;
         // Whether either sequence has an ambiguity code, noted while laying the codes out.
         let mut ambiguous = false;
@@ -819,4 +861,193 @@ fn fill_avx512<const K: usize>(
     }
     drive!(plan, ends, prev, h_before, step, lane_value_avx512);
     Some((ends, plan.layout(width, false)))
+}
+
+/// [`fill`] with `vectors` AVX-512 vectors per anti-diagonal, the anti-diagonals in memory: lanes move by
+/// reading one lane before or after (the arena keeps a vector of minus infinity around each anti-diagonal).
+#[target_feature(enable = "avx512f,avx512bw")]
+fn fill_avx512_wide(
+    query: &[u8],
+    tcodes: &[u8],
+    sc: &Scoring,
+    geom: &Geom,
+    dirs: &mut Vec<u8>,
+    scratch: &mut Scratch,
+    vectors: usize,
+) -> Option<(RowEnds, Layout)> {
+    if vectors > MAX_WIDE_VECTORS {
+        return None;
+    }
+    let width = vectors * AVX512_LANES;
+    let plan = Plan::new(query, tcodes, geom, width, scratch)?;
+    let Plan {
+        m,
+        n,
+        hi,
+        t_first,
+        t_start,
+        q_front,
+        r_front,
+        ambiguous,
+        ..
+    } = plan;
+    let region = width + 2 * AVX512_LANES;
+    let arena = &mut scratch.wide;
+    arena.clear();
+    arena.resize(9 * region, i16::MIN);
+    let lane0 = |r: usize| r * region + AVX512_LANES;
+    let arena: *mut i16 = arena.as_mut_ptr();
+    let (qcodes, rcodes, dirs) = plan.buffers(scratch, dirs, width);
+
+    let splat = |x: i64| _mm512_set1_epi16(x as i16);
+    let term = |len: i64| -sc.gap_cost(len as u32, true);
+    let neg = _mm512_set1_epi16(i16::MIN);
+    let [ms, mm, amb, in_oe, in_e, end_oe, end_e, ambiguous_bits] = lane_constants(sc).map(|v| _mm512_set1_epi16(v));
+    let (one, two, four, eight) = (splat(1), splat(2), splat(4), splat(8));
+    let mut ends = plan.ends(sc);
+    let valid_masks =
+        |(first, last): (i64, i64)| -> [u32; MAX_WIDE_VECTORS] { std::array::from_fn(|k| lane_mask(first, last, k)) };
+    let steady_masks = [
+        valid_masks(plan.steady_lanes(t_start)),
+        valid_masks(plan.steady_lanes(t_start + 1)),
+    ];
+    let lane_value = |&at: &usize, lane: usize| -> Option<i16> {
+        #[allow(unsafe_code)]
+        // SAFETY: a lane of one of the arena's regions.
+        (lane < width).then(|| unsafe { *arena.add(at + lane) })
+    };
+    let mut prev = WideSlots {
+        h: lane0(0),
+        h_prime: lane0(3),
+        e: lane0(5),
+        f: lane0(7),
+    };
+    let mut h_before = lane0(1);
+    let h_sum = lane0(0) + lane0(1) + lane0(2);
+    let other = |at: usize, first: usize| 2 * first + region - at;
+    macro_rules! step {
+        ($t:expr, $shifted:expr, $steady:expr) => {{
+            let (t, shifted, steady): (i64, bool, bool) = ($t, $shifted, $steady);
+            let s = first_row(t, hi);
+            let general = if steady { None } else { Some(plan.lanes(t)) };
+            let steady_valid = &steady_masks[((t - t_start) & 1) as usize];
+            let edge_lanes = |k: usize| {
+                let one = |row: i64, exists: bool| if exists { lane_mask(row - s, row - s, k) } else { 0 };
+                one(0, t <= n) | one(t, t <= m)
+            };
+            let q_at = (q_front + s - 1) as usize;
+            let r_at = (r_front + n - t + s) as usize;
+            let next = WideSlots {
+                h: h_sum - prev.h - h_before,
+                h_prime: other(prev.h_prime, lane0(3)),
+                e: other(prev.e, lane0(5)),
+                f: other(prev.f, lane0(7)),
+            };
+            let at = if t >= t_first {
+                Some((t - t_first) as usize * width)
+            } else {
+                None
+            };
+            let term_t = splat(term(t).into());
+            // The cell above is one lane before when s(t) = s(t − 1), the same lane otherwise; the cell to
+            // the left is in the same lane, or one lane after.
+            let (up, left) = if shifted {
+                (AVX512_LANES, AVX512_LANES + 1)
+            } else {
+                (AVX512_LANES - 1, AVX512_LANES)
+            };
+            for k in 0..vectors {
+                let l = k * AVX512_LANES;
+                #[allow(unsafe_code)]
+                // SAFETY: every read is a vector of lanes of one region, or one lane before or after it (in
+                // its margins): `prev.* + l − 32 + up` and `+ left` lie within `lane0(r) − 1 ..= lane0(r) +
+                // width − 31`, and the arena holds nine regions. q_at + 32k + 32 ≤ qcodes.len() and r_at + 32k
+                // + 32 ≤ rcodes.len(), as `Plan::new` checked at the loop's ends.
+                let (up_h, up_f, left_hp, left_e, diag_h, qv, tv) = unsafe {
+                    (
+                        _mm512_loadu_si512(arena.add(prev.h + l + up - AVX512_LANES).cast()),
+                        _mm512_loadu_si512(arena.add(prev.f + l + up - AVX512_LANES).cast()),
+                        _mm512_loadu_si512(arena.add(prev.h_prime + l + left - AVX512_LANES).cast()),
+                        _mm512_loadu_si512(arena.add(prev.e + l + left - AVX512_LANES).cast()),
+                        _mm512_loadu_si512(arena.add(h_before + l).cast()),
+                        _mm512_loadu_si512(qcodes.as_ptr().add(q_at + l).cast()),
+                        _mm512_loadu_si512(rcodes.as_ptr().add(r_at + l).cast()),
+                    )
+                };
+                let equal = _mm512_cmpeq_epi16_mask(qv, tv);
+                let score = if ambiguous {
+                    let both_unambiguous = _mm512_testn_epi16_mask(_mm512_or_si512(qv, tv), ambiguous_bits);
+                    _mm512_mask_blend_epi16(equal, _mm512_mask_blend_epi16(both_unambiguous, amb, mm), ms)
+                } else {
+                    _mm512_mask_blend_epi16(equal, mm, ms)
+                };
+                let diag = _mm512_adds_epi16(diag_h, score);
+                let (fo, fe, eo, ee) = if steady {
+                    (
+                        _mm512_subs_epi16(up_h, in_oe),
+                        _mm512_subs_epi16(up_f, in_e),
+                        _mm512_subs_epi16(left_hp, in_oe),
+                        _mm512_subs_epi16(left_e, in_e),
+                    )
+                } else {
+                    let (col_n, row_m) = (lane_mask(t - n - s, t - n - s, k), lane_mask(m - s, m - s, k));
+                    (
+                        _mm512_subs_epi16(up_h, _mm512_mask_blend_epi16(col_n, in_oe, end_oe)),
+                        _mm512_subs_epi16(up_f, _mm512_mask_blend_epi16(col_n, in_e, end_e)),
+                        _mm512_subs_epi16(left_hp, _mm512_mask_blend_epi16(row_m, in_oe, end_oe)),
+                        _mm512_subs_epi16(left_e, _mm512_mask_blend_epi16(row_m, in_e, end_e)),
+                    )
+                };
+                let f = _mm512_max_epi16(fo, fe);
+                let hp = _mm512_max_epi16(diag, f);
+                let e = _mm512_max_epi16(eo, ee);
+                let h = _mm512_max_epi16(hp, e);
+                if let Some(at) = at {
+                    let mut bits = _mm512_maskz_mov_epi16(_mm512_cmpgt_epi16_mask(f, diag), one);
+                    bits = _mm512_mask_add_epi16(bits, _mm512_cmpgt_epi16_mask(e, hp), bits, two);
+                    bits = _mm512_mask_add_epi16(bits, _mm512_cmpgt_epi16_mask(ee, eo), bits, four);
+                    bits = _mm512_mask_add_epi16(bits, _mm512_cmpgt_epi16_mask(fe, fo), bits, eight);
+                    let out = &mut dirs[at + l..at + l + AVX512_LANES];
+                    #[allow(unsafe_code)]
+                    // SAFETY: `out` holds 32 bytes, one unaligned 256-bit store.
+                    unsafe {
+                        _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm512_cvtepi16_epi8(bits))
+                    };
+                }
+                let valid = match general {
+                    Some((first, last)) => lane_mask(first, last, k),
+                    None => steady_valid[k],
+                };
+                let (mut h, mut hp) = (
+                    _mm512_mask_blend_epi16(valid, neg, h),
+                    _mm512_mask_blend_epi16(valid, neg, hp),
+                );
+                if !steady {
+                    let edges = edge_lanes(k);
+                    h = _mm512_mask_blend_epi16(edges, h, term_t);
+                    hp = _mm512_mask_blend_epi16(edges, hp, term_t);
+                }
+                #[allow(unsafe_code)]
+                // SAFETY: each store is a vector of lanes of one region (`next.* + l`, l ≤ width − 32).
+                unsafe {
+                    _mm512_storeu_si512(arena.add(next.h + l).cast(), h);
+                    _mm512_storeu_si512(arena.add(next.h_prime + l).cast(), hp);
+                    _mm512_storeu_si512(arena.add(next.e + l).cast(), _mm512_mask_blend_epi16(valid, neg, e));
+                    _mm512_storeu_si512(arena.add(next.f + l).cast(), _mm512_mask_blend_epi16(valid, neg, f));
+                }
+            }
+            next
+        }};
+    }
+    drive!(plan, ends, prev, h_before, step, lane_value);
+    Some((ends, plan.layout(width, false)))
+}
+
+/// Where [`fill_avx512_wide`] keeps an anti-diagonal's `H`, `H'`, `E` and `F`: offsets of lane 0 in its arena.
+#[derive(Clone, Copy)]
+struct WideSlots {
+    h: usize,
+    h_prime: usize,
+    e: usize,
+    f: usize,
 }
