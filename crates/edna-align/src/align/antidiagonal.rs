@@ -7,13 +7,14 @@
 //! fixed handful of operations. On 188 bp this fills a band of 17 diagonals in half the row kernel's time,
 //! one of 37 in 55 % and one of 89 in 78 % (`cargo bench -p edna-align --bench align`).
 //!
-//! Three kernels: AVX2 with 16 cells per vector, AVX-512 (BW) with 32, where the CPU has it, both with the
-//! anti-diagonals in registers; and a wide AVX-512 kernel with them in memory. A band of up to 27 diagonals
-//! takes one AVX2 vector; up to 59, two AVX2 vectors or one AVX-512 vector; up to 123, two AVX-512 vectors;
-//! up to 2,043, the wide kernel, when its lanes cost less than the rows (long barcodes; not a whole matrix,
-//! whose anti-diagonals are mostly outside it). With more vectors in registers the state spilled; in
-//! memory a lane moves by an unaligned load, and 1,650 bases in 217 diagonals take 95 µs against the rows'
-//! 153–175. Wider bands, and those the wide kernel would not pay for, keep the row kernel.
+//! Two builds, AVX2 with 16 cells per vector and AVX-512 (BW) with 32 where the CPU has it, each with the
+//! anti-diagonals in registers (narrow bands) or in memory (wide ones). A band of up to 27 diagonals takes
+//! one AVX2 vector; up to 59, two AVX2 vectors or one AVX-512 vector; up to 123, two AVX-512 vectors; up to
+//! 2,043, a wide kernel (AVX-512, or AVX2 from 60 diagonals on CPUs without it), when its lanes cost less
+//! than the rows (long barcodes; not a whole matrix, whose anti-diagonals are mostly outside it). With more
+//! vectors in registers the state spilled; in memory a lane moves by an unaligned load, and 1,650 bases in
+//! 217 diagonals take 95–100 µs (either build) against the rows' 153–175. Wider bands, and those a wide
+//! kernel would not pay for, keep the row kernel.
 //!
 //! Lane `l` of anti-diagonal `t = i + j` holds row `i = s(t) + l`, with `s(t) = ⌈(t − hi)/2⌉ − 1`: lane 0
 //! is the cell just above the band's highest diagonal, and the cell just below its lowest is kept too, so
@@ -142,15 +143,21 @@ pub(super) fn fill(
     match lanes.div_ceil(AVX2_LANES) {
         1 => fill_avx2::<1>(query, tcodes, sc, geom, dirs, scratch),
         MAX_VECTORS => fill_avx2::<MAX_VECTORS>(query, tcodes, sc, geom, dirs, scratch),
+        vectors
+            if vectors <= 2 * MAX_WIDE_VECTORS
+                && (kernels.always_wide || wide_pays(query.len(), geom, vectors * AVX2_LANES)) =>
+        {
+            fill_avx2_wide(query, tcodes, sc, geom, dirs, scratch, vectors)
+        }
         _ => None,
     }
 }
 
-/// Whether the wide kernel, which computes `width` lanes on every anti-diagonal of the band, should beat
-/// the rows, which compute the band's cells: with AVX-512 on this machine a lane costs about half what a
-/// row cell does (`cargo bench -p edna-align --bench align`, 1,650 bases: 95 against 153–175 µs for 217
-/// diagonals, 144–196 against 229–260 µs for 337), but a band wider than the matrix is short (a
-/// whole-matrix alignment) leaves most lanes empty: 188 bases, whole matrix, 32 against 22 µs. So the
+/// Whether a wide kernel, which computes `width` lanes on every anti-diagonal of the band, should beat
+/// the rows, which compute the band's cells: on this machine a lane costs about half what a row cell
+/// does, in either build (`cargo bench -p edna-align --bench align`, 1,650 bases: 95–100 against 153–175
+/// µs for 217 diagonals, 144–196 against 229–260 µs for 337), but a band wider than the matrix is short
+/// (a whole-matrix alignment) leaves most lanes empty: 188 bases, whole matrix, 32 against 22 µs. So the
 /// lanes must stay under 1.6 times the cells.
 fn wide_pays(m: usize, geom: &Geom, width: usize) -> bool {
     let cells: u64 = (1..=m)
@@ -1041,6 +1048,201 @@ fn fill_avx512_wide(
     }
     drive!(plan, ends, prev, h_before, step, lane_value);
     Some((ends, plan.layout(width, false)))
+}
+
+/// [`fill`] with `vectors` AVX2 vectors per anti-diagonal, the anti-diagonals in memory as in
+/// [`fill_avx512_wide`], the cells as in [`fill_avx2`] (for CPUs without AVX-512).
+#[target_feature(enable = "avx2")]
+fn fill_avx2_wide(
+    query: &[u8],
+    tcodes: &[u8],
+    sc: &Scoring,
+    geom: &Geom,
+    dirs: &mut Vec<u8>,
+    scratch: &mut Scratch,
+    vectors: usize,
+) -> Option<(RowEnds, Layout)> {
+    if vectors > 2 * MAX_WIDE_VECTORS {
+        return None;
+    }
+    let width = vectors * AVX2_LANES;
+    let plan = Plan::new(query, tcodes, geom, width, scratch)?;
+    let Plan {
+        m,
+        n,
+        hi,
+        t_first,
+        t_start,
+        q_front,
+        r_front,
+        ambiguous,
+        ..
+    } = plan;
+    let region = width + 2 * AVX2_LANES;
+    let arena = &mut scratch.wide;
+    arena.clear();
+    arena.resize(9 * region, i16::MIN);
+    let lane0 = |r: usize| r * region + AVX2_LANES;
+    let arena: *mut i16 = arena.as_mut_ptr();
+    let (qcodes, rcodes, dirs) = plan.buffers(scratch, dirs, width);
+
+    let splat = |x: i64| _mm256_set1_epi16(x as i16);
+    let term = |len: i64| -sc.gap_cost(len as u32, true);
+    let neg = _mm256_set1_epi16(i16::MIN);
+    let zero = _mm256_setzero_si256();
+    let iota0 = _mm256_setr_epi16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    let [ms, mm, amb, in_oe, in_e, end_oe, end_e, ambiguous_bits] = lane_constants(sc).map(|v| _mm256_set1_epi16(v));
+    let match_gain = _mm256_subs_epi16(ms, mm);
+    let mut ends = plan.ends(sc);
+    // Lanes outside the band become minus infinity: min with MAX there, MIN elsewhere.
+    let cap = |(first, last): (i64, i64), iota: __m256i| {
+        let valid = _mm256_and_si256(
+            _mm256_cmpgt_epi16(iota, splat(first - 1)),
+            _mm256_cmpgt_epi16(splat(last + 1), iota),
+        );
+        _mm256_xor_si256(valid, neg)
+    };
+    let steady_caps: [[__m256i; 2 * MAX_WIDE_VECTORS]; 2] = [t_start, t_start + 1].map(|t| {
+        std::array::from_fn(|k| {
+            cap(
+                plan.steady_lanes(t),
+                _mm256_add_epi16(iota0, splat((k * AVX2_LANES) as i64)),
+            )
+        })
+    });
+    let lane_value = |&at: &usize, lane: usize| -> Option<i16> {
+        #[allow(unsafe_code)]
+        // SAFETY: a lane of one of the arena's regions.
+        (lane < width).then(|| unsafe { *arena.add(at + lane) })
+    };
+    let mut prev = WideSlots {
+        h: lane0(0),
+        h_prime: lane0(3),
+        e: lane0(5),
+        f: lane0(7),
+    };
+    let mut h_before = lane0(1);
+    let h_sum = lane0(0) + lane0(1) + lane0(2);
+    let other = |at: usize, first: usize| 2 * first + region - at;
+    macro_rules! step {
+        ($t:expr, $shifted:expr, $steady:expr) => {{
+            let (t, shifted, steady): (i64, bool, bool) = ($t, $shifted, $steady);
+            let s = first_row(t, hi);
+            let general = if steady { None } else { Some(plan.lanes(t)) };
+            let steady_caps = &steady_caps[((t - t_start) & 1) as usize];
+            let w = width as i64;
+            let edges = !steady && ((t <= n && s <= 0) || (t <= m && t - s < w));
+            let in_lanes = |row: i64| !steady && (s..s + w).contains(&row);
+            let col_n = in_lanes(t - n).then(|| splat(t - n - s));
+            let row_m = in_lanes(m).then(|| splat(m - s));
+            let q_at = (q_front + s - 1) as usize;
+            let r_at = (r_front + n - t + s) as usize;
+            let next = WideSlots {
+                h: h_sum - prev.h - h_before,
+                h_prime: other(prev.h_prime, lane0(3)),
+                e: other(prev.e, lane0(5)),
+                f: other(prev.f, lane0(7)),
+            };
+            let at = if t >= t_first {
+                Some((t - t_first) as usize * width)
+            } else {
+                None
+            };
+            // As in `fill_avx512_wide`: the cell above one lane before, or the same lane, and the cell to
+            // the left in the same lane, or one lane after.
+            let (up, left) = if shifted {
+                (AVX2_LANES, AVX2_LANES + 1)
+            } else {
+                (AVX2_LANES - 1, AVX2_LANES)
+            };
+            for k in 0..vectors {
+                let l = k * AVX2_LANES;
+                let iota = _mm256_add_epi16(iota0, splat(l as i64));
+                #[allow(unsafe_code)]
+                // SAFETY: as in `fill_avx512_wide`, with vectors of 16 lanes and margins of 16.
+                let (up_h, up_f, left_hp, left_e, diag_h, qv, tv) = unsafe {
+                    (
+                        _mm256_loadu_si256(arena.add(prev.h + l + up - AVX2_LANES).cast()),
+                        _mm256_loadu_si256(arena.add(prev.f + l + up - AVX2_LANES).cast()),
+                        _mm256_loadu_si256(arena.add(prev.h_prime + l + left - AVX2_LANES).cast()),
+                        _mm256_loadu_si256(arena.add(prev.e + l + left - AVX2_LANES).cast()),
+                        _mm256_loadu_si256(arena.add(h_before + l).cast()),
+                        _mm256_loadu_si256(qcodes.as_ptr().add(q_at + l).cast()),
+                        _mm256_loadu_si256(rcodes.as_ptr().add(r_at + l).cast()),
+                    )
+                };
+                let equal = _mm256_cmpeq_epi16(qv, tv);
+                let score = if ambiguous {
+                    let both_unambiguous =
+                        _mm256_cmpeq_epi16(_mm256_and_si256(_mm256_or_si256(qv, tv), ambiguous_bits), zero);
+                    _mm256_blendv_epi8(_mm256_blendv_epi8(amb, mm, both_unambiguous), ms, equal)
+                } else {
+                    _mm256_add_epi16(mm, _mm256_and_si256(equal, match_gain))
+                };
+                let diag = _mm256_adds_epi16(diag_h, score);
+                let (mut f_oe, mut f_e) = (in_oe, in_e);
+                let (mut e_oe, mut e_e) = (in_oe, in_e);
+                if let Some(c) = col_n {
+                    let at = _mm256_cmpeq_epi16(iota, c);
+                    f_oe = _mm256_blendv_epi8(f_oe, end_oe, at);
+                    f_e = _mm256_blendv_epi8(f_e, end_e, at);
+                }
+                if let Some(r) = row_m {
+                    let at = _mm256_cmpeq_epi16(iota, r);
+                    e_oe = _mm256_blendv_epi8(e_oe, end_oe, at);
+                    e_e = _mm256_blendv_epi8(e_e, end_e, at);
+                }
+                let fo = _mm256_subs_epi16(up_h, f_oe);
+                let fe = _mm256_subs_epi16(up_f, f_e);
+                let f = _mm256_max_epi16(fo, fe);
+                let hp = _mm256_max_epi16(diag, f);
+                let eo = _mm256_subs_epi16(left_hp, e_oe);
+                let ee = _mm256_subs_epi16(left_e, e_e);
+                let e = _mm256_max_epi16(eo, ee);
+                let h = _mm256_max_epi16(hp, e);
+                if let Some(at) = at {
+                    // `fill_avx2`'s negated bits, one vector's 16 bytes at a time.
+                    let mut acc = _mm256_cmpgt_epi16(fe, fo);
+                    acc = _mm256_add_epi16(_mm256_add_epi16(acc, acc), _mm256_cmpgt_epi16(ee, eo));
+                    acc = _mm256_add_epi16(_mm256_add_epi16(acc, acc), _mm256_cmpgt_epi16(e, hp));
+                    let bits = _mm256_add_epi16(_mm256_add_epi16(acc, acc), _mm256_cmpgt_epi16(f, diag));
+                    let bytes = _mm256_permute4x64_epi64::<0xD8>(_mm256_packs_epi16(bits, bits));
+                    let out = &mut dirs[at + l..at + l + AVX2_LANES];
+                    #[allow(unsafe_code)]
+                    // SAFETY: `out` holds 16 bytes, one unaligned 128-bit store.
+                    unsafe {
+                        _mm_storeu_si128(out.as_mut_ptr().cast(), _mm256_castsi256_si128(bytes))
+                    };
+                }
+                let cap = match general {
+                    Some(range) => cap(range, iota),
+                    None => steady_caps[k],
+                };
+                let (mut h, mut hp) = (_mm256_min_epi16(h, cap), _mm256_min_epi16(hp, cap));
+                if edges {
+                    let rows = _mm256_add_epi16(splat(s), iota);
+                    let at_edge = _mm256_or_si256(
+                        _mm256_cmpeq_epi16(rows, splat(if t <= n { 0 } else { NO_ROW })),
+                        _mm256_cmpeq_epi16(rows, splat(if t <= m { t } else { NO_ROW })),
+                    );
+                    let edge = _mm256_blendv_epi8(neg, splat(term(t).into()), at_edge);
+                    h = _mm256_max_epi16(h, edge);
+                    hp = _mm256_max_epi16(hp, edge);
+                }
+                #[allow(unsafe_code)]
+                // SAFETY: each store is a vector of lanes of one region (`next.* + l`, l ≤ width − 16).
+                unsafe {
+                    _mm256_storeu_si256(arena.add(next.h + l).cast(), h);
+                    _mm256_storeu_si256(arena.add(next.h_prime + l).cast(), hp);
+                    _mm256_storeu_si256(arena.add(next.e + l).cast(), _mm256_min_epi16(e, cap));
+                    _mm256_storeu_si256(arena.add(next.f + l).cast(), _mm256_min_epi16(f, cap));
+                }
+            }
+            next
+        }};
+    }
+    drive!(plan, ends, prev, h_before, step, lane_value);
+    Some((ends, plan.layout(width, true)))
 }
 
 /// Where [`fill_avx512_wide`] keeps an anti-diagonal's `H`, `H'`, `E` and `F`: offsets of lane 0 in its arena.
