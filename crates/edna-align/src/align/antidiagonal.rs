@@ -898,12 +898,7 @@ fn fill_avx512_wide(
         ambiguous,
         ..
     } = plan;
-    let region = width + 2 * AVX512_LANES;
-    let arena = &mut scratch.wide;
-    arena.clear();
-    arena.resize(9 * region, i16::MIN);
-    let lane0 = |r: usize| r * region + AVX512_LANES;
-    let arena: *mut i16 = arena.as_mut_ptr();
+    let arena = WideArena::new(&mut scratch.wide, width, AVX512_LANES);
     let (qcodes, rcodes, dirs) = plan.buffers(scratch, dirs, width);
 
     let splat = |x: i64| _mm512_set1_epi16(x as i16);
@@ -918,20 +913,9 @@ fn fill_avx512_wide(
         valid_masks(plan.steady_lanes(t_start)),
         valid_masks(plan.steady_lanes(t_start + 1)),
     ];
-    let lane_value = |&at: &usize, lane: usize| -> Option<i16> {
-        #[allow(unsafe_code)]
-        // SAFETY: a lane of one of the arena's regions.
-        (lane < width).then(|| unsafe { *arena.add(at + lane) })
-    };
-    let mut prev = WideSlots {
-        h: lane0(0),
-        h_prime: lane0(3),
-        e: lane0(5),
-        f: lane0(7),
-    };
-    let mut h_before = lane0(1);
-    let h_sum = lane0(0) + lane0(1) + lane0(2);
-    let other = |at: usize, first: usize| 2 * first + region - at;
+    let lane_value = |&at: &usize, lane: usize| arena.lane_value(at, lane);
+    let (mut prev, mut h_before) = arena.first();
+    let base = arena.base;
     macro_rules! step {
         ($t:expr, $shifted:expr, $steady:expr) => {{
             let (t, shifted, steady): (i64, bool, bool) = ($t, $shifted, $steady);
@@ -944,12 +928,7 @@ fn fill_avx512_wide(
             };
             let q_at = (q_front + s - 1) as usize;
             let r_at = (r_front + n - t + s) as usize;
-            let next = WideSlots {
-                h: h_sum - prev.h - h_before,
-                h_prime: other(prev.h_prime, lane0(3)),
-                e: other(prev.e, lane0(5)),
-                f: other(prev.f, lane0(7)),
-            };
+            let next = arena.next(&prev, h_before);
             let at = if t >= t_first {
                 Some((t - t_first) as usize * width)
             } else {
@@ -958,25 +937,21 @@ fn fill_avx512_wide(
             let term_t = splat(term(t).into());
             // The cell above is one lane before when s(t) = s(t − 1), the same lane otherwise; the cell to
             // the left is in the same lane, or one lane after.
-            let (up, left) = if shifted {
-                (AVX512_LANES, AVX512_LANES + 1)
-            } else {
-                (AVX512_LANES - 1, AVX512_LANES)
-            };
+            let (up, left) = arena.neighbours(shifted);
             for k in 0..vectors {
                 let l = k * AVX512_LANES;
                 #[allow(unsafe_code)]
-                // SAFETY: every read is a vector of lanes of one region, or one lane before or after it (in
-                // its margins): `prev.* + l − 32 + up` and `+ left` lie within `lane0(r) − 1 ..= lane0(r) +
-                // width − 31`, and the arena holds nine regions. q_at + 32k + 32 ≤ qcodes.len() and r_at + 32k
-                // + 32 ≤ rcodes.len(), as `Plan::new` checked at the loop's ends.
+                // SAFETY: every arena read is a vector of lanes of one region (`l` ≤ width − 32), or that
+                // vector one lane before or after (`WideArena::neighbours`), inside the region's margins.
+                // q_at + 32k + 32 ≤ qcodes.len() and r_at + 32k + 32 ≤ rcodes.len(), as `Plan::new` checked
+                // at the loop's ends.
                 let (up_h, up_f, left_hp, left_e, diag_h, qv, tv) = unsafe {
                     (
-                        _mm512_loadu_si512(arena.add(prev.h + l + up - AVX512_LANES).cast()),
-                        _mm512_loadu_si512(arena.add(prev.f + l + up - AVX512_LANES).cast()),
-                        _mm512_loadu_si512(arena.add(prev.h_prime + l + left - AVX512_LANES).cast()),
-                        _mm512_loadu_si512(arena.add(prev.e + l + left - AVX512_LANES).cast()),
-                        _mm512_loadu_si512(arena.add(h_before + l).cast()),
+                        _mm512_loadu_si512(base.add((prev.h + l).wrapping_add(up)).cast()),
+                        _mm512_loadu_si512(base.add((prev.f + l).wrapping_add(up)).cast()),
+                        _mm512_loadu_si512(base.add(prev.h_prime + l + left).cast()),
+                        _mm512_loadu_si512(base.add(prev.e + l + left).cast()),
+                        _mm512_loadu_si512(base.add(h_before + l).cast()),
                         _mm512_loadu_si512(qcodes.as_ptr().add(q_at + l).cast()),
                         _mm512_loadu_si512(rcodes.as_ptr().add(r_at + l).cast()),
                     )
@@ -1037,10 +1012,10 @@ fn fill_avx512_wide(
                 #[allow(unsafe_code)]
                 // SAFETY: each store is a vector of lanes of one region (`next.* + l`, l ≤ width − 32).
                 unsafe {
-                    _mm512_storeu_si512(arena.add(next.h + l).cast(), h);
-                    _mm512_storeu_si512(arena.add(next.h_prime + l).cast(), hp);
-                    _mm512_storeu_si512(arena.add(next.e + l).cast(), _mm512_mask_blend_epi16(valid, neg, e));
-                    _mm512_storeu_si512(arena.add(next.f + l).cast(), _mm512_mask_blend_epi16(valid, neg, f));
+                    _mm512_storeu_si512(base.add(next.h + l).cast(), h);
+                    _mm512_storeu_si512(base.add(next.h_prime + l).cast(), hp);
+                    _mm512_storeu_si512(base.add(next.e + l).cast(), _mm512_mask_blend_epi16(valid, neg, e));
+                    _mm512_storeu_si512(base.add(next.f + l).cast(), _mm512_mask_blend_epi16(valid, neg, f));
                 }
             }
             next
@@ -1078,12 +1053,7 @@ fn fill_avx2_wide(
         ambiguous,
         ..
     } = plan;
-    let region = width + 2 * AVX2_LANES;
-    let arena = &mut scratch.wide;
-    arena.clear();
-    arena.resize(9 * region, i16::MIN);
-    let lane0 = |r: usize| r * region + AVX2_LANES;
-    let arena: *mut i16 = arena.as_mut_ptr();
+    let arena = WideArena::new(&mut scratch.wide, width, AVX2_LANES);
     let (qcodes, rcodes, dirs) = plan.buffers(scratch, dirs, width);
 
     let splat = |x: i64| _mm256_set1_epi16(x as i16);
@@ -1110,20 +1080,9 @@ fn fill_avx2_wide(
             )
         })
     });
-    let lane_value = |&at: &usize, lane: usize| -> Option<i16> {
-        #[allow(unsafe_code)]
-        // SAFETY: a lane of one of the arena's regions.
-        (lane < width).then(|| unsafe { *arena.add(at + lane) })
-    };
-    let mut prev = WideSlots {
-        h: lane0(0),
-        h_prime: lane0(3),
-        e: lane0(5),
-        f: lane0(7),
-    };
-    let mut h_before = lane0(1);
-    let h_sum = lane0(0) + lane0(1) + lane0(2);
-    let other = |at: usize, first: usize| 2 * first + region - at;
+    let lane_value = |&at: &usize, lane: usize| arena.lane_value(at, lane);
+    let (mut prev, mut h_before) = arena.first();
+    let base = arena.base;
     macro_rules! step {
         ($t:expr, $shifted:expr, $steady:expr) => {{
             let (t, shifted, steady): (i64, bool, bool) = ($t, $shifted, $steady);
@@ -1137,12 +1096,7 @@ fn fill_avx2_wide(
             let row_m = in_lanes(m).then(|| splat(m - s));
             let q_at = (q_front + s - 1) as usize;
             let r_at = (r_front + n - t + s) as usize;
-            let next = WideSlots {
-                h: h_sum - prev.h - h_before,
-                h_prime: other(prev.h_prime, lane0(3)),
-                e: other(prev.e, lane0(5)),
-                f: other(prev.f, lane0(7)),
-            };
+            let next = arena.next(&prev, h_before);
             let at = if t >= t_first {
                 Some((t - t_first) as usize * width)
             } else {
@@ -1150,11 +1104,7 @@ fn fill_avx2_wide(
             };
             // As in `fill_avx512_wide`: the cell above one lane before, or the same lane, and the cell to
             // the left in the same lane, or one lane after.
-            let (up, left) = if shifted {
-                (AVX2_LANES, AVX2_LANES + 1)
-            } else {
-                (AVX2_LANES - 1, AVX2_LANES)
-            };
+            let (up, left) = arena.neighbours(shifted);
             for k in 0..vectors {
                 let l = k * AVX2_LANES;
                 let iota = _mm256_add_epi16(iota0, splat(l as i64));
@@ -1162,11 +1112,11 @@ fn fill_avx2_wide(
                 // SAFETY: as in `fill_avx512_wide`, with vectors of 16 lanes and margins of 16.
                 let (up_h, up_f, left_hp, left_e, diag_h, qv, tv) = unsafe {
                     (
-                        _mm256_loadu_si256(arena.add(prev.h + l + up - AVX2_LANES).cast()),
-                        _mm256_loadu_si256(arena.add(prev.f + l + up - AVX2_LANES).cast()),
-                        _mm256_loadu_si256(arena.add(prev.h_prime + l + left - AVX2_LANES).cast()),
-                        _mm256_loadu_si256(arena.add(prev.e + l + left - AVX2_LANES).cast()),
-                        _mm256_loadu_si256(arena.add(h_before + l).cast()),
+                        _mm256_loadu_si256(base.add((prev.h + l).wrapping_add(up)).cast()),
+                        _mm256_loadu_si256(base.add((prev.f + l).wrapping_add(up)).cast()),
+                        _mm256_loadu_si256(base.add(prev.h_prime + l + left).cast()),
+                        _mm256_loadu_si256(base.add(prev.e + l + left).cast()),
+                        _mm256_loadu_si256(base.add(h_before + l).cast()),
                         _mm256_loadu_si256(qcodes.as_ptr().add(q_at + l).cast()),
                         _mm256_loadu_si256(rcodes.as_ptr().add(r_at + l).cast()),
                     )
@@ -1232,10 +1182,10 @@ fn fill_avx2_wide(
                 #[allow(unsafe_code)]
                 // SAFETY: each store is a vector of lanes of one region (`next.* + l`, l ≤ width − 16).
                 unsafe {
-                    _mm256_storeu_si256(arena.add(next.h + l).cast(), h);
-                    _mm256_storeu_si256(arena.add(next.h_prime + l).cast(), hp);
-                    _mm256_storeu_si256(arena.add(next.e + l).cast(), _mm256_min_epi16(e, cap));
-                    _mm256_storeu_si256(arena.add(next.f + l).cast(), _mm256_min_epi16(f, cap));
+                    _mm256_storeu_si256(base.add(next.h + l).cast(), h);
+                    _mm256_storeu_si256(base.add(next.h_prime + l).cast(), hp);
+                    _mm256_storeu_si256(base.add(next.e + l).cast(), _mm256_min_epi16(e, cap));
+                    _mm256_storeu_si256(base.add(next.f + l).cast(), _mm256_min_epi16(f, cap));
                 }
             }
             next
@@ -1245,11 +1195,82 @@ fn fill_avx2_wide(
     Some((ends, plan.layout(width, true)))
 }
 
-/// Where [`fill_avx512_wide`] keeps an anti-diagonal's `H`, `H'`, `E` and `F`: offsets of lane 0 in its arena.
+/// Where a wide kernel keeps an anti-diagonal's `H`, `H'`, `E` and `F`: offsets of lane 0 in its arena.
 #[derive(Clone, Copy)]
 struct WideSlots {
     h: usize,
     h_prime: usize,
     e: usize,
     f: usize,
+}
+
+/// The wide kernels' anti-diagonals in memory: nine regions of `width` lanes (three `H`: `t − 2`, `t − 1`,
+/// `t`; two each of `H'`, `E`, `F`), each with a vector of margin lanes (minus infinity, never written)
+/// either side, so the lanes one before and one after any vector of the band can be read.
+struct WideArena {
+    base: *mut i16,
+    region: usize,
+    margin: usize,
+    width: usize,
+}
+
+impl WideArena {
+    fn new(buf: &mut Vec<i16>, width: usize, margin: usize) -> Self {
+        let region = width + 2 * margin;
+        buf.clear();
+        buf.resize(9 * region, i16::MIN);
+        WideArena {
+            base: buf.as_mut_ptr(),
+            region,
+            margin,
+            width,
+        }
+    }
+
+    /// Lane 0 of region `r`.
+    fn lane0(&self, r: usize) -> usize {
+        r * self.region + self.margin
+    }
+
+    /// The slots of the anti-diagonal before the first computed, and the `H` one before it (all minus
+    /// infinity, as the register kernels start).
+    fn first(&self) -> (WideSlots, usize) {
+        let slots = WideSlots {
+            h: self.lane0(0),
+            h_prime: self.lane0(3),
+            e: self.lane0(5),
+            f: self.lane0(7),
+        };
+        (slots, self.lane0(1))
+    }
+
+    /// The slots of the next anti-diagonal: the `H` region neither `prev` nor `h_before` holds, and the
+    /// other region of each pair.
+    fn next(&self, prev: &WideSlots, h_before: usize) -> WideSlots {
+        let other = |at: usize, first: usize| 2 * self.lane0(first) + self.region - at;
+        WideSlots {
+            h: self.lane0(0) + self.lane0(1) + self.lane0(2) - prev.h - h_before,
+            h_prime: other(prev.h_prime, 3),
+            e: other(prev.e, 5),
+            f: other(prev.f, 7),
+        }
+    }
+
+    /// What to add (wrapping) to a vector's offset in the slots of `t − 1` for the vectors its cells read:
+    /// the cell above is one lane before when s(t) = s(t − 1), the same lane when `shifted`; the cell to the
+    /// left the same lane, or one lane after.
+    fn neighbours(&self, shifted: bool) -> (usize, usize) {
+        if shifted {
+            (0, 1)
+        } else {
+            (usize::MAX, 0)
+        }
+    }
+
+    /// Lane `lane` of the region whose lane 0 is at `at`.
+    fn lane_value(&self, at: usize, lane: usize) -> Option<i16> {
+        #[allow(unsafe_code)]
+        // SAFETY: `at` is a region's lane 0 and `lane` one of its lanes, inside the buffer `new` sized.
+        (lane < self.width).then(|| unsafe { *self.base.add(at + lane) })
+    }
 }
