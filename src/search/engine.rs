@@ -295,7 +295,7 @@ pub struct SearchStats {
     pub exact: u64,
     /// Hits kept.
     pub hits: u64,
-    /// Candidates without an exact run as long as every hit holds on their seed diagonals ([`super::runs`]).
+    /// Candidates without an exact run as long as every hit holds on their seed diagonals (`search::runs`).
     pub run_rejected: u64,
     /// Alignments taken from an earlier candidate of the query with the same window and band
     /// ([`Searcher::set_alignment_memo`]).
@@ -506,7 +506,7 @@ impl<'a> Searcher<'a> {
         }
     }
 
-    /// A flag that, once raised, stops the search under way within [`STOP_CHECK_EVERY`] candidates: it
+    /// A flag that, once raised, stops the search under way within `STOP_CHECK_EVERY` (64) candidates: it
     /// returns what it has found, an incomplete answer its caller must discard. The HTTP search threads
     /// raise it when the request is gone (client disconnected, timed out), so a 10 kb query at 80 %, tens
     /// of seconds of work, does not keep a thread from the next request. `None` (the default): never stop.
@@ -516,7 +516,7 @@ impl<'a> Searcher<'a> {
 
     /// Turns off or on (on by default) reusing a query's alignment for every candidate whose aligned window
     /// holds the same bases in the same band, and its edit-distance placement for every candidate whose
-    /// scanned stretch does, with the same pads, band and budget ([`WindowMemo`]); tests compare the two.
+    /// scanned stretch does, with the same pads, band and budget (`WindowMemo`); tests compare the two.
     pub fn set_alignment_memo(&mut self, on: bool) {
         self.memo = on.then(Memos::default);
     }
@@ -545,7 +545,7 @@ impl<'a> Searcher<'a> {
     }
 
     /// Turns off or on (on by default) aligning a candidate in the band its seeds allow, with no
-    /// edit-distance placement first, from [`DIRECT_ALIGNMENT_MIN_IDENTITY`] on and where the band is one the
+    /// edit-distance placement first, from `DIRECT_ALIGNMENT_MIN_IDENTITY` on and where the band is one the
     /// aligner fills fast ([`edna_align::widest_fast_band`]). The band reaches `2e + 8` diagonals past the
     /// seeds, as far as a placement's window reaches past the placement with the most edits the budget `e`
     /// allows; tests compare the two.
@@ -2161,7 +2161,7 @@ fn given_form(raw: &[u8], normal: &[u8], params: &SearchParams) -> Option<(Vec<u
 }
 
 /// A query's alignments and edit-distance placements by the target bases they were computed on
-/// ([`WindowMemo`]).
+/// (`WindowMemo`).
 #[derive(Debug, Default)]
 struct Memos {
     alignments: WindowMemo<Alignment>,
