@@ -1348,7 +1348,9 @@ impl<'a> Searcher<'a> {
         // candidates placed, for one bit-parallel pass instead of the two `cannot_reach` makes in the window.
         // Against a stretch many times the query's length the subsequence nears the query's length and
         // rejects nothing (a whole mitogenome scanned for want of seed positions).
-        if self.lcs_bound && v.lcs_bound_pays() && m.distance > 0 && fe - fs <= LCS_STRETCH_MAX_FACTOR * n {
+        // Whether this candidate gets the bound's passes (see `LcsPasses`): decided once, for both.
+        let lcs_bound = self.lcs_bound && v.lcs_bound_pays();
+        if lcs_bound && m.distance > 0 && fe - fs <= LCS_STRETCH_MAX_FACTOR * n {
             let p = v.bar_for(c).bar - BOUND_SLACK;
             if identity_upper_bound(n.saturating_sub(m.distance as usize + pad_left + pad_right), m.distance) < p {
                 let rejected = m.distance > max_edits_for_identity(myers.lcs_len(&self.target_buf), p);
@@ -1375,7 +1377,7 @@ impl<'a> Searcher<'a> {
         }
         let (wstart, wend, band) = window;
         self.seqs.range_into(s, wstart, wend, &mut self.align_buf);
-        if self.lcs_bound && v.lcs_bound_pays() && self.cannot_reach(v, c, m, pad_left + pad_right, band) {
+        if lcs_bound && self.cannot_reach(v, c, m, pad_left + pad_right, band) {
             self.stats.lcs_rejected += 1;
             return None;
         }
@@ -1468,9 +1470,9 @@ impl LcsPasses {
     }
 }
 
-/// Passes of the common-subsequence bound a query makes before [`Verification::lcs_bound_pays`] judges it,
-/// and how many it remembers (older ones count half, then a quarter…).
+/// Passes of the common-subsequence bound a query makes before [`LcsPasses::pays`] judges it.
 const LCS_TRIAL_PASSES: u32 = 32;
+/// Passes [`LcsPasses`] remembers in full; older ones count half, then a quarter…
 const LCS_MEMORY_PASSES: u32 = 128;
 /// While the bound does not pay, one candidate in this many still gets a pass, so a query whose later,
 /// less similar candidates it would reject turns it back on.
